@@ -1,0 +1,42 @@
+/*
+ * cli.h - shared helpers of the `patron` subcommands.
+ *
+ * Layer: cli (may use every module; only cli/ and server/ may exit).
+ * Exit statuses: 0 ok, 1 failure (bad input, I/O), 2 usage.
+ */
+#ifndef PT_CLI_CLI_H
+#define PT_CLI_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+enum { PT_EXIT_OK = 0, PT_EXIT_FAIL = 1, PT_EXIT_USAGE = 2 };
+
+int cmd_rfm(int argc, char **argv);
+int cmd_gen(int argc, char **argv);
+
+/* Map a PT_E* code to an exit status (PT_EUSAGE -> 2, others -> 1). */
+int cli_exit_code(int rc);
+
+/* Progress bar on stderr, shown only when stderr is a terminal. */
+struct cli_progress {
+    int on;
+    const char *label;
+    uint64_t total; /* 0 = unknown */
+    double t0;
+    double last;
+};
+void cli_progress_init(struct cli_progress *p, const char *label, uint64_t total);
+void cli_progress_update(void *p, uint64_t done);
+void cli_progress_done(struct cli_progress *p);
+
+/* Monotonic seconds. */
+double cli_now(void);
+
+/* "1234567" -> "1,234,567" into out (at least 32 bytes). */
+const char *cli_group(uint64_t v, char *out);
+
+/* Parse a date (YYYY-MM-DD) or an ISO-8601 instant. 0 ok, -1 bad. */
+int cli_parse_instant(const char *s, int64_t *t);
+
+#endif

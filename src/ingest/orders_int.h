@@ -1,0 +1,55 @@
+/*
+ * orders_int.h - private types shared by orders_layout.c and orders_read.c.
+ */
+#ifndef PT_INGEST_ORDERS_INT_H
+#define PT_INGEST_ORDERS_INT_H
+
+#include "ingest/csv.h"
+#include "ingest/orders.h"
+#include "util/buf.h"
+
+/* What each used column means. */
+enum role { R_ORDER, R_CUSTOMER, R_TIME, R_AMOUNT, R_QUANTITY, R_PRICE, R_NROLES };
+
+struct layout {
+    enum pt_layout kind;
+    uint32_t nfields;       /* header field count; every row must match */
+    int col[R_NROLES];      /* field index per role, -1 = unused */
+    char name[R_NROLES][64]; /* how messages name each role's field */
+    int scale;
+};
+
+/* A converted row, or why it is bad. */
+struct row {
+    const char *cid, *oid;
+    uint32_t cid_len, oid_len;
+    int64_t t, amount;
+    int cancel;      /* UCI 'C' invoice */
+    int no_customer; /* UCI row without customer: skip, count */
+};
+
+struct bad {
+    uint32_t off;      /* byte offset of the problem from the record start */
+    const char *field; /* field name, or NULL for a record-level problem */
+    const char *why;   /* static reason */
+    const char *val;   /* offending value (may be NULL) */
+    uint32_t val_len;
+    char detail[160];  /* used instead of why when detail[0] != 0 */
+};
+
+/* Parse the header record into *L (detect the layout). */
+int layout_from_header(struct layout *L, const struct pt_csv_rec *r, enum pt_layout want,
+                       const char *columns, const char *name, struct pt_err *e);
+
+/* Convert one good CSV record. Returns 0, or -1 with *b filled. */
+int layout_convert(const struct layout *L, const struct pt_csv_rec *r, struct row *out,
+                   struct bad *b);
+
+/* "NAME:LINE:COL: field 'x': why (\"val\")" into out (reset first). */
+void bad_format(struct pt_buf *out, const char *name, uint64_t line, uint64_t col,
+                const struct bad *b);
+/* Append a rejects CSV row: line,column,field,reason,row. */
+int bad_reject_row(struct pt_buf *out, uint64_t line, uint64_t col, const struct bad *b,
+                   const char *raw, size_t raw_len);
+
+#endif

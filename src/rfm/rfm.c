@@ -1,0 +1,535 @@
+/*
+ * rfm.c - the RFM aggregator and scorer (see rfm.h and RFM-SPEC.md).
+ *
+ * State: customers live in P hash partitions (partition = top bits of the
+ * customer id hash), each an idmap plus struct-of-arrays columns last order
+ * time, order count and money. pt_rfm_add runs one thread per partition over
+ * the batch; each thread touches only its own partition, so there are no
+ * locks. Scores are computed with rank sorts (util/radix) over all customers:
+ * after sorting a metric's "goodness" ascending, the min-rank of a customer is
+ * one plus the position where its run of equal values starts.
+ */
+#include "rfm/rfm.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/idmap.h"
+#include "ingest/fields.h"
+#include "util/ckd.h"
+#include "util/mem.h"
+#include "util/radix.h"
+#include "util/timeutil.h"
+
+#define MAX_PART 8
+#define NO_TIME INT64_MIN
+
+const char *const pt_rfm_segment_names[PT_RFM_NSEG] = {
+    "Champions", "Loyal Customers", "Potential Loyalists", "New Customers",
+    "Promising", "Need Attention",  "About to Sleep",      "At Risk",
+    "Can't Lose Them", "Hibernating", "Lost",
+};
+
+enum {
+    S_CHAMPIONS, S_LOYAL, S_POTENTIAL, S_NEW, S_PROMISING, S_NEED_ATTENTION,
+    S_ABOUT_TO_SLEEP, S_AT_RISK, S_CANT_LOSE, S_HIBERNATING, S_LOST,
+};
+
+struct rpart {
+    struct pt_idmap map;
+    int64_t *last; /* newest order time, NO_TIME if none */
+    uint64_t *freq;
+    int64_t *mon;
+    size_t cap;
+    int overflow; /* a monetary sum overflowed */
+};
+
+struct pt_rfm {
+    struct pt_rfm_opts o;
+    int np;
+    struct rpart part[MAX_PART];
+    /* results */
+    struct pt_rfm_result res;
+    void *res_mem[12];
+};
+
+struct pt_rfm *pt_rfm_new(const struct pt_rfm_opts *opts)
+{
+    struct pt_rfm *x = pt_calloc(1, sizeof *x);
+    if (x == NULL)
+        return NULL;
+    x->o = *opts;
+    x->np = opts->threads < 1 ? 1 : opts->threads > MAX_PART ? MAX_PART : opts->threads;
+    for (int i = 0; i < x->np; i++)
+        pt_idmap_init(&x->part[i].map);
+    return x;
+}
+
+static void free_results(struct pt_rfm *x)
+{
+    for (size_t i = 0; i < sizeof x->res_mem / sizeof x->res_mem[0]; i++) {
+        pt_free(x->res_mem[i]);
+        x->res_mem[i] = NULL;
+    }
+    memset(&x->res, 0, sizeof x->res);
+}
+
+void pt_rfm_reset(void *arg)
+{
+    struct pt_rfm *x = arg;
+    for (int i = 0; i < x->np; i++) {
+        struct rpart *p = &x->part[i];
+        pt_idmap_release(&p->map);
+        pt_free(p->last);
+        pt_free(p->freq);
+        pt_free(p->mon);
+        memset(p, 0, sizeof *p);
+        pt_idmap_init(&p->map);
+    }
+    free_results(x);
+}
+
+void pt_rfm_destroy(struct pt_rfm *x)
+{
+    if (x == NULL)
+        return;
+    pt_rfm_reset(x);
+    for (int i = 0; i < x->np; i++)
+        pt_idmap_release(&x->part[i].map);
+    pt_free(x);
+}
+
+void pt_rfm_sink(struct pt_rfm *x, struct pt_order_sink *sink)
+{
+    sink->ctx = x;
+    sink->batch = pt_rfm_add;
+    sink->reset = pt_rfm_reset;
+}
+
+static int part_of(const struct pt_rfm *x, uint64_t h)
+{
+    return (int)((h >> 40) % (uint64_t)x->np);
+}
+
+static int grow_cols(struct rpart *p)
+{
+    size_t nc = p->cap ? p->cap * 2 : 4096;
+    int64_t *l = pt_realloc_array(p->last, nc, sizeof *l);
+    if (l == NULL)
+        return PT_ENOMEM;
+    p->last = l;
+    uint64_t *f = pt_realloc_array(p->freq, nc, sizeof *f);
+    if (f == NULL)
+        return PT_ENOMEM;
+    p->freq = f;
+    int64_t *m = pt_realloc_array(p->mon, nc, sizeof *m);
+    if (m == NULL)
+        return PT_ENOMEM;
+    p->mon = m;
+    p->cap = nc;
+    return 0;
+}
+
+struct add_job {
+    struct pt_rfm *x;
+    int pid;
+    const struct pt_order *o;
+    size_t n;
+    int rc;
+};
+
+/* Apply the batch's orders that belong to partition j->pid. */
+static void add_part(struct add_job *j)
+{
+    struct pt_rfm *x = j->x;
+    struct rpart *p = &x->part[j->pid];
+    int64_t A = x->o.have_as_of ? x->o.as_of : INT64_MAX;
+    const size_t PF = 16; /* prefetch distance, in orders */
+    for (size_t i = 0; i < j->n; i++) {
+        if (i + PF < j->n && part_of(x, j->o[i + PF].chash) == j->pid)
+            pt_idmap_prefetch(&p->map, j->o[i + PF].chash);
+        const struct pt_order *o = &j->o[i];
+        if (x->np > 1 && part_of(x, o->chash) != j->pid)
+            continue;
+        if (o->t >= A)
+            continue; /* spec: only orders before the as-of instant */
+        uint32_t idx;
+        int is_new;
+        if (pt_idmap_get(&p->map, o->cid, o->cid_len, o->chash, &idx, &is_new)) {
+            j->rc = PT_ENOMEM;
+            return;
+        }
+        if (is_new) {
+            if (idx >= p->cap && grow_cols(p)) {
+                j->rc = PT_ENOMEM;
+                return;
+            }
+            p->last[idx] = NO_TIME;
+            p->freq[idx] = 0;
+            p->mon[idx] = 0;
+        }
+        if (pt_ckd_add(&p->mon[idx], p->mon[idx], o->amount)) {
+            p->overflow = 1;
+            j->rc = PT_EOVERFLOW;
+            return;
+        }
+        if (o->flags & PT_ORDER_CANCEL)
+            continue;
+        p->freq[idx]++;
+        if (o->t > p->last[idx])
+            p->last[idx] = o->t;
+    }
+}
+
+static void *add_thread(void *arg)
+{
+    add_part(arg);
+    return NULL;
+}
+
+int pt_rfm_add(void *arg, const struct pt_order *o, size_t n, struct pt_err *e)
+{
+    struct pt_rfm *x = arg;
+    struct add_job job[MAX_PART];
+    pthread_t th[MAX_PART];
+    int started[MAX_PART] = {0};
+    int np = n < 20000 ? 1 : x->np;
+    for (int i = 0; i < x->np; i++)
+        job[i] = (struct add_job){x, i, o, n, 0};
+    if (np == 1) {
+        for (int i = 0; i < x->np; i++)
+            add_part(&job[i]);
+    } else {
+        for (int i = 1; i < np; i++)
+            started[i] = pthread_create(&th[i], NULL, add_thread, &job[i]) == 0;
+        add_part(&job[0]);
+        for (int i = 1; i < np; i++) {
+            if (started[i])
+                pthread_join(th[i], NULL);
+            else
+                add_part(&job[i]);
+        }
+    }
+    for (int i = 0; i < x->np; i++) {
+        if (job[i].rc == PT_EOVERFLOW)
+            return pt_err_set(e, PT_EOVERFLOW, "a customer's monetary total does not fit in 64 bits");
+        if (job[i].rc)
+            return pt_err_set(e, job[i].rc, "out of memory");
+    }
+    return 0;
+}
+
+int pt_rfm_segment(int r, int f)
+{
+    if (r == 5 && f >= 4)
+        return S_CHAMPIONS;
+    if (r >= 3 && f >= 4)
+        return S_LOYAL;
+    if (r >= 4 && (f == 2 || f == 3))
+        return S_POTENTIAL;
+    if (r == 5 && f == 1)
+        return S_NEW;
+    if (r == 4 && f == 1)
+        return S_PROMISING;
+    if (r == 3 && f == 3)
+        return S_NEED_ATTENTION;
+    if (r == 3 && f <= 2)
+        return S_ABOUT_TO_SLEEP;
+    if (r <= 2 && f == 5)
+        return S_CANT_LOSE;
+    if (r <= 2 && (f == 3 || f == 4))
+        return S_AT_RISK;
+    if (r == 2)
+        return S_HIBERNATING;
+    return S_LOST;
+}
+
+/* Quintile scores from goodness keys g (larger = better). g is clobbered. */
+static int rank_scores(uint64_t *g, uint32_t *idx, size_t n, uint8_t *score)
+{
+    for (size_t i = 0; i < n; i++)
+        idx[i] = (uint32_t)i;
+    if (pt_radix_sort_kv(g, idx, n))
+        return PT_ENOMEM;
+    size_t run = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (j > 0 && g[j] != g[j - 1])
+            run = j;
+        score[idx[j]] = (uint8_t)pt_rfm_quintile(run + 1, n);
+    }
+    return 0;
+}
+
+/* Fixed bands: ascending = 1 for "value <= b[0]" ... 5 above b[3] (F, M);
+ * descending = 5 for "value <= b[0]" ... 1 above b[3] (R). */
+static int band(const int64_t b[4], int64_t v, int descending)
+{
+    int s = 5;
+    for (int i = 0; i < 4; i++) {
+        if (v <= b[i]) {
+            s = i + 1;
+            break;
+        }
+    }
+    return descending ? 6 - s : s;
+}
+
+/* Compare ids for the output order (byte order; shorter prefix first). */
+struct idref {
+    const char *p;
+    uint32_t len;
+};
+
+static int cmp_bytes(const struct idref *a, const struct idref *b)
+{
+    uint32_t n = a->len < b->len ? a->len : b->len;
+    int c = memcmp(a->p, b->p, n);
+    if (c)
+        return c;
+    return (a->len > b->len) - (a->len < b->len);
+}
+
+static int cmp_idx(const void *a, const void *b, void *ids)
+{
+    const struct idref *v = ids;
+    return cmp_bytes(&v[*(const uint32_t *)a], &v[*(const uint32_t *)b]);
+}
+
+/* Output order: numeric when every id is a non-negative int64, else bytes. */
+static int sort_ids(const struct idref *ids, size_t n, uint32_t *perm, int *numeric)
+{
+    uint64_t *key = pt_alloc_array(n ? n : 1, sizeof *key);
+    if (key == NULL)
+        return PT_ENOMEM;
+    *numeric = 1;
+    for (size_t i = 0; i < n && *numeric; i++)
+        *numeric = pt_nonneg_int64(ids[i].p, ids[i].len, &key[i]);
+    if (!*numeric) {
+        for (size_t i = 0; i < n; i++) {
+            uint64_t k = 0;
+            for (uint32_t b = 0; b < 8; b++)
+                k = (k << 8) | (b < ids[i].len ? (unsigned char)ids[i].p[b] : 0);
+            key[i] = k;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        perm[i] = (uint32_t)i;
+    if (pt_radix_sort_kv(key, perm, n)) {
+        pt_free(key);
+        return PT_ENOMEM;
+    }
+    /* Runs of equal keys ("007" and "7", or a shared 8-byte prefix). */
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && key[j] == key[i])
+            j++;
+        if (j - i > 1)
+            qsort_r(perm + i, j - i, sizeof *perm, cmp_idx, (void *)ids);
+        i = j;
+    }
+    pt_free(key);
+    return 0;
+}
+
+int pt_rfm_finish(struct pt_rfm *x, int scale, const struct pt_rfm_result **out, struct pt_err *e)
+{
+    free_results(x);
+    struct pt_rfm_result *r = &x->res;
+    r->scale = scale;
+    size_t n = 0, total = 0;
+    int64_t newest = NO_TIME;
+    for (int i = 0; i < x->np; i++) {
+        struct rpart *p = &x->part[i];
+        total += p->map.n;
+        for (size_t k = 0; k < p->map.n; k++) {
+            if (p->freq[k] == 0)
+                continue;
+            n++;
+            if (p->last[k] > newest)
+                newest = p->last[k];
+        }
+    }
+    r->dropped = total - n;
+    if (x->o.have_as_of)
+        r->as_of = x->o.as_of;
+    else
+        r->as_of = n ? (pt_floor_div(newest, 86400) + 1) * 86400 : 0;
+    size_t m1 = n ? n : 1;
+    struct idref *ids = pt_alloc_array(m1, sizeof *ids);
+    int64_t *rec = pt_alloc_array(m1, sizeof *rec);
+    uint64_t *frq = pt_alloc_array(m1, sizeof *frq);
+    int64_t *mon = pt_alloc_array(m1, sizeof *mon);
+    uint8_t *sc = pt_alloc_array(m1, 4);
+    uint64_t *g = pt_alloc_array(m1, sizeof *g);
+    uint32_t *idx = pt_alloc_array(m1, sizeof *idx);
+    const char **oid = pt_alloc_array(m1, sizeof *oid);
+    uint32_t *olen = pt_alloc_array(m1, sizeof *olen);
+    int64_t *orec = pt_alloc_array(m1, sizeof *orec);
+    uint64_t *ofrq = pt_alloc_array(m1, sizeof *ofrq);
+    int64_t *omon = pt_alloc_array(m1, sizeof *omon);
+    uint8_t *osc = pt_alloc_array(m1, 4);
+    int rc = PT_ENOMEM;
+    if (!ids || !rec || !frq || !mon || !sc || !g || !idx || !oid || !olen || !orec || !ofrq ||
+        !omon || !osc)
+        goto fail;
+    /* Gather the customers with at least one order. */
+    size_t k = 0;
+    for (int i = 0; i < x->np; i++) {
+        struct rpart *p = &x->part[i];
+        for (size_t c = 0; c < p->map.n; c++) {
+            if (p->freq[c] == 0)
+                continue;
+            ids[k].p = pt_idmap_id(&p->map, (uint32_t)c, &ids[k].len);
+            rec[k] = (r->as_of - p->last[c]) / 86400;
+            frq[k] = p->freq[c];
+            mon[k] = p->mon[c];
+            k++;
+        }
+    }
+    uint8_t *rs = sc, *fs = sc + n, *ms = sc + 2 * n, *ss = sc + 3 * n;
+    /* R: fewer days is better. */
+    if (x->o.r.on) {
+        for (size_t i = 0; i < n; i++)
+            rs[i] = (uint8_t)band(x->o.r.b, rec[i], 1);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            g[i] = UINT64_MAX - (uint64_t)rec[i];
+        if (rank_scores(g, idx, n, rs))
+            goto fail;
+    }
+    if (x->o.f.on) {
+        for (size_t i = 0; i < n; i++)
+            fs[i] = (uint8_t)band(x->o.f.b, (int64_t)frq[i], 0);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            g[i] = frq[i];
+        if (rank_scores(g, idx, n, fs))
+            goto fail;
+    }
+    if (x->o.m.on) {
+        int64_t b[4];
+        for (int i = 0; i < 4; i++)
+            b[i] = scale == 3 ? x->o.m.b[i] * 10 : x->o.m.b[i];
+        for (size_t i = 0; i < n; i++)
+            ms[i] = (uint8_t)band(b, mon[i], 0);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            g[i] = (uint64_t)mon[i] ^ (UINT64_C(1) << 63);
+        if (rank_scores(g, idx, n, ms))
+            goto fail;
+    }
+    for (size_t i = 0; i < n; i++)
+        ss[i] = (uint8_t)pt_rfm_segment(rs[i], fs[i]);
+    /* Output order, then the per-segment summary. */
+    int numeric;
+    if (sort_ids(ids, n, idx, &numeric))
+        goto fail;
+    uint8_t *ors = osc, *ofs = osc + n, *oms = osc + 2 * n, *oss = osc + 3 * n;
+    for (size_t j = 0; j < n; j++) {
+        uint32_t i = idx[j];
+        oid[j] = ids[i].p;
+        olen[j] = ids[i].len;
+        orec[j] = rec[i];
+        ofrq[j] = frq[i];
+        omon[j] = mon[i];
+        ors[j] = rs[i];
+        ofs[j] = fs[i];
+        oms[j] = ms[i];
+        oss[j] = ss[i];
+        struct pt_rfm_segstat *s = &r->seg_stat[ss[i]];
+        s->customers++;
+        s->orders += frq[i];
+        s->recency_sum += (uint64_t)rec[i];
+        if (pt_ckd_add(&s->revenue, s->revenue, mon[i]) ||
+            pt_ckd_add(&r->revenue, r->revenue, mon[i])) {
+            rc = pt_err_set(e, PT_EOVERFLOW, "total revenue does not fit in 64 bits");
+            goto fail;
+        }
+        r->orders += frq[i];
+    }
+    r->n = n;
+    r->numeric_ids = numeric;
+    r->id = oid;
+    r->id_len = olen;
+    r->recency = orec;
+    r->frequency = ofrq;
+    r->monetary = omon;
+    r->r = ors;
+    r->f = ofs;
+    r->m = oms;
+    r->seg = oss;
+    void *keep[] = {oid, olen, orec, ofrq, omon, osc};
+    memcpy(x->res_mem, keep, sizeof keep);
+    pt_free(ids);
+    pt_free(rec);
+    pt_free(frq);
+    pt_free(mon);
+    pt_free(sc);
+    pt_free(g);
+    pt_free(idx);
+    *out = r;
+    return 0;
+fail:
+    pt_free(ids);
+    pt_free(rec);
+    pt_free(frq);
+    pt_free(mon);
+    pt_free(sc);
+    pt_free(g);
+    pt_free(idx);
+    pt_free(oid);
+    pt_free(olen);
+    pt_free(orec);
+    pt_free(ofrq);
+    pt_free(omon);
+    pt_free(osc);
+    memset(r, 0, sizeof *r);
+    if (rc == PT_ENOMEM)
+        pt_err_set(e, rc, "out of memory");
+    return rc;
+}
+
+int pt_rfm_add_money2(struct pt_buf *b, int64_t v, int scale)
+{
+    if (scale == 3) {
+        /* Round half away from zero to hundredths. */
+        int64_t q = v / 10, rem = v % 10;
+        if (rem >= 5)
+            q++;
+        else if (rem <= -5)
+            q--;
+        v = q;
+    }
+    return pt_buf_add_money(b, v, 2);
+}
+
+int pt_rfm_write_csv(const struct pt_rfm_result *res, FILE *f)
+{
+    struct pt_buf b;
+    pt_buf_init(&b);
+    int rc = pt_buf_adds(&b, "customer_id,recency,frequency,monetary,r,f,m,segment\n");
+    for (size_t i = 0; i < res->n && rc == 0; i++) {
+        rc = pt_buf_add(&b, res->id[i], res->id_len[i]);
+        rc = rc ? rc : pt_buf_addc(&b, ',');
+        rc = rc ? rc : pt_buf_add_i64(&b, res->recency[i]);
+        rc = rc ? rc : pt_buf_addc(&b, ',');
+        rc = rc ? rc : pt_buf_add_i64(&b, (int64_t)res->frequency[i]);
+        rc = rc ? rc : pt_buf_addc(&b, ',');
+        rc = rc ? rc : pt_rfm_add_money2(&b, res->monetary[i], res->scale);
+        char tail[8] = {',', (char)('0' + res->r[i]), ',', (char)('0' + res->f[i]), ',',
+                        (char)('0' + res->m[i]), ','};
+        rc = rc ? rc : pt_buf_add(&b, tail, 7);
+        rc = rc ? rc : pt_buf_adds(&b, pt_rfm_segment_names[res->seg[i]]);
+        rc = rc ? rc : pt_buf_addc(&b, '\n');
+        if (rc == 0 && b.len >= (1u << 20)) {
+            if (fwrite(b.data, 1, b.len, f) != b.len)
+                rc = PT_EIO;
+            pt_buf_reset(&b);
+        }
+    }
+    if (rc == 0 && b.len && fwrite(b.data, 1, b.len, f) != b.len)
+        rc = PT_EIO;
+    pt_buf_release(&b);
+    return rc;
+}

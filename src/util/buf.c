@@ -1,0 +1,131 @@
+/* buf.c - growable byte buffer; see buf.h for the invariants. */
+#include "util/buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/ckd.h"
+#include "util/err.h"
+#include "util/mem.h"
+
+void pt_buf_init(struct pt_buf *b)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void pt_buf_release(struct pt_buf *b)
+{
+    pt_free(b->data);
+    pt_buf_init(b);
+}
+
+int pt_buf_reserve(struct pt_buf *b, size_t extra)
+{
+    size_t need;
+    if (pt_ckd_add(&need, b->len, extra) || pt_ckd_add(&need, need, 1))
+        return PT_ENOMEM;
+    if (need <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need) {
+        if (pt_ckd_mul(&cap, cap, 2))
+            return PT_ENOMEM;
+    }
+    char *p = pt_realloc(b->data, cap);
+    if (p == NULL)
+        return PT_ENOMEM;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+int pt_buf_add(struct pt_buf *b, const void *p, size_t n)
+{
+    if (pt_buf_reserve(b, n))
+        return PT_ENOMEM;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int pt_buf_adds(struct pt_buf *b, const char *s)
+{
+    return pt_buf_add(b, s, strlen(s));
+}
+
+int pt_buf_addc(struct pt_buf *b, char c)
+{
+    return pt_buf_add(b, &c, 1);
+}
+
+int pt_buf_printf(struct pt_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return PT_EINVAL;
+    if (pt_buf_reserve(b, (size_t)n))
+        return PT_ENOMEM;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+/* Digits of v (v >= 0 as unsigned magnitude) written backwards into tmp. */
+static size_t utoa_rev(char *tmp, uint64_t v)
+{
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return n;
+}
+
+int pt_buf_add_i64(struct pt_buf *b, int64_t v)
+{
+    char tmp[24];
+    uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    size_t n = utoa_rev(tmp, mag);
+    if (pt_buf_reserve(b, n + 1))
+        return PT_ENOMEM;
+    char *o = b->data + b->len;
+    if (v < 0)
+        *o++ = '-';
+    while (n)
+        *o++ = tmp[--n];
+    b->len = (size_t)(o - b->data);
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int pt_buf_add_money(struct pt_buf *b, int64_t minor, int scale)
+{
+    char tmp[24];
+    uint64_t mag = minor < 0 ? (uint64_t)0 - (uint64_t)minor : (uint64_t)minor;
+    size_t n = utoa_rev(tmp, mag);
+    while (n < (size_t)scale + 1)
+        tmp[n++] = '0'; /* leading zeros so there is one integer digit */
+    if (pt_buf_reserve(b, n + 2))
+        return PT_ENOMEM;
+    char *o = b->data + b->len;
+    if (minor < 0)
+        *o++ = '-';
+    while (n) {
+        if (n == (size_t)scale && scale > 0)
+            *o++ = '.';
+        *o++ = tmp[--n];
+    }
+    b->len = (size_t)(o - b->data);
+    b->data[b->len] = '\0';
+    return 0;
+}
