@@ -1,6 +1,7 @@
 /*
  * idmap.c - open addressing with linear probing. A slot keeps the full 64-bit
- * hash, so a probe compares id bytes only when hashes are equal.
+ * hash and the length, so a probe compares id bytes only when both are equal,
+ * and short ids are compared in the slot itself (no second cache miss).
  */
 #include "core/idmap.h"
 
@@ -51,13 +52,26 @@ int pt_idmap_get(struct pt_idmap *m, const char *id, uint32_t len, uint64_t hash
         return PT_ENOMEM;
     size_t mask = m->nslot - 1;
     size_t h = (size_t)hash & mask;
+    /* Short ids: compare as two zero-padded words against the slot copy. */
+    uint64_t w[2] = {0, 0};
+    int short_id = len <= PT_IDMAP_INLINE;
+    if (short_id)
+        memcpy(w, id, len);
     for (;;) {
         struct pt_idslot *s = &m->slot[h];
         if (s->idx1 == 0)
             break;
-        if (s->hash == hash) {
+        if (s->hash == hash && s->len == len) {
             uint32_t i = s->idx1 - 1;
-            if (m->len[i] == len && memcmp(m->arena.data + m->off[i], id, len) == 0) {
+            int eq;
+            if (short_id) {
+                uint64_t v[2];
+                memcpy(v, s->inl, sizeof v);
+                eq = v[0] == w[0] && v[1] == w[1];
+            } else {
+                eq = memcmp(m->arena.data + m->off[i], id, len) == 0;
+            }
+            if (eq) {
                 *idx = i;
                 *is_new = 0;
                 return 0;
@@ -86,6 +100,9 @@ int pt_idmap_get(struct pt_idmap *m, const char *id, uint32_t len, uint64_t hash
     m->len[m->n] = len;
     m->slot[h].hash = hash;
     m->slot[h].idx1 = (uint32_t)(m->n + 1);
+    m->slot[h].len = len;
+    if (short_id)
+        memcpy(m->slot[h].inl, w, sizeof w);
     *idx = (uint32_t)m->n++;
     *is_new = 1;
     return 0;

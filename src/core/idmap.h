@@ -4,7 +4,8 @@
  * Layer: core (util only).
  * Invariants: indexes are 0..n-1 in order of first insertion and never change;
  * the id bytes are copied into the map's arena (ids are at most 2^32-1 bytes);
- * the slot table is at most half full. Callers supply the hash (so that it can
+ * the slot table is at most half full; a slot holds the hash, the length and,
+ * for short ids, the id bytes. Callers supply the hash (so that it can
  * be computed once, elsewhere, e.g. on a parser thread); equal ids must have
  * equal hashes. Not thread-safe: one writer, no concurrent readers.
  */
@@ -16,10 +17,16 @@
 
 #include "util/buf.h"
 
+/* Ids up to this many bytes are compared inside the slot (one cache line
+ * touched per lookup); longer ids are compared in the arena. */
+#define PT_IDMAP_INLINE 16
+
 struct pt_idmap {
     struct pt_idslot {
         uint64_t hash;
         uint32_t idx1; /* index + 1; 0 = empty */
+        uint32_t len;  /* id bytes */
+        char inl[PT_IDMAP_INLINE]; /* the id itself when len <= PT_IDMAP_INLINE */
     } *slot;
     size_t nslot;  /* power of two, or 0 */
     size_t n;      /* ids stored */

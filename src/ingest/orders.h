@@ -40,6 +40,7 @@
 #include <stdio.h>
 
 #include "util/err.h"
+#include "util/hash.h"
 
 enum pt_layout {
     PT_LAYOUT_AUTO = 0,
@@ -58,12 +59,21 @@ struct pt_order {
     const char *cid;
     uint32_t cid_len;
     uint32_t flags;
-    uint64_t chash; /* pt_hash_bytes(cid, cid_len, PT_CID_SEED) */
+    uint64_t chash; /* pt_cid_hash(cid, cid_len, cnum) */
+    uint64_t cnum;  /* 1 + the id's value if it is a canonical integer (pt_canonical_uint), else 0 */
     int64_t t;      /* Unix seconds, UTC: the earliest row of the order */
     int64_t amount;
 };
 
 #define PT_CID_SEED 0x5eed5eedULL
+
+/* The customer id hash of struct pt_order: a mix of the value for canonical
+ * integer ids (cnum = 1 + value), else a hash of the bytes. Equal ids always
+ * get equal hashes, since a canonical integer has exactly one spelling. */
+static inline uint64_t pt_cid_hash(const char *cid, uint32_t len, uint64_t cnum)
+{
+    return cnum ? pt_hash_mix(cnum ^ PT_CID_SEED) : pt_hash_bytes(cid, len, PT_CID_SEED);
+}
 
 /*
  * The consumer. batch() gets orders in file order (streaming mode) or all at

@@ -37,6 +37,20 @@ struct bad {
     char detail[160];  /* used instead of why when detail[0] != 0 */
 };
 
+/* Fast-path state of one parser thread: the last date seen. */
+struct fast_ctx {
+    int32_t dkey;
+    int64_t days;
+};
+
+/* 1 if the line at p is a plain order-layout line (see orders_fast.c); then
+ * *row, *okey (the order id's value) and *next (start of the next line) are
+ * set. 0: not handled here, parse it the general way. Never reads past end. */
+int fast_order_row(const char *p, const char *end, int eof, struct fast_ctx *fc, struct row *row,
+                   uint64_t *okey, const char **next);
+/* 1 if L is the order layout in the canonical column order (fast path usable). */
+int layout_fast_ok(const struct layout *L);
+
 /* Parse the header record into *L (detect the layout). */
 int layout_from_header(struct layout *L, const struct pt_csv_rec *r, enum pt_layout want,
                        const char *columns, const char *name, struct pt_err *e);

@@ -293,3 +293,9 @@ int bad_reject_row(struct pt_buf *out, uint64_t line, uint64_t col, const struct
     rc = rc ? rc : add_csv_field(out, raw, raw_len);
     return rc ? rc : pt_buf_addc(out, '\n');
 }
+
+int layout_fast_ok(const struct layout *L)
+{
+    return L->kind == PT_LAYOUT_ORDERS && L->nfields == 4 && L->col[R_ORDER] == 0 &&
+           L->col[R_CUSTOMER] == 1 && L->col[R_TIME] == 2 && L->col[R_AMOUNT] == 3;
+}

@@ -27,6 +27,14 @@
 #include "util/hash.h"
 #include "util/mem.h"
 
+#include <time.h>
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 #define DEFAULT_BLOCK (16u << 20)
 #define MAX_THREADS 8
 #define NO_KEY UINT64_MAX /* okey of a non-canonical order id */
@@ -36,7 +44,7 @@ struct grp {
     const char *cid, *oid;
     uint32_t cid_len, oid_len;
     uint32_t nrows, flags;
-    uint64_t chash, okey;
+    uint64_t chash, okey, cnum;
     uint64_t line; /* first row; relative to the part until merged */
     int64_t t, amount;
 };
@@ -79,7 +87,7 @@ struct carry {
 
 /* General mode: every order by id. Strings live in `arena`. */
 struct oentry {
-    uint64_t ohash, chash, line;
+    uint64_t ohash, chash, cnum, line;
     int64_t t, amount;
     size_t ooff, coff;
     uint32_t olen, clen;
@@ -122,6 +130,7 @@ struct reader {
     size_t nrj, caprj;
     struct pt_buf rejbuf;
     struct pt_buf msg;
+    double t_read, t_parse, t_merge, t_sink; /* seconds per phase (PATRON_TIMING) */
     int first_err; /* a stop-mode error was recorded in e */
     uint64_t first_err_line;
 };
@@ -176,6 +185,50 @@ static struct grp *new_grp(struct part *P)
     return &P->g[P->ng++];
 }
 
+/*
+ * Add a good row to the current group or start a new one. Returns 0, 1 when
+ * the row's customer differs from its order's (nothing changed), 2 when the
+ * order total would overflow (nothing changed), -1 out of memory.
+ */
+static int group_row(struct part *P, struct grp **curp, const struct row *row, uint64_t okey,
+                     uint64_t line)
+{
+    struct grp *cur = *curp;
+    /* Canonical integer order ids are equal exactly when their values are. */
+    if (cur && (okey != NO_KEY ? cur->okey == okey
+                               : cur->okey == NO_KEY && cur->oid_len == row->oid_len &&
+                                     memcmp(cur->oid, row->oid, row->oid_len) == 0)) {
+        if (cur->cid_len != row->cid_len || memcmp(cur->cid, row->cid, row->cid_len) != 0)
+            return 1;
+        int64_t sum;
+        if (pt_ckd_add(&sum, cur->amount, row->amount))
+            return 2;
+        cur->amount = sum;
+        if (row->t < cur->t)
+            cur->t = row->t;
+        cur->nrows++;
+        return 0;
+    }
+    cur = new_grp(P);
+    if (cur == NULL)
+        return -1;
+    cur->cid = row->cid;
+    cur->cid_len = row->cid_len;
+    cur->oid = row->oid;
+    cur->oid_len = row->oid_len;
+    cur->nrows = 1;
+    cur->flags = row->cancel ? PT_ORDER_CANCEL : 0;
+    uint64_t v;
+    cur->cnum = pt_canonical_uint(row->cid, row->cid_len, &v) ? v + 1 : 0;
+    cur->chash = pt_cid_hash(row->cid, row->cid_len, cur->cnum);
+    cur->okey = okey;
+    cur->line = line;
+    cur->t = row->t;
+    cur->amount = row->amount;
+    *curp = cur;
+    return 0;
+}
+
 static void part_run(struct part *P)
 {
     const char *p = P->start;
@@ -183,8 +236,26 @@ static void part_run(struct part *P)
     struct row row;
     struct bad b;
     struct grp *cur = NULL;
+    struct fast_ctx fc = {-1, 0};
+    int fast = layout_fast_ok(P->L);
     P->nl = 0;
     while (P->last || p < P->limit) {
+        if (fast) {
+            const char *nx;
+            uint64_t k;
+            if (fast_order_row(p, P->end, P->eof, &fc, &row, &k, &nx)) {
+                int g = group_row(P, &cur, &row, k, P->nl);
+                if (g < 0)
+                    break;
+                if (g == 0) {
+                    P->nl++;
+                    P->rows++;
+                    p = nx;
+                    continue;
+                }
+                /* a mismatch or overflow: the general path words it */
+            }
+        }
         if (!pt_csv_next(p, P->end, P->eof, P->max_record, P->scratch, &rec))
             break;
         const char *next = p + rec.consumed;
@@ -195,69 +266,39 @@ static void part_run(struct part *P)
             continue;
         }
         P->rows++;
+        int bad = 0;
+        struct grp *ref = NULL;
+        memset(&b, 0, sizeof b);
         if (rec.bad != PT_CSV_GOOD) {
-            memset(&b, 0, sizeof b);
             b.off = rec.bad_off;
             b.why = pt_csv_bad_str(rec.bad);
-            if (add_rej(P, &rec, line, &b, NULL) || P->failed)
-                break;
-            p = next;
-            continue;
-        }
-        if (layout_convert(P->L, &rec, &row, &b)) {
-            if (add_rej(P, &rec, line, &b, NULL) || P->failed)
-                break;
-            p = next;
-            continue;
-        }
-        if (row.no_customer) {
+            bad = 1;
+        } else if (layout_convert(P->L, &rec, &row, &b)) {
+            bad = 1;
+        } else if (row.no_customer) {
             P->no_customer++;
-            p = next;
-            continue;
-        }
-        if (cur && cur->oid_len == row.oid_len && memcmp(cur->oid, row.oid, row.oid_len) == 0) {
-            if (cur->cid_len != row.cid_len || memcmp(cur->cid, row.cid, row.cid_len) != 0) {
-                memset(&b, 0, sizeof b);
-                b.off = P->L->col[R_CUSTOMER] >= 0 ? rec.f[P->L->col[R_CUSTOMER]].raw_off : 0;
+        } else {
+            uint64_t k;
+            int g = group_row(P, &cur, &row, pt_canonical_uint(row.oid, row.oid_len, &k) ? k : NO_KEY,
+                              line);
+            if (g < 0)
+                break;
+            if (g == 1) {
+                b.off = rec.f[P->L->col[R_CUSTOMER]].raw_off;
                 b.field = P->L->name[R_CUSTOMER];
                 b.val = row.cid;
                 b.val_len = row.cid_len;
-                if (add_rej(P, &rec, line, &b, cur) || P->failed)
-                    break;
-                p = next;
-                continue;
-            }
-            int64_t sum;
-            if (pt_ckd_add(&sum, cur->amount, row.amount)) {
-                memset(&b, 0, sizeof b);
-                b.field = P->L->name[R_AMOUNT];
+                ref = cur;
+                bad = 1;
+            } else if (g == 2) {
+                b.off = rec.f[P->L->col[P->L->kind == PT_LAYOUT_ORDERS ? R_AMOUNT : R_PRICE]].raw_off;
+                b.field = P->L->name[P->L->kind == PT_LAYOUT_ORDERS ? R_AMOUNT : R_PRICE];
                 b.why = "order total too large";
-                if (add_rej(P, &rec, line, &b, NULL) || P->failed)
-                    break;
-                p = next;
-                continue;
+                bad = 1;
             }
-            cur->amount = sum;
-            if (row.t < cur->t)
-                cur->t = row.t;
-            cur->nrows++;
-        } else {
-            cur = new_grp(P);
-            if (cur == NULL)
-                break;
-            cur->cid = row.cid;
-            cur->cid_len = row.cid_len;
-            cur->oid = row.oid;
-            cur->oid_len = row.oid_len;
-            cur->nrows = 1;
-            cur->flags = row.cancel ? PT_ORDER_CANCEL : 0;
-            cur->chash = pt_hash_bytes(row.cid, row.cid_len, PT_CID_SEED);
-            uint64_t k;
-            cur->okey = pt_canonical_uint(row.oid, row.oid_len, &k) ? k : NO_KEY;
-            cur->line = line;
-            cur->t = row.t;
-            cur->amount = row.amount;
         }
+        if (bad && (add_rej(P, &rec, line, &b, ref) || P->failed))
+            break;
         p = next;
     }
     P->stop = p;
@@ -425,6 +466,7 @@ static int omap_add(struct reader *R, struct grp *g)
     struct oentry *x = &m->e[m->n];
     x->ohash = h;
     x->chash = g->chash;
+    x->cnum = g->cnum;
     x->line = g->line;
     x->t = g->t;
     x->amount = g->amount;
@@ -452,7 +494,8 @@ static int push_out(struct reader *R, const struct grp *g)
         R->out = n;
         R->capout = nc;
     }
-    R->out[R->nout++] = (struct pt_order){g->cid, g->cid_len, g->flags, g->chash, g->t, g->amount};
+    R->out[R->nout++] =
+        (struct pt_order){g->cid, g->cid_len, g->flags, g->chash, g->cnum, g->t, g->amount};
     return 0;
 }
 
@@ -479,8 +522,9 @@ static int merge_part(struct reader *R, struct part *P, uint64_t base)
         struct grp *g = &P->g[i];
         g->line += base;
         struct grp *c = R->cur;
-        if (c && same(c->oid, c->oid_len, g->oid, g->oid_len)) {
-            if (!same(c->cid, c->cid_len, g->cid, g->cid_len)) {
+        if (c && (g->okey != NO_KEY ? c->okey == g->okey
+                                    : c->okey == NO_KEY && same(c->oid, c->oid_len, g->oid, g->oid_len))) {
+            if (c->chash != g->chash || !same(c->cid, c->cid_len, g->cid, g->cid_len)) {
                 int rc = mismatch_group(R, g, c->line, c->cid, c->cid_len);
                 if (rc)
                     return rc;
@@ -647,6 +691,7 @@ static int drain_map(struct reader *R)
         struct grp g = {.cid = m->arena.data + x->coff,
                         .cid_len = x->clen,
                         .chash = x->chash,
+                        .cnum = x->cnum,
                         .t = x->t,
                         .amount = x->amount};
         int rc = push_out(R, &g);
@@ -685,7 +730,10 @@ static int run_pass(struct reader *R, int fd, char *buf, size_t cap)
     line += hdr.nlines;
     consumed = pos;
     for (;;) {
+        double t0 = now_s();
         int np = parse_block(R, buf + pos, len - pos, eof);
+        double t1 = now_s();
+        R->t_parse += t1 - t0;
         uint64_t base = line;
         int stop = 0;
         for (int i = 0; i < np && rc == 0; i++) {
@@ -720,14 +768,18 @@ static int run_pass(struct reader *R, int fd, char *buf, size_t cap)
                 if (R->violation)
                     return 1;
             }
-        } else {
-            carry_pending(R);
         }
+        /* Deliver before carrying: delivered orders may point into the carry. */
+        double t2 = now_s();
+        R->t_merge += t2 - t1;
         rc = deliver(R);
+        R->t_sink += now_s() - t2;
         if (rc == 0 && R->o->rejects)
             rc = flush_rejects(R);
         if (rc)
             return rc;
+        if (R->cur)
+            carry_pending(R);
         pos += used;
         progress(R, consumed);
         if (eof && pos == len)
@@ -737,7 +789,9 @@ static int run_pass(struct reader *R, int fd, char *buf, size_t cap)
         len -= pos;
         pos = 0;
         size_t want = len + blk < cap ? len + blk : cap;
+        double t3 = now_s();
         rc = fill(R, fd, buf, &len, want, &eof);
+        R->t_read += now_s() - t3;
         if (rc)
             return rc;
     }
@@ -832,6 +886,9 @@ int pt_ingest_orders(int fd, const struct pt_ingest_opts *o, const struct pt_ord
         R.first_err = 0;
     }
     st->general_mode = R.general;
+    if (getenv("PATRON_TIMING"))
+        fprintf(stderr, "ingest: read %.3f s, parse %.3f s, merge %.3f s, sink %.3f s, %s mode\n",
+                R.t_read, R.t_parse, R.t_merge, R.t_sink, R.general ? "general" : "streaming");
     if (rc == 0 && o->rejects && o->skip_bad && fflush(o->rejects))
         rc = pt_err_set(e, PT_EIO, "writing rejects: %s", strerror(errno));
 out:

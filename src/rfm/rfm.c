@@ -36,13 +36,32 @@ enum {
     S_ABOUT_TO_SLEEP, S_AT_RISK, S_CANT_LOSE, S_HIBERNATING, S_LOST,
 };
 
+/* One customer's running totals: one cache line touched per order. */
+struct agg {
+    int64_t last;  /* newest order time, NO_TIME if none */
+    uint64_t freq; /* orders */
+    int64_t mon;   /* money, 10^-scale units */
+    uint32_t src;  /* DIRECT | the id's value, or the idmap index */
+};
+
+/*
+ * Customers whose id is a canonical integer below DIRECT_MAX are found through
+ * a plain array indexed by the id's value (no hashing, no string compare);
+ * all others through the idmap. Both lead to one index into `a`.
+ */
+#define DIRECT (UINT32_C(1) << 31)
+#define DIRECT_MAX (UINT64_C(1) << 24)
+
 struct rpart {
     struct pt_idmap map;
-    int64_t *last; /* newest order time, NO_TIME if none */
-    uint64_t *freq;
-    int64_t *mon;
-    size_t cap;
-    int overflow; /* a monetary sum overflowed */
+    uint32_t *hidx;   /* idmap index -> index into a */
+    size_t hcap;
+    uint32_t *direct; /* id value -> 1 + index into a; 0 = none yet */
+    size_t ndirect;
+    struct agg *a;
+    size_t n, cap;
+    uint32_t *idx; /* scratch: customer index per order of a batch */
+    size_t idx_cap;
 };
 
 struct pt_rfm {
@@ -50,6 +69,7 @@ struct pt_rfm {
     int np;
     struct rpart part[MAX_PART];
     /* results */
+    struct pt_buf idtext; /* text of the ids that were found directly */
     struct pt_rfm_result res;
     void *res_mem[12];
 };
@@ -72,6 +92,7 @@ static void free_results(struct pt_rfm *x)
         pt_free(x->res_mem[i]);
         x->res_mem[i] = NULL;
     }
+    pt_buf_release(&x->idtext);
     memset(&x->res, 0, sizeof x->res);
 }
 
@@ -81,9 +102,10 @@ void pt_rfm_reset(void *arg)
     for (int i = 0; i < x->np; i++) {
         struct rpart *p = &x->part[i];
         pt_idmap_release(&p->map);
-        pt_free(p->last);
-        pt_free(p->freq);
-        pt_free(p->mon);
+        pt_free(p->a);
+        pt_free(p->idx);
+        pt_free(p->hidx);
+        pt_free(p->direct);
         memset(p, 0, sizeof *p);
         pt_idmap_init(&p->map);
     }
@@ -112,23 +134,69 @@ static int part_of(const struct pt_rfm *x, uint64_t h)
     return (int)((h >> 40) % (uint64_t)x->np);
 }
 
-static int grow_cols(struct rpart *p)
+/* A new customer: its slot in a. Returns the index or UINT32_MAX (no memory). */
+static uint32_t new_customer(struct rpart *p, uint32_t src)
 {
-    size_t nc = p->cap ? p->cap * 2 : 4096;
-    int64_t *l = pt_realloc_array(p->last, nc, sizeof *l);
-    if (l == NULL)
-        return PT_ENOMEM;
-    p->last = l;
-    uint64_t *f = pt_realloc_array(p->freq, nc, sizeof *f);
-    if (f == NULL)
-        return PT_ENOMEM;
-    p->freq = f;
-    int64_t *m = pt_realloc_array(p->mon, nc, sizeof *m);
-    if (m == NULL)
-        return PT_ENOMEM;
-    p->mon = m;
-    p->cap = nc;
-    return 0;
+    if (p->n == p->cap) {
+        size_t nc = p->cap ? p->cap * 2 : 4096;
+        struct agg *a = pt_realloc_array(p->a, nc, sizeof *a);
+        if (a == NULL || nc >= DIRECT) {
+            if (a)
+                p->a = a;
+            return UINT32_MAX;
+        }
+        p->a = a;
+        p->cap = nc;
+    }
+    p->a[p->n] = (struct agg){NO_TIME, 0, 0, src};
+    return (uint32_t)p->n++;
+}
+
+/* Customer index for an id value < DIRECT_MAX, adding it if new. */
+static uint32_t direct_get(struct rpart *p, uint64_t v)
+{
+    if (v >= p->ndirect) {
+        size_t nd = p->ndirect ? p->ndirect : 65536;
+        while (nd <= v)
+            nd *= 2;
+        uint32_t *d = pt_calloc(nd, sizeof *d);
+        if (d == NULL)
+            return UINT32_MAX;
+        if (p->ndirect)
+            memcpy(d, p->direct, p->ndirect * sizeof *d);
+        pt_free(p->direct);
+        p->direct = d;
+        p->ndirect = nd;
+    }
+    uint32_t d = p->direct[v];
+    if (d)
+        return d - 1;
+    uint32_t i = new_customer(p, DIRECT | (uint32_t)v);
+    if (i != UINT32_MAX)
+        p->direct[v] = i + 1;
+    return i;
+}
+
+/* Customer index for any other id, adding it if new. */
+static uint32_t hashed_get(struct rpart *p, const struct pt_order *o)
+{
+    uint32_t h;
+    int is_new;
+    if (pt_idmap_get(&p->map, o->cid, o->cid_len, o->chash, &h, &is_new))
+        return UINT32_MAX;
+    if (!is_new)
+        return p->hidx[h];
+    if (h >= p->hcap) {
+        size_t nc = p->hcap ? p->hcap * 2 : 4096;
+        uint32_t *n = pt_realloc_array(p->hidx, nc, sizeof *n);
+        if (n == NULL)
+            return UINT32_MAX; /* the idmap keeps the id; harmless, the run fails */
+        p->hidx = n;
+        p->hcap = nc;
+    }
+    uint32_t i = new_customer(p, h);
+    p->hidx[h] = i;
+    return i;
 }
 
 struct add_job {
@@ -139,46 +207,68 @@ struct add_job {
     int rc;
 };
 
-/* Apply the batch's orders that belong to partition j->pid. */
+/*
+ * Apply the batch's orders that belong to partition j->pid, in two passes so
+ * that memory latency overlaps: pass 1 resolves customer indexes (prefetching
+ * hash slots ahead), pass 2 updates the totals (prefetching them ahead).
+ */
 static void add_part(struct add_job *j)
 {
     struct pt_rfm *x = j->x;
     struct rpart *p = &x->part[j->pid];
     int64_t A = x->o.have_as_of ? x->o.as_of : INT64_MAX;
     const size_t PF = 16; /* prefetch distance, in orders */
-    for (size_t i = 0; i < j->n; i++) {
-        if (i + PF < j->n && part_of(x, j->o[i + PF].chash) == j->pid)
-            pt_idmap_prefetch(&p->map, j->o[i + PF].chash);
-        const struct pt_order *o = &j->o[i];
-        if (x->np > 1 && part_of(x, o->chash) != j->pid)
-            continue;
-        if (o->t >= A)
-            continue; /* spec: only orders before the as-of instant */
-        uint32_t idx;
-        int is_new;
-        if (pt_idmap_get(&p->map, o->cid, o->cid_len, o->chash, &idx, &is_new)) {
+    if (j->n > p->idx_cap) {
+        uint32_t *ni = pt_realloc_array(p->idx, j->n, sizeof *ni);
+        if (ni == NULL) {
             j->rc = PT_ENOMEM;
             return;
         }
-        if (is_new) {
-            if (idx >= p->cap && grow_cols(p)) {
-                j->rc = PT_ENOMEM;
-                return;
-            }
-            p->last[idx] = NO_TIME;
-            p->freq[idx] = 0;
-            p->mon[idx] = 0;
+        p->idx = ni;
+        p->idx_cap = j->n;
+    }
+    /* Pass 1: orders of this partition before as-of -> customer index. */
+    size_t k = 0;
+    for (size_t i = 0; i < j->n; i++) {
+        if (i + PF < j->n) {
+            const struct pt_order *f = &j->o[i + PF];
+            if (f->cnum && f->cnum - 1 < p->ndirect)
+                __builtin_prefetch(&p->direct[f->cnum - 1]);
+            else if (!f->cnum && part_of(x, f->chash) == j->pid)
+                pt_idmap_prefetch(&p->map, f->chash);
         }
-        if (pt_ckd_add(&p->mon[idx], p->mon[idx], o->amount)) {
-            p->overflow = 1;
+        const struct pt_order *o = &j->o[i];
+        p->idx[i] = UINT32_MAX;
+        if ((x->np > 1 && part_of(x, o->chash) != j->pid) || o->t >= A)
+            continue; /* another partition's, or at/after as-of (spec: ignored) */
+        uint32_t idx = o->cnum && o->cnum <= DIRECT_MAX ? direct_get(p, o->cnum - 1)
+                                                        : hashed_get(p, o);
+        if (idx == UINT32_MAX) {
+            j->rc = PT_ENOMEM;
+            return;
+        }
+        p->idx[i] = idx;
+        k++;
+    }
+    if (k == 0)
+        return;
+    /* Pass 2: totals. */
+    for (size_t i = 0; i < j->n; i++) {
+        if (i + PF < j->n && p->idx[i + PF] != UINT32_MAX)
+            __builtin_prefetch(&p->a[p->idx[i + PF]]);
+        if (p->idx[i] == UINT32_MAX)
+            continue;
+        const struct pt_order *o = &j->o[i];
+        struct agg *a = &p->a[p->idx[i]];
+        if (pt_ckd_add(&a->mon, a->mon, o->amount)) {
             j->rc = PT_EOVERFLOW;
             return;
         }
         if (o->flags & PT_ORDER_CANCEL)
             continue;
-        p->freq[idx]++;
-        if (o->t > p->last[idx])
-            p->last[idx] = o->t;
+        a->freq++;
+        if (o->t > a->last)
+            a->last = o->t;
     }
 }
 
@@ -279,6 +369,7 @@ static int band(const int64_t b[4], int64_t v, int descending)
 struct idref {
     const char *p;
     uint32_t len;
+    int direct; /* p is an offset into pt_rfm.idtext until rebased */
 };
 
 static int cmp_bytes(const struct idref *a, const struct idref *b)
@@ -341,13 +432,13 @@ int pt_rfm_finish(struct pt_rfm *x, int scale, const struct pt_rfm_result **out,
     int64_t newest = NO_TIME;
     for (int i = 0; i < x->np; i++) {
         struct rpart *p = &x->part[i];
-        total += p->map.n;
-        for (size_t k = 0; k < p->map.n; k++) {
-            if (p->freq[k] == 0)
+        total += p->n;
+        for (size_t k = 0; k < p->n; k++) {
+            if (p->a[k].freq == 0)
                 continue;
             n++;
-            if (p->last[k] > newest)
-                newest = p->last[k];
+            if (p->a[k].last > newest)
+                newest = p->a[k].last;
         }
     }
     r->dropped = total - n;
@@ -377,16 +468,31 @@ int pt_rfm_finish(struct pt_rfm *x, int scale, const struct pt_rfm_result **out,
     size_t k = 0;
     for (int i = 0; i < x->np; i++) {
         struct rpart *p = &x->part[i];
-        for (size_t c = 0; c < p->map.n; c++) {
-            if (p->freq[c] == 0)
+        for (size_t c = 0; c < p->n; c++) {
+            const struct agg *a = &p->a[c];
+            if (a->freq == 0)
                 continue;
-            ids[k].p = pt_idmap_id(&p->map, (uint32_t)c, &ids[k].len);
-            rec[k] = (r->as_of - p->last[c]) / 86400;
-            frq[k] = p->freq[c];
-            mon[k] = p->mon[c];
+            if (a->src & DIRECT) {
+                /* The id was a canonical integer: its text is the number. */
+                size_t off = x->idtext.len;
+                if (pt_buf_add_i64(&x->idtext, (int64_t)(a->src & ~DIRECT)))
+                    goto fail;
+                ids[k].p = (const char *)(uintptr_t)off; /* rebased below */
+                ids[k].len = (uint32_t)(x->idtext.len - off);
+                ids[k].direct = 1;
+            } else {
+                ids[k].p = pt_idmap_id(&p->map, a->src, &ids[k].len);
+                ids[k].direct = 0;
+            }
+            rec[k] = (r->as_of - a->last) / 86400;
+            frq[k] = a->freq;
+            mon[k] = a->mon;
             k++;
         }
     }
+    for (size_t i = 0; i < n; i++)
+        if (ids[i].direct)
+            ids[i].p = x->idtext.data + (uintptr_t)ids[i].p;
     uint8_t *rs = sc, *fs = sc + n, *ms = sc + 2 * n, *ss = sc + 3 * n;
     /* R: fewer days is better. */
     if (x->o.r.on) {

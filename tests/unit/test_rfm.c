@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "rfm/rfm.h"
+#include "ingest/fields.h"
 #include "util/hash.h"
 
 static const char *seg(int r, int f)
@@ -40,8 +41,16 @@ Test(rfm, quintile_formula)
 
 static void add(struct pt_rfm *x, const char *cid, int64_t t, int64_t amount, uint32_t flags)
 {
-    struct pt_order o = {cid, (uint32_t)strlen(cid), flags,
-                         pt_hash_bytes(cid, strlen(cid), PT_CID_SEED), t, amount};
+    uint32_t len = (uint32_t)strlen(cid);
+    uint64_t v;
+    uint64_t cnum = pt_canonical_uint(cid, len, &v) ? v + 1 : 0;
+    struct pt_order o = {.cid = cid,
+                         .cid_len = len,
+                         .flags = flags,
+                         .chash = pt_cid_hash(cid, len, cnum),
+                         .cnum = cnum,
+                         .t = t,
+                         .amount = amount};
     cr_assert_eq(pt_rfm_add(x, &o, 1, NULL), 0);
 }
 
