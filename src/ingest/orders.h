@@ -97,6 +97,7 @@ struct pt_ingest_opts {
     size_t block_size; /* bytes per read block; 0 = default (tests use small) */
     int threads;       /* parser threads; 0 = online CPUs (at most 8) */
     int force_general; /* use general mode from the start (tests) */
+    int no_mmap;       /* read() even a regular file (tests) */
     /* Called after each block with the bytes consumed so far (may be NULL). */
     void (*progress)(void *pctx, uint64_t bytes);
     void *pctx;

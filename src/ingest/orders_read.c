@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -704,12 +705,44 @@ static int drain_map(struct reader *R)
 }
 
 /* One pass over the input. Returns 0, an error, or 1 for "restart in general mode". */
-static int run_pass(struct reader *R, int fd, char *buf, size_t cap)
+/* Map in [from, to) of the file mapping ahead of use, in one call instead of
+ * one page fault per page. Best effort: on older kernels faults do it. */
+static void populate(const char *map, size_t from, size_t to)
+{
+#ifdef MADV_POPULATE_READ
+    size_t page = 4096, a = from / page * page;
+    if (to > a)
+        madvise((void *)(map + a), to - a, MADV_POPULATE_READ);
+#else
+    (void)map;
+    (void)from;
+    (void)to;
+#endif
+}
+
+/*
+ * One pass over the input. The window [buf + pos, buf + len) holds unparsed
+ * input. Read mode: buf is our buffer, refilled by read() after moving the
+ * unparsed tail to its start. Map mode (map != NULL, a regular file): buf is
+ * the whole file mapped; the window just slides, and pages behind it are
+ * dropped so the resident size stays small.
+ * Returns 0, an error, or 1 for "restart in general mode".
+ */
+static int run_pass(struct reader *R, int fd, char *rbuf, size_t cap, const char *map, size_t size)
 {
     size_t len = 0, blk = R->o->block_size ? R->o->block_size : DEFAULT_BLOCK;
     int eof = 0;
     uint64_t line = 1, consumed = 0;
-    int rc = fill(R, fd, buf, &len, cap, &eof);
+    size_t dropped = 0;
+    const char *buf = map ? map : rbuf;
+    int rc = 0;
+    if (map) {
+        len = size < cap ? size : cap;
+        eof = len == size;
+        populate(map, 0, len);
+    } else {
+        rc = fill(R, fd, rbuf, &len, cap, &eof);
+    }
     if (rc)
         return rc;
     /* Header. */
@@ -784,13 +817,26 @@ static int run_pass(struct reader *R, int fd, char *buf, size_t cap)
         progress(R, consumed);
         if (eof && pos == len)
             break;
-        /* Compact and refill. */
-        memmove(buf, buf + pos, len - pos);
-        len -= pos;
-        pos = 0;
-        size_t want = len + blk < cap ? len + blk : cap;
         double t3 = now_s();
-        rc = fill(R, fd, buf, &len, want, &eof);
+        if (map) {
+            /* Slide: drop what is behind, map in what is ahead. */
+            size_t page = 4096, upto = pos / page * page;
+            if (upto > dropped) {
+                madvise((void *)(map + dropped), upto - dropped, MADV_DONTNEED);
+                dropped = upto;
+            }
+            size_t nlen = len + blk < size ? len + blk : size;
+            populate(map, len, nlen);
+            len = nlen;
+            eof = len == size;
+        } else {
+            /* Compact and refill. */
+            memmove(rbuf, rbuf + pos, len - pos);
+            len -= pos;
+            pos = 0;
+            size_t want = len + blk < cap ? len + blk : cap;
+            rc = fill(R, fd, rbuf, &len, want, &eof);
+        }
         R->t_read += now_s() - t3;
         if (rc)
             return rc;
@@ -848,8 +894,19 @@ int pt_ingest_orders(int fd, const struct pt_ingest_opts *o, const struct pt_ord
     int rc = PT_ENOMEM;
     if (pt_ckd_add(&cap, blk, R.max_record) || pt_ckd_add(&cap, cap, (size_t)1))
         return pt_err_set(e, PT_EOVERFLOW, "block size too large");
-    char *buf = pt_malloc(cap);
-    if (buf == NULL)
+    /* Regular files are mapped (no copy); pipes and the like are read. */
+    struct stat sb;
+    const char *map = NULL;
+    size_t size = 0;
+    char *buf = NULL;
+    if (!o->no_mmap && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0 &&
+        lseek(fd, 0, SEEK_CUR) == 0) {
+        size = (size_t)sb.st_size;
+        void *m = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m != MAP_FAILED)
+            map = m;
+    }
+    if (map == NULL && (buf = pt_malloc(cap)) == NULL)
         goto out;
     for (int i = 0; i <= R.threads; i++)
         if ((R.scratch[i] = pt_malloc(R.max_record)) == NULL)
@@ -858,7 +915,7 @@ int pt_ingest_orders(int fd, const struct pt_ingest_opts *o, const struct pt_ord
     if (o->rejects && o->skip_bad)
         fputs("line,column,field,reason,row\n", o->rejects);
     for (;;) {
-        rc = run_pass(&R, fd, buf, cap);
+        rc = run_pass(&R, fd, buf, cap, map, size);
         if (rc != 1)
             break;
         /* Streaming mode does not hold: start over in general mode. */
@@ -893,6 +950,8 @@ int pt_ingest_orders(int fd, const struct pt_ingest_opts *o, const struct pt_ord
         rc = pt_err_set(e, PT_EIO, "writing rejects: %s", strerror(errno));
 out:
     pt_free(buf);
+    if (map)
+        munmap((void *)map, size);
     reader_release(&R);
     if (rc == PT_ENOMEM && e && e->msg[0] == '\0')
         pt_err_set(e, PT_ENOMEM, "out of memory");

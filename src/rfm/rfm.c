@@ -369,7 +369,9 @@ static int band(const int64_t b[4], int64_t v, int descending)
 struct idref {
     const char *p;
     uint32_t len;
-    int direct; /* p is an offset into pt_rfm.idtext until rebased */
+    uint8_t direct; /* p is an offset into pt_rfm.idtext until rebased */
+    uint8_t kind;   /* 2 canonical integer, 1 other non-negative int64 ("007"), 0 text */
+    uint64_t num;   /* the value when kind > 0 */
 };
 
 static int cmp_bytes(const struct idref *a, const struct idref *b)
@@ -387,16 +389,26 @@ static int cmp_idx(const void *a, const void *b, void *ids)
     return cmp_bytes(&v[*(const uint32_t *)a], &v[*(const uint32_t *)b]);
 }
 
-/* Output order: numeric when every id is a non-negative int64, else bytes. */
-static int sort_ids(const struct idref *ids, size_t n, uint32_t *perm, int *numeric)
+/*
+ * Output order: numeric when every id is a non-negative int64, else bytes.
+ * On success *keyp holds the sorted keys (the caller frees it); *canonical is
+ * 1 when every id is a canonical integer, so keys[j] spells the j-th id.
+ */
+static int sort_ids(const struct idref *ids, size_t n, uint32_t *perm, int *numeric,
+                    int *canonical, uint64_t **keyp)
 {
     uint64_t *key = pt_alloc_array(n ? n : 1, sizeof *key);
     if (key == NULL)
         return PT_ENOMEM;
     *numeric = 1;
-    for (size_t i = 0; i < n && *numeric; i++)
-        *numeric = pt_nonneg_int64(ids[i].p, ids[i].len, &key[i]);
+    *canonical = 1;
+    for (size_t i = 0; i < n; i++) {
+        *numeric &= ids[i].kind > 0;
+        *canonical &= ids[i].kind == 2;
+        key[i] = ids[i].num;
+    }
     if (!*numeric) {
+        *canonical = 0;
         for (size_t i = 0; i < n; i++) {
             uint64_t k = 0;
             for (uint32_t b = 0; b < 8; b++)
@@ -411,15 +423,17 @@ static int sort_ids(const struct idref *ids, size_t n, uint32_t *perm, int *nume
         return PT_ENOMEM;
     }
     /* Runs of equal keys ("007" and "7", or a shared 8-byte prefix). */
-    for (size_t i = 0; i < n;) {
-        size_t j = i + 1;
-        while (j < n && key[j] == key[i])
-            j++;
-        if (j - i > 1)
-            qsort_r(perm + i, j - i, sizeof *perm, cmp_idx, (void *)ids);
-        i = j;
+    if (!*canonical) {
+        for (size_t i = 0; i < n;) {
+            size_t j = i + 1;
+            while (j < n && key[j] == key[i])
+                j++;
+            if (j - i > 1)
+                qsort_r(perm + i, j - i, sizeof *perm, cmp_idx, (void *)ids);
+            i = j;
+        }
     }
-    pt_free(key);
+    *keyp = key;
     return 0;
 }
 
@@ -480,9 +494,14 @@ int pt_rfm_finish(struct pt_rfm *x, int scale, const struct pt_rfm_result **out,
                 ids[k].p = (const char *)(uintptr_t)off; /* rebased below */
                 ids[k].len = (uint32_t)(x->idtext.len - off);
                 ids[k].direct = 1;
+                ids[k].kind = 2;
+                ids[k].num = a->src & ~DIRECT;
             } else {
                 ids[k].p = pt_idmap_id(&p->map, a->src, &ids[k].len);
                 ids[k].direct = 0;
+                ids[k].kind = pt_canonical_uint(ids[k].p, ids[k].len, &ids[k].num)    ? 2
+                              : pt_nonneg_int64(ids[k].p, ids[k].len, &ids[k].num) ? 1
+                                                                                   : 0;
             }
             rec[k] = (r->as_of - a->last) / 86400;
             frq[k] = a->freq;
@@ -528,9 +547,16 @@ int pt_rfm_finish(struct pt_rfm *x, int scale, const struct pt_rfm_result **out,
     for (size_t i = 0; i < n; i++)
         ss[i] = (uint8_t)pt_rfm_segment(rs[i], fs[i]);
     /* Output order, then the per-segment summary. */
-    int numeric;
-    if (sort_ids(ids, n, idx, &numeric))
+    int numeric, canonical;
+    uint64_t *skey = NULL;
+    if (sort_ids(ids, n, idx, &numeric, &canonical, &skey))
         goto fail;
+    if (canonical) {
+        r->num = skey;
+        x->res_mem[6] = skey;
+    } else {
+        pt_free(skey);
+    }
     uint8_t *ors = osc, *ofs = osc + n, *oms = osc + 2 * n, *oss = osc + 3 * n;
     for (size_t j = 0; j < n; j++) {
         uint32_t i = idx[j];
@@ -610,32 +636,85 @@ int pt_rfm_add_money2(struct pt_buf *b, int64_t v, int scale)
     return pt_buf_add_money(b, v, 2);
 }
 
+/* Decimal digits of v at o; returns the end. */
+static char *put_u64(char *o, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *o++ = tmp[--n];
+    return o;
+}
+
+/* Money in hundredths as text with exactly 2 decimals; returns the end. */
+static char *put_cents(char *o, int64_t v)
+{
+    uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    if (v < 0)
+        *o++ = '-';
+    o = put_u64(o, mag / 100);
+    *o++ = '.';
+    *o++ = (char)('0' + mag / 10 % 10);
+    *o++ = (char)('0' + mag % 10);
+    return o;
+}
+
 int pt_rfm_write_csv(const struct pt_rfm_result *res, FILE *f)
 {
-    struct pt_buf b;
-    pt_buf_init(&b);
-    int rc = pt_buf_adds(&b, "customer_id,recency,frequency,monetary,r,f,m,segment\n");
+    static const char head[] = "customer_id,recency,frequency,monetary,r,f,m,segment\n";
+    size_t seglen[PT_RFM_NSEG];
+    for (int i = 0; i < PT_RFM_NSEG; i++)
+        seglen[i] = strlen(pt_rfm_segment_names[i]);
+    /* A row is at most 128 (id) + 4 * 20 (numbers) + 6 (scores) + 20 (segment) bytes. */
+    enum { CHUNK = 1 << 20, ROW_MAX = 256 };
+    char *buf = pt_malloc(CHUNK + ROW_MAX);
+    if (buf == NULL)
+        return PT_ENOMEM;
+    char *o = buf;
+    memcpy(o, head, sizeof head - 1);
+    o += sizeof head - 1;
+    int rc = 0;
     for (size_t i = 0; i < res->n && rc == 0; i++) {
-        rc = pt_buf_add(&b, res->id[i], res->id_len[i]);
-        rc = rc ? rc : pt_buf_addc(&b, ',');
-        rc = rc ? rc : pt_buf_add_i64(&b, res->recency[i]);
-        rc = rc ? rc : pt_buf_addc(&b, ',');
-        rc = rc ? rc : pt_buf_add_i64(&b, (int64_t)res->frequency[i]);
-        rc = rc ? rc : pt_buf_addc(&b, ',');
-        rc = rc ? rc : pt_rfm_add_money2(&b, res->monetary[i], res->scale);
-        char tail[8] = {',', (char)('0' + res->r[i]), ',', (char)('0' + res->f[i]), ',',
-                        (char)('0' + res->m[i]), ','};
-        rc = rc ? rc : pt_buf_add(&b, tail, 7);
-        rc = rc ? rc : pt_buf_adds(&b, pt_rfm_segment_names[res->seg[i]]);
-        rc = rc ? rc : pt_buf_addc(&b, '\n');
-        if (rc == 0 && b.len >= (1u << 20)) {
-            if (fwrite(b.data, 1, b.len, f) != b.len)
+        if (res->num) {
+            o = put_u64(o, res->num[i]);
+        } else {
+            memcpy(o, res->id[i], res->id_len[i]);
+            o += res->id_len[i];
+        }
+        *o++ = ',';
+        o = put_u64(o, (uint64_t)res->recency[i]);
+        *o++ = ',';
+        o = put_u64(o, res->frequency[i]);
+        *o++ = ',';
+        int64_t m = res->monetary[i];
+        if (res->scale == 3) /* thousandths -> hundredths, half away from zero */
+            m = m / 10 + (m % 10 >= 5) - (m % 10 <= -5);
+        o = put_cents(o, m);
+        o[0] = ',';
+        o[1] = (char)('0' + res->r[i]);
+        o[2] = ',';
+        o[3] = (char)('0' + res->f[i]);
+        o[4] = ',';
+        o[5] = (char)('0' + res->m[i]);
+        o[6] = ',';
+        o += 7;
+        memcpy(o, pt_rfm_segment_names[res->seg[i]], seglen[res->seg[i]]);
+        o += seglen[res->seg[i]];
+        *o++ = '\n';
+        if (o - buf >= CHUNK) {
+            size_t len = (size_t)(o - buf);
+            if (fwrite(buf, 1, len, f) != len)
                 rc = PT_EIO;
-            pt_buf_reset(&b);
+            o = buf;
         }
     }
-    if (rc == 0 && b.len && fwrite(b.data, 1, b.len, f) != b.len)
+    size_t len = (size_t)(o - buf);
+    if (rc == 0 && len && fwrite(buf, 1, len, f) != len)
         rc = PT_EIO;
-    pt_buf_release(&b);
+    pt_free(buf);
     return rc;
 }

@@ -55,6 +55,7 @@ struct pt_rfm_result {
     int64_t as_of;
     const char **id;      /* id[i] (borrowed from the pt_rfm object), id_len[i] bytes */
     uint32_t *id_len;
+    const uint64_t *num;  /* when every id is a canonical integer: num[i] is id[i]'s value; else NULL */
     int64_t *recency;
     uint64_t *frequency;
     int64_t *monetary;
