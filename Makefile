@@ -69,6 +69,7 @@ run: deps all
 
 # Every test, then the same under AddressSanitizer + UndefinedBehaviorSanitizer.
 test: deps
+	@scripts/lint
 	@$(MAKE) --no-print-directory test-one BUILD=build
 	@$(MAKE) --no-print-directory test-one BUILD=build-san SAN=1 OPT=-O1
 	@echo "make test: all suites passed (plain and ASan+UBSan)"

@@ -51,6 +51,55 @@ int fast_order_row(const char *p, const char *end, int eof, struct fast_ctx *fc,
 /* 1 if L is the order layout in the canonical column order (fast path usable). */
 int layout_fast_ok(const struct layout *L);
 
+#define NO_KEY UINT64_MAX /* okey of a non-canonical order id */
+
+/* Adjacent rows of one order. Strings point into the read buffer. */
+struct grp {
+    const char *cid, *oid;
+    uint32_t cid_len, oid_len;
+    uint32_t nrows, flags;
+    uint64_t chash, okey, cnum;
+    uint64_t line; /* first row; relative to the part until merged */
+    int64_t t, amount;
+};
+
+/* A bad row found while parsing a part. */
+struct rej {
+    uint64_t line; /* relative to the part start (0-based) */
+    uint64_t col;
+    uint64_t ref_line; /* mismatch: 1 + line of the order's first row (relative), else 0 */
+    const char *ref_cid, *oid; /* mismatch: the order's customer and id */
+    uint32_t ref_cid_len, oid_len;
+    struct bad b;
+    const char *raw;
+    size_t raw_len;
+};
+
+struct part {
+    const char *start, *limit, *end;
+    int eof, last;
+    const struct layout *L;
+    size_t max_record;
+    char *scratch;
+    int stop_at_bad;
+    /* results */
+    const char *stop; /* start of the first record not consumed */
+    uint64_t nl;      /* physical lines consumed */
+    uint64_t rows, no_customer;
+    int failed; /* stopped at a bad row (stop_at_bad) */
+    int oom;
+    struct grp *g;
+    size_t ng, capg;
+    struct rej *r;
+    size_t nr, capr;
+};
+
+
+/* Parse P->start .. (see struct part); sets the result fields. Thread entry:
+ * part_thread(P). */
+void part_run(struct part *P);
+void *part_thread(void *arg);
+
 /* Parse the header record into *L (detect the layout). */
 int layout_from_header(struct layout *L, const struct pt_csv_rec *r, enum pt_layout want,
                        const char *columns, const char *name, struct pt_err *e);
