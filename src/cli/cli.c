@@ -22,8 +22,9 @@ double cli_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-void cli_progress_init(struct cli_progress *p, const char *label, uint64_t total)
+void cli_progress_init(struct cli_progress *p, const char *label, uint64_t total, int bytes)
 {
+    p->bytes = bytes;
     p->on = isatty(STDERR_FILENO);
     p->label = label;
     p->total = total;
@@ -40,18 +41,20 @@ void cli_progress_update(void *arg, uint64_t done)
     if (now - p->last < 0.1 && (p->total == 0 || done < p->total))
         return;
     p->last = now;
-    double mb = (double)done / 1048576.0;
+    double scale = p->bytes ? 1048576.0 : 1e6;
+    const char *unit = p->bytes ? "MiB" : "M";
+    double mb = (double)done / scale;
     double rate = mb / (now - p->t0 > 1e-6 ? now - p->t0 : 1e-6);
     if (p->total) {
         int w = 30;
         int fill = (int)((double)w * (double)done / (double)p->total);
         if (fill > w)
             fill = w;
-        fprintf(stderr, "\r%s [%.*s%*s] %3d%% %.0f MiB %.0f MiB/s", p->label, fill,
+        fprintf(stderr, "\r%s [%.*s%*s] %3d%% %.1f %s %.1f %s/s", p->label, fill,
                 "##############################", w - fill, "",
-                (int)(100.0 * (double)done / (double)p->total), mb, rate);
+                (int)(100.0 * (double)done / (double)p->total), mb, unit, rate, unit);
     } else {
-        fprintf(stderr, "\r%s %.0f MiB %.0f MiB/s", p->label, mb, rate);
+        fprintf(stderr, "\r%s %.1f %s %.1f %s/s", p->label, mb, unit, rate, unit);
     }
     fflush(stderr);
 }

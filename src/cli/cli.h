@@ -23,10 +23,11 @@ struct cli_progress {
     int on;
     const char *label;
     uint64_t total; /* 0 = unknown */
+    int bytes;      /* counts are bytes (shown in MiB), else items */
     double t0;
     double last;
 };
-void cli_progress_init(struct cli_progress *p, const char *label, uint64_t total);
+void cli_progress_init(struct cli_progress *p, const char *label, uint64_t total, int bytes);
 void cli_progress_update(void *p, uint64_t done);
 void cli_progress_done(struct cli_progress *p);
 

@@ -128,13 +128,15 @@ int cmd_gen(int argc, char **argv)
         return PT_EXIT_FAIL;
     }
     struct cli_progress prog;
-    cli_progress_init(&prog, "writing", 0);
-    prog.on = prog.on && out != NULL;
-    (void)prog;
+    cli_progress_init(&prog, "writing orders", o.orders, 0);
+    prog.on = prog.on && out != NULL; /* data on stdout: keep the terminal clean */
+    o.progress = cli_progress_update;
+    o.pctx = &prog;
     struct pt_gen_stats st;
     struct pt_err err;
     pt_err_clear(&err);
     int rc = pt_gen_orders(&o, f, &st, &err);
+    cli_progress_done(&prog);
     if (out && fclose(f) != 0 && rc == 0)
         rc = pt_err_set(&err, PT_EIO, "%s: %s", out, strerror(errno));
     if (!out && fflush(stdout) != 0 && rc == 0)

@@ -354,7 +354,7 @@ int cmd_rfm(int argc, char **argv)
     struct cli_progress prog;
     struct stat sb;
     cli_progress_init(&prog, "reading",
-                      fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0);
+                      fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0, 1);
     struct pt_ingest_opts io = {
         .name = name,
         .layout = a.layout,
