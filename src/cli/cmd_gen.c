@@ -29,14 +29,14 @@ static const char k_help[] =
     "  --out FILE           write to FILE instead of standard output\n"
     "  -h, --help           this text\n";
 
-static int parse_u64(const char *opt, const char *s, uint64_t max, uint64_t *v)
+static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *v)
 {
     char *end;
     errno = 0;
     unsigned long long x = strtoull(s, &end, 10);
-    if (errno || *end || s[0] == '-' || s[0] == '\0' || x > max) {
-        fprintf(stderr, "patron gen: --%s: expected an integer 0..%llu, got \"%s\"\n", opt,
-                (unsigned long long)max, s);
+    if (errno || *end || s[0] == '-' || s[0] == '\0' || x > max || x < min) {
+        fprintf(stderr, "patron gen: --%s: expected an integer %llu..%llu, got \"%s\"\n", opt,
+                (unsigned long long)min, (unsigned long long)max, s);
         return -1;
     }
     *v = x;
@@ -67,17 +67,17 @@ int cmd_gen(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
-            if (parse_u64("customers", optarg, UINT32_MAX - 2, &o.customers))
+            if (parse_u64("customers", optarg, 1, UINT32_MAX - 2, &o.customers))
                 return PT_EXIT_USAGE;
             have_c = 1;
             break;
         case 'n':
-            if (parse_u64("orders", optarg, UINT32_MAX - 2, &o.orders))
+            if (parse_u64("orders", optarg, 0, UINT32_MAX - 2, &o.orders))
                 return PT_EXIT_USAGE;
             have_n = 1;
             break;
         case 's':
-            if (parse_u64("seed", optarg, UINT64_MAX, &o.seed))
+            if (parse_u64("seed", optarg, 0, UINT64_MAX, &o.seed))
                 return PT_EXIT_USAGE;
             break;
         case 'b': {
@@ -90,7 +90,7 @@ int cmd_gen(int argc, char **argv)
             break;
         }
         case 'l':
-            if (parse_u64("lines", optarg, 20, &v) || v < 1)
+            if (parse_u64("lines", optarg, 1, 20, &v))
                 return PT_EXIT_USAGE;
             o.max_lines = (int)v;
             break;
@@ -101,7 +101,7 @@ int cmd_gen(int argc, char **argv)
             }
             break;
         case 'y':
-            if (parse_u64("years", optarg, 50, &years) || years < 1)
+            if (parse_u64("years", optarg, 1, 50, &years))
                 return PT_EXIT_USAGE;
             break;
         case 'o':
@@ -147,9 +147,10 @@ int cmd_gen(int argc, char **argv)
     }
     if (out) {
         char g1[32], g2[32], g3[32];
-        fprintf(stderr, "patron gen: wrote %s: %s rows (%s bad), %s customers with orders\n", out,
-                cli_group(st.rows, g1), cli_group(st.bad_rows, g2),
-                cli_group(st.customers_with_orders, g3));
+        fprintf(stderr, "patron gen: wrote %s: %s valid rows", out, cli_group(st.rows, g1));
+        if (st.bad_rows)
+            fprintf(stderr, " and %s malformed rows", cli_group(st.bad_rows, g2));
+        fprintf(stderr, ", %s customers with orders\n", cli_group(st.customers_with_orders, g3));
     }
     return PT_EXIT_OK;
 }

@@ -50,7 +50,8 @@ static const char k_help[] =
     "  --rejects FILE         with --skip-bad: write each bad row and its reason\n"
     "                         (CSV: line,column,field,reason,row)\n"
     "  --threads N            parser/aggregator threads (default: all cores, max 8)\n"
-    "  --max-line-bytes N     longest accepted record (default 1048576)\n"
+    "  --max-line-bytes N     longest accepted record, without its line end\n"
+    "                         (default 1048576)\n"
     "  --quiet                no summary line on stderr\n"
     "  -h, --help             this text\n"
     "\n"
@@ -59,6 +60,7 @@ static const char k_help[] =
 
 struct rfm_args {
     const char *file, *out, *format, *columns, *rejects;
+    char colbuf[1024];
     enum pt_layout layout;
     struct pt_rfm_opts ro;
     int skip_bad, quiet;
@@ -69,10 +71,13 @@ struct rfm_args {
 static int parse_thresholds(const char *spec, struct pt_rfm_opts *ro)
 {
     char buf[512];
-    if (strlen(spec) >= sizeof buf)
+    if (strlen(spec) >= sizeof buf) {
+        fprintf(stderr, "patron rfm: --thresholds: too long\n");
         return -1;
-    strcpy(buf, spec);
+    }
+    memcpy(buf, spec, strlen(spec) + 1);
     char *save = NULL;
+    int any = 0;
     for (char *tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
         while (*tok == ' ')
             tok++;
@@ -90,6 +95,11 @@ static int parse_thresholds(const char *spec, struct pt_rfm_opts *ro)
             fprintf(stderr, "patron rfm: --thresholds: \"%s\": expected r=, f= or m=\n", tok);
             return -1;
         }
+        if (b->on) {
+            fprintf(stderr, "patron rfm: --thresholds: %c= given twice\n", tok[0]);
+            return -1;
+        }
+        any = 1;
         char *p = tok + 2;
         for (int i = 0; i < 4; i++) {
             char *end = strchr(p, ',');
@@ -111,6 +121,10 @@ static int parse_thresholds(const char *spec, struct pt_rfm_opts *ro)
             p = end ? end + 1 : p + n;
         }
         b->on = 1;
+    }
+    if (!any) {
+        fprintf(stderr, "patron rfm: --thresholds: empty; e.g. r=7,14,30,90\n");
+        return -1;
     }
     return 0;
 }
@@ -147,7 +161,17 @@ static int parse_args(int argc, char **argv, struct rfm_args *a)
             a->format = optarg;
             break;
         case 'c':
-            a->columns = optarg;
+            /* Repeated --columns add up, like --thresholds. */
+            if (a->columns == NULL) {
+                snprintf(a->colbuf, sizeof a->colbuf, "%s", optarg);
+            } else if (strlen(a->colbuf) + 1 + strlen(optarg) < sizeof a->colbuf) {
+                size_t n = strlen(a->colbuf);
+                snprintf(a->colbuf + n, sizeof a->colbuf - n, ",%s", optarg);
+            } else {
+                fprintf(stderr, "patron rfm: --columns: too long\n");
+                return -1;
+            }
+            a->columns = a->colbuf;
             break;
         case 'l':
             if (!strcmp(optarg, "auto"))
@@ -256,9 +280,10 @@ static void write_summary(const struct rfm_args *a, const struct pt_rfm_result *
     char asof[21], g1[32], g2[32];
     pt_format_utc(res->as_of, asof);
     uint64_t n = res->n;
+    int show_asof = n > 0 || a->ro.have_as_of;
     if (!strcmp(a->format, "json")) {
         pt_buf_printf(&b, "{\"as_of\": \"%s\", \"customers\": %llu, \"orders\": %llu, \"revenue\": ",
-                      n ? asof : "", (unsigned long long)n, (unsigned long long)res->orders);
+                      show_asof ? asof : "", (unsigned long long)n, (unsigned long long)res->orders);
         pt_rfm_add_money2(&b, res->revenue, res->scale);
         pt_buf_printf(&b,
                       ", \"input\": {\"layout\": \"%s\", \"rows\": %llu, \"bad_rows\": %llu, "
@@ -297,7 +322,7 @@ static void write_summary(const struct rfm_args *a, const struct pt_rfm_result *
                           x->customers ? (double)x->recency_sum / (double)x->customers : 0.0);
         }
     } else {
-        pt_buf_printf(&b, "RFM as of %s: %s customers, %s orders, revenue ", n ? asof : "-",
+        pt_buf_printf(&b, "RFM as of %s: %s customers, %s orders, revenue ", show_asof ? asof : "-",
                       cli_group(n, g1), cli_group(res->orders, g2));
         pt_rfm_add_money2(&b, res->revenue, res->scale);
         pt_buf_printf(&b, "\n\n%-20s %10s %7s %16s %7s %11s %12s\n", "segment", "customers",
@@ -389,7 +414,7 @@ int cmd_rfm(int argc, char **argv)
         rc = pt_rfm_finish(x, st.scale, &res, &err);
     double t2 = cli_now();
     if (rc) {
-        fprintf(stderr, "%s%s\n", err.msg[0] ? "" : "patron rfm: ",
+        fprintf(stderr, "%s%s\n", err.msg[0] && rc != PT_EUSAGE ? "" : "patron rfm: ",
                 err.msg[0] ? err.msg : pt_strerror(rc));
         if (rc == PT_EPARSE && !a.skip_bad && err.line > 1)
             fprintf(stderr, "patron rfm: stopped at the first bad row; --skip-bad skips bad "

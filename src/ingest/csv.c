@@ -42,29 +42,33 @@ static int bad_first_line(const char *p, const char *end, int eof, size_t max_re
                           struct pt_csv_rec *r, enum pt_csv_bad why, size_t off)
 {
     size_t avail = (size_t)(end - p);
-    size_t lim = avail < max_record ? avail : max_record;
+    size_t look = max_record + 2; /* a line may have max_record bytes plus "\r\n" */
+    size_t lim = avail < look ? avail : look;
     const char *nl = memchr(p, '\n', lim);
-    if (nl == NULL && !eof && avail < max_record)
+    if (nl == NULL && !eof && avail < look)
         return 0; /* cannot see the end of the first line yet */
+    if (nl == NULL && avail > lim) {
+        /* The first line alone is over the limit: skip to its end, or to what
+         * is available if the end is not in sight (the caller then sees the
+         * rest of that line as further over-long records). */
+        nl = memchr(p + lim, '\n', avail - lim);
+        why = PT_CSV_TOO_LONG;
+    }
+    if (nl != NULL) {
+        r->raw_len = (size_t)(nl - p);
+        r->consumed = r->raw_len + 1;
+        if (r->raw_len && p[r->raw_len - 1] == '\r')
+            r->raw_len--;
+    } else {
+        r->raw_len = avail;
+        r->consumed = avail;
+    }
+    if (r->raw_len > max_record)
+        why = PT_CSV_TOO_LONG;
     r->start = p;
     r->nfields = 0;
     r->nlines = 1;
     r->bad = why;
-    if (nl != NULL) {
-        r->raw_len = (size_t)(nl - p);
-        r->consumed = r->raw_len + 1;
-    } else if (avail <= max_record) {
-        r->raw_len = avail; /* eof: the rest is the line */
-        r->consumed = avail;
-    } else {
-        /* The first line alone is over the limit: skip to its end, or to
-         * what is available if the end is not in sight (the caller then
-         * sees the rest of that line as further over-long records). */
-        const char *nl2 = memchr(p + lim, '\n', avail - lim);
-        r->raw_len = nl2 ? (size_t)(nl2 - p) : avail;
-        r->consumed = nl2 ? r->raw_len + 1 : avail;
-        r->bad = PT_CSV_TOO_LONG;
-    }
     r->bad_off = (uint32_t)(off < r->raw_len ? off : r->raw_len);
     return 1;
 }
@@ -74,7 +78,8 @@ int pt_csv_next(const char *p, const char *end, int eof, size_t max_record, char
 {
     if (p >= end)
         return 0;
-    const char *lim = (size_t)(end - p) > max_record ? p + max_record : end;
+    /* The record may have max_record bytes plus its "\r\n"; look no further. */
+    const char *lim = (size_t)(end - p) > max_record + 2 ? p + max_record + 2 : end;
     const char *s = p;
     char *sc = scratch;
     uint32_t nf = 0;
@@ -197,6 +202,10 @@ int pt_csv_next(const char *p, const char *end, int eof, size_t max_record, char
     r->nfields = nf < PT_CSV_MAX_FIELDS ? nf : PT_CSV_MAX_FIELDS;
     r->bad = bad;
     r->bad_off = (uint32_t)bad_off;
+    if (r->raw_len > max_record) {
+        r->bad = PT_CSV_TOO_LONG; /* ended inside the look-ahead, but too long */
+        r->bad_off = 0;
+    }
     return 1;
 }
 

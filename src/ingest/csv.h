@@ -56,11 +56,13 @@ struct pt_csv_rec {
 
 /*
  * Split the record that starts at p. `end` is the end of available input; `eof`
- * says no input follows `end`. `scratch` must hold at least max_record bytes.
+ * says no input follows `end`. A record may have at most max_record bytes, not
+ * counting its line end; a longer one comes back as PT_CSV_TOO_LONG. `scratch`
+ * must hold at least max_record + 2 bytes.
  * Returns 1 when *r holds a record (possibly with r->bad set), 0 when the
  * record is not complete before `end` and !eof (call again with more input;
- * when end - p >= max_record this never happens: the record is reported as
- * PT_CSV_TOO_LONG instead). At eof with p == end, returns 0.
+ * when end - p > max_record + 2 this never happens). At eof with p == end,
+ * returns 0.
  * Thread-safe for distinct r and scratch; never blocks.
  */
 int pt_csv_next(const char *p, const char *end, int eof, size_t max_record, char *scratch,

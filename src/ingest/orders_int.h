@@ -60,6 +60,9 @@ struct grp {
     uint32_t nrows, flags;
     uint64_t chash, okey, cnum;
     uint64_t line; /* first row; relative to the part until merged */
+    const char *raw; /* first row's text (no line end), for reports */
+    uint32_t raw_len;
+    uint32_t ccol; /* 1-based byte column of the first row's customer id */
     int64_t t, amount;
 };
 

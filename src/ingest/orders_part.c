@@ -71,7 +71,7 @@ static struct grp *new_grp(struct part *P)
  * order total would overflow (nothing changed), -1 out of memory.
  */
 static int group_row(struct part *P, struct grp **curp, const struct row *row, uint64_t okey,
-                     uint64_t line)
+                     uint64_t line, const char *raw, size_t raw_len, uint64_t ccol)
 {
     struct grp *cur = *curp;
     /* Canonical integer order ids are equal exactly when their values are. */
@@ -103,6 +103,9 @@ static int group_row(struct part *P, struct grp **curp, const struct row *row, u
     cur->chash = pt_cid_hash(row->cid, row->cid_len, cur->cnum);
     cur->okey = okey;
     cur->line = line;
+    cur->raw = raw;
+    cur->raw_len = (uint32_t)raw_len;
+    cur->ccol = (uint32_t)ccol;
     cur->t = row->t;
     cur->amount = row->amount;
     *curp = cur;
@@ -123,8 +126,12 @@ void part_run(struct part *P)
         if (fast) {
             const char *nx;
             uint64_t k;
-            if (fast_order_row(p, P->end, P->eof, &fc, &row, &k, &nx)) {
-                int g = group_row(P, &cur, &row, k, P->nl);
+            if (fast_order_row(p, P->end, P->eof, &fc, &row, &k, &nx) &&
+                (size_t)(nx - p) <= P->max_record + 1) {
+                size_t rl = (size_t)(nx - p);
+                while (rl && (p[rl - 1] == '\n' || p[rl - 1] == '\r'))
+                    rl--;
+                int g = group_row(P, &cur, &row, k, P->nl, p, rl, row.oid_len + 2);
                 if (g < 0)
                     break;
                 if (g == 0) {
@@ -158,9 +165,10 @@ void part_run(struct part *P)
         } else if (row.no_customer) {
             P->no_customer++;
         } else {
-            uint64_t k;
+            uint64_t k, dl, ccol;
+            pt_csv_position(&rec, rec.f[P->L->col[R_CUSTOMER]].raw_off, &dl, &ccol);
             int g = group_row(P, &cur, &row, pt_canonical_uint(row.oid, row.oid_len, &k) ? k : NO_KEY,
-                              line);
+                              line, rec.start, rec.raw_len, ccol);
             if (g < 0)
                 break;
             if (g == 1) {

@@ -42,6 +42,7 @@ static double now_s(void)
 struct carry {
     struct grp g;
     char cid[PT_ID_MAX_BYTES], oid[PT_ID_MAX_BYTES];
+    char raw[512]; /* the first row's text, cut if longer */
 };
 
 /* General mode: every order by id. Strings live in `arena`. */
@@ -89,6 +90,8 @@ struct reader {
     size_t nrj, caprj;
     struct pt_buf rejbuf;
     struct pt_buf msg;
+    const char *wend; /* end of the current window, and whether input ends there */
+    int weof;
     double t_read, t_parse, t_merge, t_sink; /* seconds per phase (PATRON_TIMING) */
     int first_err; /* a stop-mode error was recorded in e */
     uint64_t first_err_line;
@@ -169,20 +172,51 @@ static void mismatch_detail(char *detail, size_t cap, const char *oid, uint32_t 
         snprintf(detail + n, cap - (size_t)n, "; all %u rows of this group rejected", nrows);
 }
 
-/* A whole group is bad because its order belongs to another customer. */
+/*
+ * A whole group is bad because its order belongs to another customer: every
+ * row of it is reported. The group's rows are adjacent good rows of one order
+ * (bad rows may sit between them), so they are found again by re-reading the
+ * window from the group's first row. A group carried over from the previous
+ * window has only its first row's text left; it is reported as one line that
+ * says how many rows it stands for.
+ */
 static int mismatch_group(struct reader *R, const struct grp *g, uint64_t ref_line,
                           const char *ref_cid, uint32_t ref_len)
 {
     struct bad b;
     memset(&b, 0, sizeof b);
     b.field = R->L.name[R_CUSTOMER];
-    mismatch_detail(b.detail, sizeof b.detail, g->oid, g->oid_len, ref_cid, ref_len, ref_line,
-                    g->nrows);
     b.val = g->cid;
     b.val_len = g->cid_len;
-    /* Every row of the group counts; the rejects file gets one line for it. */
-    R->st->bad_rows += g->nrows - 1;
-    return emit_bad(R, g->line, 1, &b, g->oid, g->oid_len);
+    int carried = g->raw == R->carry.raw;
+    mismatch_detail(b.detail, sizeof b.detail, g->oid, g->oid_len, ref_cid, ref_len, ref_line,
+                    carried ? g->nrows : 1);
+    if (g->nrows == 1 || carried) {
+        R->st->bad_rows += g->nrows - 1;
+        return emit_bad(R, g->line, g->ccol, &b, g->raw, g->raw_len);
+    }
+    const char *p = g->raw;
+    uint64_t line = g->line;
+    uint32_t found = 0;
+    struct pt_csv_rec rec;
+    struct row row;
+    struct bad ignore;
+    while (found < g->nrows &&
+           pt_csv_next(p, R->wend, R->weof, R->max_record, R->scratch[0], &rec)) {
+        if (rec.bad == PT_CSV_GOOD && rec.raw_len > 0 && layout_convert(&R->L, &rec, &row, &ignore) == 0 &&
+            !row.no_customer && same(row.oid, row.oid_len, g->oid, g->oid_len)) {
+            uint64_t dl, col;
+            pt_csv_position(&rec, rec.f[R->L.col[R_CUSTOMER]].raw_off, &dl, &col);
+            int rc = emit_bad(R, line + dl, col, &b, rec.start, rec.raw_len);
+            if (rc)
+                return rc;
+            found++;
+        }
+        line += rec.consumed > rec.raw_len ? rec.nlines : rec.nlines - 1;
+        p += rec.consumed;
+    }
+    R->st->bad_rows += g->nrows - found; /* (found == nrows: the window holds them all) */
+    return 0;
 }
 
 /* ---- general mode: the order map ---- */
@@ -357,8 +391,11 @@ static void carry_pending(struct reader *R)
     R->carry.g = *c;
     memcpy(R->carry.cid, c->cid, c->cid_len);
     memcpy(R->carry.oid, c->oid, c->oid_len);
+    R->carry.g.raw_len = c->raw_len < sizeof R->carry.raw ? c->raw_len : sizeof R->carry.raw;
+    memcpy(R->carry.raw, c->raw, R->carry.g.raw_len);
     R->carry.g.cid = R->carry.cid;
     R->carry.g.oid = R->carry.oid;
+    R->carry.g.raw = R->carry.raw;
     R->cur = &R->carry.g;
 }
 
@@ -547,6 +584,8 @@ static int run_pass(struct reader *R, int fd, char *rbuf, size_t cap, const char
     consumed = pos;
     for (;;) {
         double t0 = now_s();
+        R->wend = buf + len;
+        R->weof = eof;
         int np = parse_block(R, buf + pos, len - pos, eof);
         double t1 = now_s();
         R->t_parse += t1 - t0;
@@ -583,6 +622,8 @@ static int run_pass(struct reader *R, int fd, char *rbuf, size_t cap, const char
                     return rc;
                 if (R->violation)
                     return 1;
+                if (R->first_err)
+                    return PT_EPARSE;
             }
         }
         /* Deliver before carrying: delivered orders may point into the carry. */
@@ -675,7 +716,7 @@ int pt_ingest_orders(int fd, const struct pt_ingest_opts *o, const struct pt_ord
     size_t blk = o->block_size ? o->block_size : DEFAULT_BLOCK;
     size_t cap;
     int rc = PT_ENOMEM;
-    if (pt_ckd_add(&cap, blk, R.max_record) || pt_ckd_add(&cap, cap, (size_t)1))
+    if (pt_ckd_add(&cap, blk, R.max_record) || pt_ckd_add(&cap, cap, (size_t)3))
         return pt_err_set(e, PT_EOVERFLOW, "block size too large");
     /* Regular files are mapped (no copy); pipes and the like are read. */
     struct stat sb;
@@ -692,7 +733,7 @@ int pt_ingest_orders(int fd, const struct pt_ingest_opts *o, const struct pt_ord
     if (map == NULL && (buf = pt_malloc(cap)) == NULL)
         goto out;
     for (int i = 0; i <= R.threads; i++)
-        if ((R.scratch[i] = pt_malloc(R.max_record)) == NULL)
+        if ((R.scratch[i] = pt_malloc(R.max_record + 2)) == NULL)
             goto out;
     long rej0 = o->rejects && o->skip_bad ? ftell(o->rejects) : 0;
     if (o->rejects && o->skip_bad)

@@ -669,8 +669,9 @@ int pt_rfm_write_csv(const struct pt_rfm_result *res, FILE *f)
     size_t seglen[PT_RFM_NSEG];
     for (int i = 0; i < PT_RFM_NSEG; i++)
         seglen[i] = strlen(pt_rfm_segment_names[i]);
-    /* A row is at most 128 (id) + 4 * 20 (numbers) + 6 (scores) + 20 (segment) bytes. */
-    enum { CHUNK = 1 << 20, ROW_MAX = 256 };
+    /* A row is at most 258 (a quoted 128-byte id) + 4 * 21 (numbers) + 7 (scores)
+     * + 20 (segment) bytes. */
+    enum { CHUNK = 1 << 20, ROW_MAX = 512 };
     char *buf = pt_malloc(CHUNK + ROW_MAX);
     if (buf == NULL)
         return PT_ENOMEM;
@@ -681,6 +682,15 @@ int pt_rfm_write_csv(const struct pt_rfm_result *res, FILE *f)
     for (size_t i = 0; i < res->n && rc == 0; i++) {
         if (res->num) {
             o = put_u64(o, res->num[i]);
+        } else if (memchr(res->id[i], ',', res->id_len[i]) || memchr(res->id[i], '"', res->id_len[i])) {
+            /* RFC 4180 quoting; ids have no line breaks (no control characters). */
+            *o++ = '"';
+            for (uint32_t k = 0; k < res->id_len[i]; k++) {
+                if (res->id[i][k] == '"')
+                    *o++ = '"';
+                *o++ = res->id[i][k];
+            }
+            *o++ = '"';
         } else {
             memcpy(o, res->id[i], res->id_len[i]);
             o += res->id_len[i];
