@@ -85,6 +85,19 @@ struct pt_order_sink {
     void *ctx;
     int (*batch)(void *ctx, const struct pt_order *o, size_t n, struct pt_err *e);
     void (*reset)(void *ctx);
+    /*
+     * Optional (NULL: every order goes through batch). In streaming mode the
+     * parser threads hand most orders straight to add(), on thread `tid`
+     * (0 .. threads-1): calls with different tids run concurrently, calls with
+     * one tid never do, and batch() never runs at the same time as add().
+     * Returns 0 or a PT_E* code that stops the run (detail is not kept).
+     */
+    int (*add)(void *ctx, int tid, const struct pt_order *o);
+    /* Called on thread tid after its last add() of a part, before the calling
+     * thread goes on; the sink must have used every order by then (their cid
+     * pointers die). NULL if not needed. */
+    int (*flush)(void *ctx, int tid);
+    int threads; /* tids the sink accepts; ingest uses no more parser threads */
 };
 
 struct pt_ingest_opts {

@@ -91,6 +91,14 @@ struct part {
     uint64_t rows, no_customer;
     int failed; /* stopped at a bad row (stop_at_bad) */
     int oom;
+    /* streaming mode: g holds at most the part's first and current group;
+     * the groups in between go to sink->add() on this thread */
+    const struct pt_order_sink *stream;
+    int tid;
+    int nonmono;  /* order keys not strictly increasing, or not canonical */
+    int sink_rc;  /* sink->add() failed */
+    int have_prev;
+    uint64_t prev_key;
     struct grp *g;
     size_t ng, capg;
     struct rej *r;
@@ -102,6 +110,15 @@ struct part {
  * part_thread(P). */
 void part_run(struct part *P);
 void *part_thread(void *arg);
+
+/* orders_io.c: read() until buf holds cap bytes or input ends (0 or PT_EIO);
+ * map in [from, to) of a file mapping in one call (best effort); whether fd is
+ * a regular file at offset 0; monotonic seconds. */
+int input_fill(int fd, const char *name, char *buf, size_t *len, size_t cap, int *eof,
+               struct pt_err *e);
+void input_populate(const char *map, size_t from, size_t to);
+int input_seekable(int fd);
+double input_now(void);
 
 /* Parse the header record into *L (detect the layout). */
 int layout_from_header(struct layout *L, const struct pt_csv_rec *r, enum pt_layout want,

@@ -50,8 +50,24 @@ static int add_rej(struct part *P, const struct pt_csv_rec *rec, uint64_t line, 
     return 0;
 }
 
+/* Hand a complete group inside the part to the sink (streaming mode). */
+static int stream_out(struct part *P, const struct grp *g)
+{
+    struct pt_order o = {g->cid, g->cid_len, g->flags, g->chash, g->cnum, g->t, g->amount};
+    int rc = P->stream->add(P->stream->ctx, P->tid, &o);
+    if (rc)
+        P->sink_rc = rc;
+    return rc;
+}
+
 static struct grp *new_grp(struct part *P)
 {
+    if (P->stream && P->ng == 2) {
+        /* g[1] is complete and neither the part's first nor its last group. */
+        if (stream_out(P, &P->g[1]))
+            return NULL;
+        return &P->g[1];
+    }
     if (P->ng == P->capg) {
         size_t nc = P->capg ? P->capg * 2 : 4096;
         struct grp *ng = pt_realloc_array(P->g, nc, sizeof *ng);
@@ -88,6 +104,13 @@ static int group_row(struct part *P, struct grp **curp, const struct row *row, u
             cur->t = row->t;
         cur->nrows++;
         return 0;
+    }
+    if (P->stream && !row->cancel) {
+        /* Streaming needs strictly increasing integer order ids. */
+        if (okey == NO_KEY || (P->have_prev && okey <= P->prev_key))
+            P->nonmono = 1;
+        P->prev_key = okey;
+        P->have_prev = 1;
     }
     cur = new_grp(P);
     if (cur == NULL)
@@ -190,6 +213,8 @@ void part_run(struct part *P)
         p = next;
     }
     P->stop = p;
+    if (P->stream && P->stream->flush && P->sink_rc == 0)
+        P->sink_rc = P->stream->flush(P->stream->ctx, P->tid);
 }
 
 void *part_thread(void *arg)

@@ -28,14 +28,6 @@
 #include "util/hash.h"
 #include "util/mem.h"
 
-#include <time.h>
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 #define DEFAULT_BLOCK (16u << 20)
 #define MAX_THREADS 8
 
@@ -415,6 +407,10 @@ static void part_setup(struct reader *R, struct part *P, int idx, const char *st
     P->nl = P->rows = P->no_customer = 0;
     P->failed = P->oom = 0;
     P->ng = P->nr = 0;
+    P->stream = !R->general && R->sink->add ? R->sink : NULL;
+    P->tid = idx;
+    P->nonmono = P->sink_rc = P->have_prev = 0;
+    P->prev_key = 0;
 }
 
 /*
@@ -459,6 +455,12 @@ static int parse_block(struct reader *R, const char *buf, size_t len, int eof)
         if (P->failed || P->oom)
             return i + 1;
         if (P->stop != R->parts[i + 1].start) {
+            if (P->stream) {
+                /* The cut fell inside a quoted field and later parts already
+                 * streamed orders: start over in general mode (rare). */
+                R->violation = 1;
+                return i + 1;
+            }
             struct part *Q = &R->parts[i + 1];
             part_setup(R, Q, i + 1, P->stop, end, end, eof, 1);
             part_run(Q);
@@ -475,24 +477,6 @@ static void progress(struct reader *R, uint64_t bytes)
 }
 
 /* Read until buf holds cap bytes or input ends. */
-static int fill(struct reader *R, int fd, char *buf, size_t *len, size_t cap, int *eof)
-{
-    while (*len < cap) {
-        ssize_t n = read(fd, buf + *len, cap - *len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return pt_err_set(R->e, PT_EIO, "%s: read: %s", R->o->name, strerror(errno));
-        }
-        if (n == 0) {
-            *eof = 1;
-            break;
-        }
-        *len += (size_t)n;
-    }
-    return 0;
-}
-
 static int deliver(struct reader *R)
 {
     if (R->nout == 0)
@@ -525,21 +509,6 @@ static int drain_map(struct reader *R)
 }
 
 /* One pass over the input. Returns 0, an error, or 1 for "restart in general mode". */
-/* Map in [from, to) of the file mapping ahead of use, in one call instead of
- * one page fault per page. Best effort: on older kernels faults do it. */
-static void populate(const char *map, size_t from, size_t to)
-{
-#ifdef MADV_POPULATE_READ
-    size_t page = 4096, a = from / page * page;
-    if (to > a)
-        madvise((void *)(map + a), to - a, MADV_POPULATE_READ);
-#else
-    (void)map;
-    (void)from;
-    (void)to;
-#endif
-}
-
 /*
  * One pass over the input. The window [buf + pos, buf + len) holds unparsed
  * input. Read mode: buf is our buffer, refilled by read() after moving the
@@ -559,9 +528,9 @@ static int run_pass(struct reader *R, int fd, char *rbuf, size_t cap, const char
     if (map) {
         len = size < cap ? size : cap;
         eof = len == size;
-        populate(map, 0, len);
+        input_populate(map, 0, len);
     } else {
-        rc = fill(R, fd, rbuf, &len, cap, &eof);
+        rc = input_fill(fd, R->o->name, rbuf, &len, cap, &eof, R->e);
     }
     if (rc)
         return rc;
@@ -583,11 +552,11 @@ static int run_pass(struct reader *R, int fd, char *rbuf, size_t cap, const char
     line += hdr.nlines;
     consumed = pos;
     for (;;) {
-        double t0 = now_s();
+        double t0 = input_now();
         R->wend = buf + len;
         R->weof = eof;
         int np = parse_block(R, buf + pos, len - pos, eof);
-        double t1 = now_s();
+        double t1 = input_now();
         R->t_parse += t1 - t0;
         uint64_t base = line;
         int stop = 0;
@@ -597,6 +566,12 @@ static int run_pass(struct reader *R, int fd, char *rbuf, size_t cap, const char
             R->st->no_customer += P->no_customer;
             if (P->oom)
                 return PT_ENOMEM;
+            if (P->sink_rc)
+                return pt_err_set(R->e, P->sink_rc, "%s", P->sink_rc == PT_EOVERFLOW
+                                                        ? "a customer's monetary total does not fit in 64 bits"
+                                                        : pt_strerror(P->sink_rc));
+            if (P->nonmono)
+                R->violation = 1;
             rc = part_rejects(R, P, base);
             if (rc == 0)
                 rc = merge_part(R, P, base);
@@ -627,10 +602,10 @@ static int run_pass(struct reader *R, int fd, char *rbuf, size_t cap, const char
             }
         }
         /* Deliver before carrying: delivered orders may point into the carry. */
-        double t2 = now_s();
+        double t2 = input_now();
         R->t_merge += t2 - t1;
         rc = deliver(R);
-        R->t_sink += now_s() - t2;
+        R->t_sink += input_now() - t2;
         if (rc == 0 && R->o->rejects)
             rc = flush_rejects(R);
         if (rc)
@@ -641,7 +616,7 @@ static int run_pass(struct reader *R, int fd, char *rbuf, size_t cap, const char
         progress(R, consumed);
         if (eof && pos == len)
             break;
-        double t3 = now_s();
+        double t3 = input_now();
         if (map) {
             /* Slide: drop what is behind, map in what is ahead. */
             size_t page = 4096, upto = pos / page * page;
@@ -650,7 +625,7 @@ static int run_pass(struct reader *R, int fd, char *rbuf, size_t cap, const char
                 dropped = upto;
             }
             size_t nlen = len + blk < size ? len + blk : size;
-            populate(map, len, nlen);
+            input_populate(map, len, nlen);
             len = nlen;
             eof = len == size;
         } else {
@@ -659,9 +634,9 @@ static int run_pass(struct reader *R, int fd, char *rbuf, size_t cap, const char
             len -= pos;
             pos = 0;
             size_t want = len + blk < cap ? len + blk : cap;
-            rc = fill(R, fd, rbuf, &len, want, &eof);
+            rc = input_fill(fd, R->o->name, rbuf, &len, want, &eof, R->e);
         }
-        R->t_read += now_s() - t3;
+        R->t_read += input_now() - t3;
         if (rc)
             return rc;
     }
@@ -684,12 +659,6 @@ static void reader_release(struct reader *R)
     omap_release(&R->map);
 }
 
-static int seekable(int fd)
-{
-    struct stat sb;
-    return fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && lseek(fd, 0, SEEK_CUR) == 0;
-}
-
 int pt_ingest_orders(int fd, const struct pt_ingest_opts *o, const struct pt_order_sink *sink,
                      struct pt_ingest_stats *st, struct pt_err *e)
 {
@@ -707,7 +676,9 @@ int pt_ingest_orders(int fd, const struct pt_ingest_opts *o, const struct pt_ord
         T = n < 1 ? 1 : (int)(n > MAX_THREADS ? MAX_THREADS : n);
     }
     R.threads = T > MAX_THREADS ? MAX_THREADS : T;
-    int can_restart = seekable(fd);
+    if (sink->add && sink->threads > 0 && R.threads > sink->threads)
+        R.threads = sink->threads;
+    int can_restart = input_seekable(fd);
     if (o->rejects && o->skip_bad) {
         long p = ftell(o->rejects);
         can_restart = can_restart && p >= 0 && fseek(o->rejects, p, SEEK_SET) == 0;

@@ -1,78 +1,22 @@
 /*
- * rfm.c - the RFM aggregator and scorer (see rfm.h and RFM-SPEC.md).
+ * rfm.c - the RFM aggregator (see rfm.h and RFM-SPEC.md).
  *
- * State: customers live in P hash partitions (partition = top bits of the
- * customer id hash), each an idmap plus struct-of-arrays columns last order
- * time, order count and money. pt_rfm_add runs one thread per partition over
- * the batch; each thread touches only its own partition, so there are no
- * locks. Scores are computed with rank sorts (util/radix) over all customers:
- * after sorting a metric's "goodness" ascending, the min-rank of a customer is
- * one plus the position where its run of equal values starts.
+ * State: one partial per thread, each an idmap (plus a direct array for small
+ * integer ids) and an array of running totals per customer (struct agg). A
+ * customer may be in several partials: streaming ingest hands each parser
+ * thread's orders to that thread's partial (add_one), and pt_rfm_add splits a
+ * batch by id hash over threads. rfm_merge_partials folds them into partial 0
+ * before scoring (rfm_score.c). No locks: a partial has one writer at a time.
  */
-#include "rfm/rfm.h"
+#include "rfm/rfm_int.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/idmap.h"
 #include "ingest/fields.h"
 #include "util/ckd.h"
 #include "util/mem.h"
-#include "util/radix.h"
-#include "util/timeutil.h"
-
-#define MAX_PART 8
-#define NO_TIME INT64_MIN
-
-const char *const pt_rfm_segment_names[PT_RFM_NSEG] = {
-    "Champions", "Loyal Customers", "Potential Loyalists", "New Customers",
-    "Promising", "Need Attention",  "About to Sleep",      "At Risk",
-    "Can't Lose Them", "Hibernating", "Lost",
-};
-
-enum {
-    S_CHAMPIONS, S_LOYAL, S_POTENTIAL, S_NEW, S_PROMISING, S_NEED_ATTENTION,
-    S_ABOUT_TO_SLEEP, S_AT_RISK, S_CANT_LOSE, S_HIBERNATING, S_LOST,
-};
-
-/* One customer's running totals: one cache line touched per order. */
-struct agg {
-    int64_t last;  /* newest order time, NO_TIME if none */
-    uint64_t freq; /* orders */
-    int64_t mon;   /* money, 10^-scale units */
-    uint32_t src;  /* DIRECT | the id's value, or the idmap index */
-};
-
-/*
- * Customers whose id is a canonical integer below DIRECT_MAX are found through
- * a plain array indexed by the id's value (no hashing, no string compare);
- * all others through the idmap. Both lead to one index into `a`.
- */
-#define DIRECT (UINT32_C(1) << 31)
-#define DIRECT_MAX (UINT64_C(1) << 24)
-
-struct rpart {
-    struct pt_idmap map;
-    uint32_t *hidx;   /* idmap index -> index into a */
-    size_t hcap;
-    uint32_t *direct; /* id value -> 1 + index into a; 0 = none yet */
-    size_t ndirect;
-    struct agg *a;
-    size_t n, cap;
-    uint32_t *idx; /* scratch: customer index per order of a batch */
-    size_t idx_cap;
-};
-
-struct pt_rfm {
-    struct pt_rfm_opts o;
-    int np;
-    struct rpart part[MAX_PART];
-    /* results */
-    struct pt_buf idtext; /* text of the ids that were found directly */
-    struct pt_rfm_result res;
-    void *res_mem[12];
-};
 
 struct pt_rfm *pt_rfm_new(const struct pt_rfm_opts *opts)
 {
@@ -86,7 +30,7 @@ struct pt_rfm *pt_rfm_new(const struct pt_rfm_opts *opts)
     return x;
 }
 
-static void free_results(struct pt_rfm *x)
+void rfm_free_results(struct pt_rfm *x)
 {
     for (size_t i = 0; i < sizeof x->res_mem / sizeof x->res_mem[0]; i++) {
         pt_free(x->res_mem[i]);
@@ -109,7 +53,7 @@ void pt_rfm_reset(void *arg)
         memset(p, 0, sizeof *p);
         pt_idmap_init(&p->map);
     }
-    free_results(x);
+    rfm_free_results(x);
 }
 
 void pt_rfm_destroy(struct pt_rfm *x)
@@ -120,13 +64,6 @@ void pt_rfm_destroy(struct pt_rfm *x)
     for (int i = 0; i < x->np; i++)
         pt_idmap_release(&x->part[i].map);
     pt_free(x);
-}
-
-void pt_rfm_sink(struct pt_rfm *x, struct pt_order_sink *sink)
-{
-    sink->ctx = x;
-    sink->batch = pt_rfm_add;
-    sink->reset = pt_rfm_reset;
 }
 
 static int part_of(const struct pt_rfm *x, uint64_t h)
@@ -197,6 +134,91 @@ static uint32_t hashed_get(struct rpart *p, const struct pt_order *o)
     uint32_t i = new_customer(p, h);
     p->hidx[h] = i;
     return i;
+}
+
+/* Customer index of order o in partial p, adding the customer if new. */
+static uint32_t customer_of(struct rpart *p, const struct pt_order *o)
+{
+    return o->cnum && o->cnum <= DIRECT_MAX ? direct_get(p, o->cnum - 1) : hashed_get(p, o);
+}
+
+/* Add order o to customer idx's totals. */
+static int apply(struct rpart *p, uint32_t idx, const struct pt_order *o)
+{
+    struct agg *a = &p->a[idx];
+    if (pt_ckd_add(&a->mon, a->mon, o->amount))
+        return PT_EOVERFLOW;
+    if (o->flags & PT_ORDER_CANCEL)
+        return 0;
+    a->freq++;
+    if (o->t > a->last)
+        a->last = o->t;
+    return 0;
+}
+
+/* Pipeline stage 2 for queued order k: find the customer, prefetch totals. */
+static int stage_resolve(struct rpart *p, uint64_t k)
+{
+    const struct pt_order *o = &p->ring[k % RING];
+    uint32_t idx = customer_of(p, o);
+    if (idx == UINT32_MAX)
+        return PT_ENOMEM;
+    p->ring_idx[k % RING] = idx;
+    __builtin_prefetch(&p->a[idx], 1);
+    return 0;
+}
+
+/* Streaming: one order on parser thread tid, into partial tid (see RING). */
+static int add_one(void *arg, int tid, const struct pt_order *o)
+{
+    struct pt_rfm *x = arg;
+    struct rpart *p = &x->part[tid];
+    if (x->o.have_as_of && o->t >= x->o.as_of)
+        return 0; /* spec: only orders before the as-of instant */
+    uint64_t k = p->seq++;
+    p->ring[k % RING] = *o;
+    if (o->cnum && o->cnum - 1 < p->ndirect)
+        __builtin_prefetch(&p->direct[o->cnum - 1]);
+    else if (!o->cnum || o->cnum > DIRECT_MAX)
+        pt_idmap_prefetch(&p->map, o->chash);
+    int rc = 0;
+    if (k >= RING / 2)
+        rc = stage_resolve(p, k - RING / 2);
+    if (rc == 0 && k >= RING - 1)
+        rc = apply(p, p->ring_idx[(k - (RING - 1)) % RING], &p->ring[(k - (RING - 1)) % RING]);
+    return rc;
+}
+
+/* Finish every queued order of partial tid (end of a parser part). */
+static int flush_one(void *arg, int tid)
+{
+    struct pt_rfm *x = arg;
+    struct rpart *p = &x->part[tid];
+    uint64_t n = p->seq;
+    p->seq = 0;
+    uint64_t b0 = n > RING / 2 ? n - RING / 2 : 0; /* first order not yet resolved */
+    uint64_t c0 = n > RING - 1 ? n - (RING - 1) : 0; /* first order not yet applied */
+    for (uint64_t k = b0; k < n; k++) {
+        int rc = stage_resolve(p, k);
+        if (rc)
+            return rc;
+    }
+    for (uint64_t k = c0; k < n; k++) {
+        int rc = apply(p, p->ring_idx[k % RING], &p->ring[k % RING]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+void pt_rfm_sink(struct pt_rfm *x, struct pt_order_sink *sink)
+{
+    sink->ctx = x;
+    sink->batch = pt_rfm_add;
+    sink->reset = pt_rfm_reset;
+    sink->add = add_one;
+    sink->flush = flush_one;
+    sink->threads = x->np;
 }
 
 struct add_job {
@@ -310,421 +332,41 @@ int pt_rfm_add(void *arg, const struct pt_order *o, size_t n, struct pt_err *e)
     return 0;
 }
 
-int pt_rfm_segment(int r, int f)
+int rfm_merge_partials(struct pt_rfm *x)
 {
-    if (r == 5 && f >= 4)
-        return S_CHAMPIONS;
-    if (r >= 3 && f >= 4)
-        return S_LOYAL;
-    if (r >= 4 && (f == 2 || f == 3))
-        return S_POTENTIAL;
-    if (r == 5 && f == 1)
-        return S_NEW;
-    if (r == 4 && f == 1)
-        return S_PROMISING;
-    if (r == 3 && f == 3)
-        return S_NEED_ATTENTION;
-    if (r == 3 && f <= 2)
-        return S_ABOUT_TO_SLEEP;
-    if (r <= 2 && f == 5)
-        return S_CANT_LOSE;
-    if (r <= 2 && (f == 3 || f == 4))
-        return S_AT_RISK;
-    if (r == 2)
-        return S_HIBERNATING;
-    return S_LOST;
-}
-
-/* Quintile scores from goodness keys g (larger = better). g is clobbered. */
-static int rank_scores(uint64_t *g, uint32_t *idx, size_t n, uint8_t *score)
-{
-    for (size_t i = 0; i < n; i++)
-        idx[i] = (uint32_t)i;
-    if (pt_radix_sort_kv(g, idx, n))
-        return PT_ENOMEM;
-    size_t run = 0;
-    for (size_t j = 0; j < n; j++) {
-        if (j > 0 && g[j] != g[j - 1])
-            run = j;
-        score[idx[j]] = (uint8_t)pt_rfm_quintile(run + 1, n);
-    }
-    return 0;
-}
-
-/* Fixed bands: ascending = 1 for "value <= b[0]" ... 5 above b[3] (F, M);
- * descending = 5 for "value <= b[0]" ... 1 above b[3] (R). */
-static int band(const int64_t b[4], int64_t v, int descending)
-{
-    int s = 5;
-    for (int i = 0; i < 4; i++) {
-        if (v <= b[i]) {
-            s = i + 1;
-            break;
-        }
-    }
-    return descending ? 6 - s : s;
-}
-
-/* Compare ids for the output order (byte order; shorter prefix first). */
-struct idref {
-    const char *p;
-    uint32_t len;
-    uint8_t direct; /* p is an offset into pt_rfm.idtext until rebased */
-    uint8_t kind;   /* 2 canonical integer, 1 other non-negative int64 ("007"), 0 text */
-    uint64_t num;   /* the value when kind > 0 */
-};
-
-static int cmp_bytes(const struct idref *a, const struct idref *b)
-{
-    uint32_t n = a->len < b->len ? a->len : b->len;
-    int c = memcmp(a->p, b->p, n);
-    if (c)
-        return c;
-    return (a->len > b->len) - (a->len < b->len);
-}
-
-static int cmp_idx(const void *a, const void *b, void *ids)
-{
-    const struct idref *v = ids;
-    return cmp_bytes(&v[*(const uint32_t *)a], &v[*(const uint32_t *)b]);
-}
-
-/*
- * Output order: numeric when every id is a non-negative int64, else bytes.
- * On success *keyp holds the sorted keys (the caller frees it); *canonical is
- * 1 when every id is a canonical integer, so keys[j] spells the j-th id.
- */
-static int sort_ids(const struct idref *ids, size_t n, uint32_t *perm, int *numeric,
-                    int *canonical, uint64_t **keyp)
-{
-    uint64_t *key = pt_alloc_array(n ? n : 1, sizeof *key);
-    if (key == NULL)
-        return PT_ENOMEM;
-    *numeric = 1;
-    *canonical = 1;
-    for (size_t i = 0; i < n; i++) {
-        *numeric &= ids[i].kind > 0;
-        *canonical &= ids[i].kind == 2;
-        key[i] = ids[i].num;
-    }
-    if (!*numeric) {
-        *canonical = 0;
-        for (size_t i = 0; i < n; i++) {
-            uint64_t k = 0;
-            for (uint32_t b = 0; b < 8; b++)
-                k = (k << 8) | (b < ids[i].len ? (unsigned char)ids[i].p[b] : 0);
-            key[i] = k;
-        }
-    }
-    for (size_t i = 0; i < n; i++)
-        perm[i] = (uint32_t)i;
-    if (pt_radix_sort_kv(key, perm, n)) {
-        pt_free(key);
-        return PT_ENOMEM;
-    }
-    /* Runs of equal keys ("007" and "7", or a shared 8-byte prefix). */
-    if (!*canonical) {
-        for (size_t i = 0; i < n;) {
-            size_t j = i + 1;
-            while (j < n && key[j] == key[i])
-                j++;
-            if (j - i > 1)
-                qsort_r(perm + i, j - i, sizeof *perm, cmp_idx, (void *)ids);
-            i = j;
-        }
-    }
-    *keyp = key;
-    return 0;
-}
-
-int pt_rfm_finish(struct pt_rfm *x, int scale, const struct pt_rfm_result **out, struct pt_err *e)
-{
-    free_results(x);
-    struct pt_rfm_result *r = &x->res;
-    r->scale = scale;
-    size_t n = 0, total = 0;
-    int64_t newest = NO_TIME;
-    for (int i = 0; i < x->np; i++) {
-        struct rpart *p = &x->part[i];
-        total += p->n;
-        for (size_t k = 0; k < p->n; k++) {
-            if (p->a[k].freq == 0)
-                continue;
-            n++;
-            if (p->a[k].last > newest)
-                newest = p->a[k].last;
-        }
-    }
-    r->dropped = total - n;
-    if (x->o.have_as_of)
-        r->as_of = x->o.as_of;
-    else
-        r->as_of = n ? (pt_floor_div(newest, 86400) + 1) * 86400 : 0;
-    size_t m1 = n ? n : 1;
-    struct idref *ids = pt_alloc_array(m1, sizeof *ids);
-    int64_t *rec = pt_alloc_array(m1, sizeof *rec);
-    uint64_t *frq = pt_alloc_array(m1, sizeof *frq);
-    int64_t *mon = pt_alloc_array(m1, sizeof *mon);
-    uint8_t *sc = pt_alloc_array(m1, 4);
-    uint64_t *g = pt_alloc_array(m1, sizeof *g);
-    uint32_t *idx = pt_alloc_array(m1, sizeof *idx);
-    const char **oid = pt_alloc_array(m1, sizeof *oid);
-    uint32_t *olen = pt_alloc_array(m1, sizeof *olen);
-    int64_t *orec = pt_alloc_array(m1, sizeof *orec);
-    uint64_t *ofrq = pt_alloc_array(m1, sizeof *ofrq);
-    int64_t *omon = pt_alloc_array(m1, sizeof *omon);
-    uint8_t *osc = pt_alloc_array(m1, 4);
-    int rc = PT_ENOMEM;
-    if (!ids || !rec || !frq || !mon || !sc || !g || !idx || !oid || !olen || !orec || !ofrq ||
-        !omon || !osc)
-        goto fail;
-    /* Gather the customers with at least one order. */
-    size_t k = 0;
-    for (int i = 0; i < x->np; i++) {
-        struct rpart *p = &x->part[i];
+    struct rpart *p0 = &x->part[0];
+    for (int t = 1; t < x->np; t++) {
+        struct rpart *p = &x->part[t];
         for (size_t c = 0; c < p->n; c++) {
             const struct agg *a = &p->a[c];
-            if (a->freq == 0)
-                continue;
+            uint32_t idx;
             if (a->src & DIRECT) {
-                /* The id was a canonical integer: its text is the number. */
-                size_t off = x->idtext.len;
-                if (pt_buf_add_i64(&x->idtext, (int64_t)(a->src & ~DIRECT)))
-                    goto fail;
-                ids[k].p = (const char *)(uintptr_t)off; /* rebased below */
-                ids[k].len = (uint32_t)(x->idtext.len - off);
-                ids[k].direct = 1;
-                ids[k].kind = 2;
-                ids[k].num = a->src & ~DIRECT;
+                idx = direct_get(p0, a->src & ~DIRECT);
             } else {
-                ids[k].p = pt_idmap_id(&p->map, a->src, &ids[k].len);
-                ids[k].direct = 0;
-                ids[k].kind = pt_canonical_uint(ids[k].p, ids[k].len, &ids[k].num)    ? 2
-                              : pt_nonneg_int64(ids[k].p, ids[k].len, &ids[k].num) ? 1
-                                                                                   : 0;
+                struct pt_order o;
+                uint64_t v;
+                o.cid = pt_idmap_id(&p->map, a->src, &o.cid_len);
+                o.cnum = pt_canonical_uint(o.cid, o.cid_len, &v) ? v + 1 : 0;
+                o.chash = pt_cid_hash(o.cid, o.cid_len, o.cnum);
+                idx = hashed_get(p0, &o);
             }
-            rec[k] = (r->as_of - a->last) / 86400;
-            frq[k] = a->freq;
-            mon[k] = a->mon;
-            k++;
+            if (idx == UINT32_MAX)
+                return PT_ENOMEM;
+            struct agg *b = &p0->a[idx];
+            if (pt_ckd_add(&b->mon, b->mon, a->mon))
+                return PT_EOVERFLOW;
+            b->freq += a->freq;
+            if (a->last > b->last)
+                b->last = a->last;
         }
+        /* Emptied: partial t keeps nothing. */
+        pt_idmap_release(&p->map);
+        pt_free(p->a);
+        pt_free(p->idx);
+        pt_free(p->hidx);
+        pt_free(p->direct);
+        memset(p, 0, sizeof *p);
+        pt_idmap_init(&p->map);
     }
-    for (size_t i = 0; i < n; i++)
-        if (ids[i].direct)
-            ids[i].p = x->idtext.data + (uintptr_t)ids[i].p;
-    uint8_t *rs = sc, *fs = sc + n, *ms = sc + 2 * n, *ss = sc + 3 * n;
-    /* R: fewer days is better. */
-    if (x->o.r.on) {
-        for (size_t i = 0; i < n; i++)
-            rs[i] = (uint8_t)band(x->o.r.b, rec[i], 1);
-    } else {
-        for (size_t i = 0; i < n; i++)
-            g[i] = UINT64_MAX - (uint64_t)rec[i];
-        if (rank_scores(g, idx, n, rs))
-            goto fail;
-    }
-    if (x->o.f.on) {
-        for (size_t i = 0; i < n; i++)
-            fs[i] = (uint8_t)band(x->o.f.b, (int64_t)frq[i], 0);
-    } else {
-        for (size_t i = 0; i < n; i++)
-            g[i] = frq[i];
-        if (rank_scores(g, idx, n, fs))
-            goto fail;
-    }
-    if (x->o.m.on) {
-        int64_t b[4];
-        for (int i = 0; i < 4; i++)
-            b[i] = scale == 3 ? x->o.m.b[i] * 10 : x->o.m.b[i];
-        for (size_t i = 0; i < n; i++)
-            ms[i] = (uint8_t)band(b, mon[i], 0);
-    } else {
-        for (size_t i = 0; i < n; i++)
-            g[i] = (uint64_t)mon[i] ^ (UINT64_C(1) << 63);
-        if (rank_scores(g, idx, n, ms))
-            goto fail;
-    }
-    for (size_t i = 0; i < n; i++)
-        ss[i] = (uint8_t)pt_rfm_segment(rs[i], fs[i]);
-    /* Output order, then the per-segment summary. */
-    int numeric, canonical;
-    uint64_t *skey = NULL;
-    if (sort_ids(ids, n, idx, &numeric, &canonical, &skey))
-        goto fail;
-    if (canonical) {
-        r->num = skey;
-        x->res_mem[6] = skey;
-    } else {
-        pt_free(skey);
-    }
-    uint8_t *ors = osc, *ofs = osc + n, *oms = osc + 2 * n, *oss = osc + 3 * n;
-    for (size_t j = 0; j < n; j++) {
-        uint32_t i = idx[j];
-        oid[j] = ids[i].p;
-        olen[j] = ids[i].len;
-        orec[j] = rec[i];
-        ofrq[j] = frq[i];
-        omon[j] = mon[i];
-        ors[j] = rs[i];
-        ofs[j] = fs[i];
-        oms[j] = ms[i];
-        oss[j] = ss[i];
-        struct pt_rfm_segstat *s = &r->seg_stat[ss[i]];
-        s->customers++;
-        s->orders += frq[i];
-        s->recency_sum += (uint64_t)rec[i];
-        if (pt_ckd_add(&s->revenue, s->revenue, mon[i]) ||
-            pt_ckd_add(&r->revenue, r->revenue, mon[i])) {
-            rc = pt_err_set(e, PT_EOVERFLOW, "total revenue does not fit in 64 bits");
-            goto fail;
-        }
-        r->orders += frq[i];
-    }
-    r->n = n;
-    r->numeric_ids = numeric;
-    r->id = oid;
-    r->id_len = olen;
-    r->recency = orec;
-    r->frequency = ofrq;
-    r->monetary = omon;
-    r->r = ors;
-    r->f = ofs;
-    r->m = oms;
-    r->seg = oss;
-    void *keep[] = {oid, olen, orec, ofrq, omon, osc};
-    memcpy(x->res_mem, keep, sizeof keep);
-    pt_free(ids);
-    pt_free(rec);
-    pt_free(frq);
-    pt_free(mon);
-    pt_free(sc);
-    pt_free(g);
-    pt_free(idx);
-    *out = r;
     return 0;
-fail:
-    pt_free(ids);
-    pt_free(rec);
-    pt_free(frq);
-    pt_free(mon);
-    pt_free(sc);
-    pt_free(g);
-    pt_free(idx);
-    pt_free(oid);
-    pt_free(olen);
-    pt_free(orec);
-    pt_free(ofrq);
-    pt_free(omon);
-    pt_free(osc);
-    memset(r, 0, sizeof *r);
-    if (rc == PT_ENOMEM)
-        pt_err_set(e, rc, "out of memory");
-    return rc;
-}
-
-int pt_rfm_add_money2(struct pt_buf *b, int64_t v, int scale)
-{
-    if (scale == 3) {
-        /* Round half away from zero to hundredths. */
-        int64_t q = v / 10, rem = v % 10;
-        if (rem >= 5)
-            q++;
-        else if (rem <= -5)
-            q--;
-        v = q;
-    }
-    return pt_buf_add_money(b, v, 2);
-}
-
-/* Decimal digits of v at o; returns the end. */
-static char *put_u64(char *o, uint64_t v)
-{
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *o++ = tmp[--n];
-    return o;
-}
-
-/* Money in hundredths as text with exactly 2 decimals; returns the end. */
-static char *put_cents(char *o, int64_t v)
-{
-    uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    if (v < 0)
-        *o++ = '-';
-    o = put_u64(o, mag / 100);
-    *o++ = '.';
-    *o++ = (char)('0' + mag / 10 % 10);
-    *o++ = (char)('0' + mag % 10);
-    return o;
-}
-
-int pt_rfm_write_csv(const struct pt_rfm_result *res, FILE *f)
-{
-    static const char head[] = "customer_id,recency,frequency,monetary,r,f,m,segment\n";
-    size_t seglen[PT_RFM_NSEG];
-    for (int i = 0; i < PT_RFM_NSEG; i++)
-        seglen[i] = strlen(pt_rfm_segment_names[i]);
-    /* A row is at most 258 (a quoted 128-byte id) + 4 * 21 (numbers) + 7 (scores)
-     * + 20 (segment) bytes. */
-    enum { CHUNK = 1 << 20, ROW_MAX = 512 };
-    char *buf = pt_malloc(CHUNK + ROW_MAX);
-    if (buf == NULL)
-        return PT_ENOMEM;
-    char *o = buf;
-    memcpy(o, head, sizeof head - 1);
-    o += sizeof head - 1;
-    int rc = 0;
-    for (size_t i = 0; i < res->n && rc == 0; i++) {
-        if (res->num) {
-            o = put_u64(o, res->num[i]);
-        } else if (memchr(res->id[i], ',', res->id_len[i]) || memchr(res->id[i], '"', res->id_len[i])) {
-            /* RFC 4180 quoting; ids have no line breaks (no control characters). */
-            *o++ = '"';
-            for (uint32_t k = 0; k < res->id_len[i]; k++) {
-                if (res->id[i][k] == '"')
-                    *o++ = '"';
-                *o++ = res->id[i][k];
-            }
-            *o++ = '"';
-        } else {
-            memcpy(o, res->id[i], res->id_len[i]);
-            o += res->id_len[i];
-        }
-        *o++ = ',';
-        o = put_u64(o, (uint64_t)res->recency[i]);
-        *o++ = ',';
-        o = put_u64(o, res->frequency[i]);
-        *o++ = ',';
-        int64_t m = res->monetary[i];
-        if (res->scale == 3) /* thousandths -> hundredths, half away from zero */
-            m = m / 10 + (m % 10 >= 5) - (m % 10 <= -5);
-        o = put_cents(o, m);
-        o[0] = ',';
-        o[1] = (char)('0' + res->r[i]);
-        o[2] = ',';
-        o[3] = (char)('0' + res->f[i]);
-        o[4] = ',';
-        o[5] = (char)('0' + res->m[i]);
-        o[6] = ',';
-        o += 7;
-        memcpy(o, pt_rfm_segment_names[res->seg[i]], seglen[res->seg[i]]);
-        o += seglen[res->seg[i]];
-        *o++ = '\n';
-        if (o - buf >= CHUNK) {
-            size_t len = (size_t)(o - buf);
-            if (fwrite(buf, 1, len, f) != len)
-                rc = PT_EIO;
-            o = buf;
-        }
-    }
-    size_t len = (size_t)(o - buf);
-    if (rc == 0 && len && fwrite(buf, 1, len, f) != len)
-        rc = PT_EIO;
-    pt_free(buf);
-    return rc;
 }
