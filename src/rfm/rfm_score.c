@@ -8,6 +8,7 @@
  */
 #include "rfm/rfm_int.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -155,6 +156,69 @@ static int sort_ids(const struct idref *ids, size_t n, uint32_t *perm, int *nume
     return 0;
 }
 
+/* One independent sort of pt_rfm_finish: a score (kind 0 R, 1 F, 2 M) or the
+ * output order (kind 3). */
+struct score_job {
+    int kind;
+    const struct pt_rfm *x;
+    size_t n;
+    const int64_t *rec, *mon;
+    const uint64_t *frq;
+    uint8_t *out;
+    int scale;
+    const struct idref *ids;
+    uint32_t *perm;
+    int *numeric, *canonical;
+    uint64_t **skey;
+    int rc;
+};
+
+static void score_run(struct score_job *j)
+{
+    const struct pt_rfm_opts *o = &j->x->o;
+    size_t n = j->n;
+    if (j->kind == 3) {
+        j->rc = sort_ids(j->ids, n, j->perm, j->numeric, j->canonical, j->skey);
+        return;
+    }
+    const struct pt_rfm_bands *bd = j->kind == 0 ? &o->r : j->kind == 1 ? &o->f : &o->m;
+    if (bd->on) {
+        int64_t b[4];
+        for (int i = 0; i < 4; i++)
+            b[i] = j->kind == 2 && j->scale == 3 ? bd->b[i] * 10 : bd->b[i];
+        for (size_t i = 0; i < n; i++) {
+            int64_t v = j->kind == 0 ? j->rec[i] : j->kind == 1 ? (int64_t)j->frq[i] : j->mon[i];
+            j->out[i] = (uint8_t)band(b, v, j->kind == 0); /* R: fewer days is better */
+        }
+        return;
+    }
+    uint64_t *g = pt_alloc_array(n ? n : 1, sizeof *g);
+    uint32_t *idx = pt_alloc_array(n ? n : 1, sizeof *idx);
+    j->rc = PT_ENOMEM;
+    if (g != NULL && idx != NULL) {
+        /* Goodness keys, larger = better, order-preserving into uint64. */
+        for (size_t i = 0; i < n; i++)
+            g[i] = j->kind == 0   ? UINT64_MAX - (uint64_t)j->rec[i]
+                   : j->kind == 1 ? j->frq[i]
+                                  : (uint64_t)j->mon[i] ^ (UINT64_C(1) << 63);
+        j->rc = rank_scores(g, idx, n, j->out);
+    }
+    pt_free(g);
+    pt_free(idx);
+}
+
+struct score_pair {
+    struct score_job *a, *b;
+};
+
+static void *score_pair_run(void *arg)
+{
+    struct score_pair *p = arg;
+    score_run(p->a);
+    score_run(p->b);
+    return NULL;
+}
+
 int pt_rfm_finish(struct pt_rfm *x, int scale, const struct pt_rfm_result **out, struct pt_err *e)
 {
     rfm_free_results(x);
@@ -189,7 +253,6 @@ int pt_rfm_finish(struct pt_rfm *x, int scale, const struct pt_rfm_result **out,
     uint64_t *frq = pt_alloc_array(m1, sizeof *frq);
     int64_t *mon = pt_alloc_array(m1, sizeof *mon);
     uint8_t *sc = pt_alloc_array(m1, 4);
-    uint64_t *g = pt_alloc_array(m1, sizeof *g);
     uint32_t *idx = pt_alloc_array(m1, sizeof *idx);
     const char **oid = pt_alloc_array(m1, sizeof *oid);
     uint32_t *olen = pt_alloc_array(m1, sizeof *olen);
@@ -198,7 +261,7 @@ int pt_rfm_finish(struct pt_rfm *x, int scale, const struct pt_rfm_result **out,
     int64_t *omon = pt_alloc_array(m1, sizeof *omon);
     uint8_t *osc = pt_alloc_array(m1, 4);
     int rc = PT_ENOMEM;
-    if (!ids || !rec || !frq || !mon || !sc || !g || !idx || !oid || !olen || !orec || !ofrq ||
+    if (!ids || !rec || !frq || !mon || !sc || !idx || !oid || !olen || !orec || !ofrq ||
         !omon || !osc)
         goto fail;
     /* Gather the customers with at least one order. */
@@ -236,44 +299,32 @@ int pt_rfm_finish(struct pt_rfm *x, int scale, const struct pt_rfm_result **out,
         if (ids[i].direct)
             ids[i].p = x->idtext.data + (uintptr_t)ids[i].p;
     uint8_t *rs = sc, *fs = sc + n, *ms = sc + 2 * n, *ss = sc + 3 * n;
-    /* R: fewer days is better. */
-    if (x->o.r.on) {
-        for (size_t i = 0; i < n; i++)
-            rs[i] = (uint8_t)band(x->o.r.b, rec[i], 1);
-    } else {
-        for (size_t i = 0; i < n; i++)
-            g[i] = UINT64_MAX - (uint64_t)rec[i];
-        if (rank_scores(g, idx, n, rs))
-            goto fail;
-    }
-    if (x->o.f.on) {
-        for (size_t i = 0; i < n; i++)
-            fs[i] = (uint8_t)band(x->o.f.b, (int64_t)frq[i], 0);
-    } else {
-        for (size_t i = 0; i < n; i++)
-            g[i] = frq[i];
-        if (rank_scores(g, idx, n, fs))
-            goto fail;
-    }
-    if (x->o.m.on) {
-        int64_t b[4];
-        for (int i = 0; i < 4; i++)
-            b[i] = scale == 3 ? x->o.m.b[i] * 10 : x->o.m.b[i];
-        for (size_t i = 0; i < n; i++)
-            ms[i] = (uint8_t)band(b, mon[i], 0);
-    } else {
-        for (size_t i = 0; i < n; i++)
-            g[i] = (uint64_t)mon[i] ^ (UINT64_C(1) << 63);
-        if (rank_scores(g, idx, n, ms))
-            goto fail;
+    /* The three scores and the output order are independent sorts: run them
+     * on two threads when the aggregator has more than one. */
+    int numeric = 0, canonical = 0;
+    uint64_t *skey = NULL;
+    struct score_job jobs[4] = {
+        {.kind = 0, .x = x, .n = n, .rec = rec, .out = rs},
+        {.kind = 1, .x = x, .n = n, .frq = frq, .out = fs},
+        {.kind = 2, .x = x, .n = n, .mon = mon, .out = ms, .scale = scale},
+        {.kind = 3, .x = x, .n = n, .ids = ids, .perm = idx, .numeric = &numeric,
+         .canonical = &canonical, .skey = &skey},
+    };
+    struct score_pair pair = {&jobs[0], &jobs[1]};
+    pthread_t th;
+    int threaded = x->np > 1 && n >= 50000 && pthread_create(&th, NULL, score_pair_run, &pair) == 0;
+    if (!threaded)
+        score_pair_run(&pair);
+    score_run(&jobs[2]);
+    score_run(&jobs[3]);
+    if (threaded)
+        pthread_join(th, NULL);
+    if (jobs[0].rc || jobs[1].rc || jobs[2].rc || jobs[3].rc) {
+        pt_free(skey);
+        goto fail;
     }
     for (size_t i = 0; i < n; i++)
         ss[i] = (uint8_t)pt_rfm_segment(rs[i], fs[i]);
-    /* Output order, then the per-segment summary. */
-    int numeric, canonical;
-    uint64_t *skey = NULL;
-    if (sort_ids(ids, n, idx, &numeric, &canonical, &skey))
-        goto fail;
     if (canonical) {
         r->num = skey;
         x->res_mem[6] = skey;
@@ -321,7 +372,6 @@ int pt_rfm_finish(struct pt_rfm *x, int scale, const struct pt_rfm_result **out,
     pt_free(frq);
     pt_free(mon);
     pt_free(sc);
-    pt_free(g);
     pt_free(idx);
     *out = r;
     return 0;
@@ -331,7 +381,6 @@ fail:
     pt_free(frq);
     pt_free(mon);
     pt_free(sc);
-    pt_free(g);
     pt_free(idx);
     pt_free(oid);
     pt_free(olen);

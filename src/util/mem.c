@@ -1,8 +1,10 @@
 /* mem.c - allocator wrappers with overflow checks and failure injection. */
 #include "util/mem.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "util/ckd.h"
 
@@ -24,11 +26,32 @@ static int should_fail(void)
     return 0;
 }
 
+/*
+ * Large blocks (customer tables, sort buffers) are touched at random: ask for
+ * transparent huge pages on the 2 MiB-aligned part of them, which cuts page
+ * faults and TLB misses. Advice only: where THP is off, nothing changes.
+ */
+#define HUGE_MIN (8u << 20)
+static void *hint_huge(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+    if (p != NULL && n >= HUGE_MIN) {
+        uintptr_t a = ((uintptr_t)p + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
+        uintptr_t e = ((uintptr_t)p + n) & ~(uintptr_t)((2u << 20) - 1);
+        if (e > a)
+            madvise((void *)a, e - a, MADV_HUGEPAGE);
+    }
+#else
+    (void)n;
+#endif
+    return p;
+}
+
 void *pt_malloc(size_t n)
 {
     if (should_fail())
         return NULL;
-    return malloc(n ? n : 1);
+    return hint_huge(malloc(n ? n : 1), n);
 }
 
 void *pt_calloc(size_t n, size_t size)
@@ -37,14 +60,14 @@ void *pt_calloc(size_t n, size_t size)
         return NULL;
     if (n == 0 || size == 0)
         return calloc(1, 1);
-    return calloc(n, size);
+    return hint_huge(calloc(n, size), n * size); /* calloc checked n * size */
 }
 
 void *pt_realloc(void *p, size_t n)
 {
     if (should_fail())
         return NULL;
-    return realloc(p, n ? n : 1);
+    return hint_huge(realloc(p, n ? n : 1), n);
 }
 
 void pt_free(void *p)
