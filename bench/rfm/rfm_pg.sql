@@ -9,7 +9,8 @@ SET work_mem = '256MB';  -- keep the hash aggregates and sorts in memory
 -- numeric is exact decimal: amounts are summed exactly, never as binary floats.
 CREATE TEMP TABLE orders_raw (order_id text, customer_id text,
                               ordered_at timestamptz, amount numeric);
-\copy orders_raw FROM pstdin WITH (FORMAT csv, HEADER true)
+-- HEADER match: the CSV header must name exactly these columns
+\copy orders_raw FROM pstdin WITH (FORMAT csv, HEADER match)
 ANALYZE orders_raw;
 
 COPY (
@@ -28,7 +29,7 @@ scored AS (  -- score = 1 + floor(5 * (min_rank - 1) / n), worse customers first
          1 + 5 * (RANK() OVER (ORDER BY frequency) - 1) / COUNT(*) OVER () AS f,
          1 + 5 * (RANK() OVER (ORDER BY amount) - 1) / COUNT(*) OVER () AS m
   FROM customers),
-numeric_ids AS (  -- sort numerically only if every input id is a non-negative integer
+numeric_ids AS MATERIALIZED (  -- numeric sort iff every input id is a non-negative integer
   SELECT NOT EXISTS (SELECT 1 FROM orders_raw WHERE customer_id !~ '^[0-9]+$') AS yes)
 SELECT customer_id, recency, frequency,
        round(amount, 2)::text AS monetary,  -- exact; scale 2 gives '7.50'
