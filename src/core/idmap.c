@@ -48,7 +48,7 @@ static int grow_slots(struct pt_idmap *m)
 int pt_idmap_get(struct pt_idmap *m, const char *id, uint32_t len, uint64_t hash, uint32_t *idx,
                  int *is_new)
 {
-    if ((m->n + 1) * 2 > m->nslot && grow_slots(m))
+    if (m->nslot == 0 && grow_slots(m))
         return PT_ENOMEM;
     size_t mask = m->nslot - 1;
     size_t h = (size_t)hash & mask;
@@ -81,6 +81,15 @@ int pt_idmap_get(struct pt_idmap *m, const char *id, uint32_t len, uint64_t hash
     }
     if (m->n >= UINT32_MAX - 1)
         return PT_ENOMEM;
+    if ((m->n + 1) * 2 > m->nslot) {
+        /* Grow only when inserting, so a lookup of a present id never fails. */
+        if (grow_slots(m))
+            return PT_ENOMEM;
+        mask = m->nslot - 1;
+        h = (size_t)hash & mask;
+        while (m->slot[h].idx1)
+            h = (h + 1) & mask;
+    }
     if (m->n == m->cap) {
         size_t nc = m->cap ? m->cap * 2 : 1024;
         size_t *no = pt_realloc_array(m->off, nc, sizeof *no);

@@ -184,6 +184,8 @@ int pt_csv_next(const char *p, const char *end, int eof, size_t max_record, char
                 return 0;
             r->raw_len = (size_t)(s - p);
             r->consumed = r->raw_len;
+            if (r->raw_len && s[-1] == '\r' && tlen < (size_t)(s - fstart))
+                r->raw_len--; /* the '\r' dropped from the last field */
             break;
         }
         if (*s == '\n') {

@@ -17,9 +17,13 @@ static int is_digit(char c)
 int pt_parse_decimal(const char *s, size_t n, int scale, int flags, int64_t *out,
                      const char **why)
 {
-    static const int64_t pow10[5] = {1, 10, 100, 1000, 10000};
+    static const int64_t pow10[4] = {1, 10, 100, 1000};
     size_t i = 0;
     int neg = 0;
+    if (scale < 0 || scale > 3) {
+        *why = "unsupported scale";
+        return -1;
+    }
     if (n == 0) {
         *why = "empty";
         return -1;

@@ -22,7 +22,8 @@ enum {
 /*
  * Decimal "123", "7.5", "0.99" (at most `scale` fractional digits, at most 15
  * integer digits, no sign unless PT_DEC_ALLOW_NEG, no exponent, no
- * separators) -> value * 10^scale in *out. scale is 0..4.
+ * separators) -> value * 10^scale in *out. scale is 0..3 (so that every
+ * accepted value fits in int64).
  */
 int pt_parse_decimal(const char *s, size_t n, int scale, int flags, int64_t *out,
                      const char **why);

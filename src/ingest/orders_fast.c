@@ -75,7 +75,7 @@ int fast_order_row(const char *p, const char *end, int eof, struct fast_ctx *fc,
         return 0;
     if (h > 23 || mi > 59 || se > 59)
         return 0;
-    int32_t dkey = ((y1 * 100 + y2) * 16 + mo) * 32 + d;
+    int32_t dkey = (y1 * 100 + y2) * 10000 + mo * 100 + d; /* the digits themselves: no collisions */
     if (dkey != fc->dkey) {
         int y = y1 * 100 + y2;
         if (mo < 1 || mo > 12 || d < 1 || d > pt_days_in_month(y, mo))

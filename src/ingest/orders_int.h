@@ -96,6 +96,8 @@ struct part {
     const struct pt_order_sink *stream;
     int tid;
     int nonmono;  /* order keys not strictly increasing, or not canonical */
+    uint64_t streamed; /* orders given to sink->add() */
+    int open_line;     /* the last record was an over-long line whose end is not in sight */
     int sink_rc;  /* sink->add() failed */
     int have_prev;
     uint64_t prev_key;

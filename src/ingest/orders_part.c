@@ -57,6 +57,7 @@ static int stream_out(struct part *P, const struct grp *g)
     int rc = P->stream->add(P->stream->ctx, P->tid, &o);
     if (rc)
         P->sink_rc = rc;
+    P->streamed++;
     return rc;
 }
 
@@ -94,18 +95,26 @@ static int group_row(struct part *P, struct grp **curp, const struct row *row, u
     if (cur && (okey != NO_KEY ? cur->okey == okey
                                : cur->okey == NO_KEY && cur->oid_len == row->oid_len &&
                                      memcmp(cur->oid, row->oid, row->oid_len) == 0)) {
-        if (cur->cid_len != row->cid_len || memcmp(cur->cid, row->cid, row->cid_len) != 0)
-            return 1;
-        int64_t sum;
-        if (pt_ckd_add(&sum, cur->amount, row->amount))
-            return 2;
-        cur->amount = sum;
-        if (row->t < cur->t)
-            cur->t = row->t;
-        cur->nrows++;
-        return 0;
-    }
-    if (P->stream && !row->cancel) {
+        if (cur->cid_len != row->cid_len || memcmp(cur->cid, row->cid, row->cid_len) != 0) {
+            /* Is cur's first row the first row of its order? Only in streaming
+             * mode (orders are contiguous runs) and only when the order began
+             * inside this part. Otherwise start a new group and let the merge
+             * (pending group, order map) decide which row is bad. */
+            if (P->stream && cur != &P->g[0])
+                return 1;
+            if (P->stream)
+                P->nonmono = 1; /* rare: let general mode sort it out */
+        } else {
+            int64_t sum;
+            if (pt_ckd_add(&sum, cur->amount, row->amount))
+                return 2;
+            cur->amount = sum;
+            if (row->t < cur->t)
+                cur->t = row->t;
+            cur->nrows++;
+            return 0;
+        }
+    } else if (P->stream && !row->cancel) {
         /* Streaming needs strictly increasing integer order ids. */
         if (okey == NO_KEY || (P->have_prev && okey <= P->prev_key))
             P->nonmono = 1;
@@ -169,6 +178,10 @@ void part_run(struct part *P)
         if (!pt_csv_next(p, P->end, P->eof, P->max_record, P->scratch, &rec))
             break;
         const char *next = p + rec.consumed;
+        /* An over-long line cut at the end of the window: its rest, in the
+         * next window, must be skipped, not read as rows (orders_read.c). */
+        P->open_line = rec.bad == PT_CSV_TOO_LONG && next == P->end && !P->eof &&
+                       (rec.consumed == 0 || next[-1] != '\n');
         uint64_t line = P->nl;
         P->nl += rec.consumed > rec.raw_len ? rec.nlines : rec.nlines - 1;
         if (rec.raw_len == 0 && rec.bad == PT_CSV_GOOD) {

@@ -82,6 +82,7 @@ struct reader {
     size_t nrj, caprj;
     struct pt_buf rejbuf;
     struct pt_buf msg;
+    int skip_line;    /* the window starts inside an over-long line */
     const char *wend; /* end of the current window, and whether input ends there */
     int weof;
     double t_read, t_parse, t_merge, t_sink; /* seconds per phase (PATRON_TIMING) */
@@ -334,7 +335,16 @@ static int merge_part(struct reader *R, struct part *P, uint64_t base)
         struct grp *c = R->cur;
         if (c && (g->okey != NO_KEY ? c->okey == g->okey
                                     : c->okey == NO_KEY && same(c->oid, c->oid_len, g->oid, g->oid_len))) {
-            if (c->chash != g->chash || !same(c->cid, c->cid_len, g->cid, g->cid_len)) {
+            int other = c->chash != g->chash || !same(c->cid, c->cid_len, g->cid, g->cid_len);
+            if (other && R->general) {
+                /* The order map knows the order's first row: let it decide. */
+                int rc = emit_group(R, c);
+                if (rc)
+                    return rc;
+                R->cur = g;
+                continue;
+            }
+            if (other) {
                 int rc = mismatch_group(R, g, c->line, c->cid, c->cid_len);
                 if (rc)
                     return rc;
@@ -409,7 +419,8 @@ static void part_setup(struct reader *R, struct part *P, int idx, const char *st
     P->ng = P->nr = 0;
     P->stream = !R->general && R->sink->add ? R->sink : NULL;
     P->tid = idx;
-    P->nonmono = P->sink_rc = P->have_prev = 0;
+    P->nonmono = P->sink_rc = P->have_prev = P->open_line = 0;
+    P->streamed = 0;
     P->prev_key = 0;
 }
 
@@ -553,6 +564,17 @@ static int run_pass(struct reader *R, int fd, char *rbuf, size_t cap, const char
     consumed = pos;
     for (;;) {
         double t0 = input_now();
+        if (R->skip_line) {
+            /* The rest of an over-long line: already reported, skip it. */
+            const char *nl = memchr(buf + pos, '\n', len - pos);
+            size_t to = nl ? (size_t)(nl + 1 - buf) : len;
+            consumed += to - pos;
+            pos = to;
+            if (nl) {
+                line++;
+                R->skip_line = 0;
+            }
+        }
         R->wend = buf + len;
         R->weof = eof;
         int np = parse_block(R, buf + pos, len - pos, eof);
@@ -572,6 +594,7 @@ static int run_pass(struct reader *R, int fd, char *rbuf, size_t cap, const char
                                                         : pt_strerror(P->sink_rc));
             if (P->nonmono)
                 R->violation = 1;
+            R->st->orders += P->streamed;
             rc = part_rejects(R, P, base);
             if (rc == 0)
                 rc = merge_part(R, P, base);
@@ -586,6 +609,9 @@ static int run_pass(struct reader *R, int fd, char *rbuf, size_t cap, const char
         if (stop || R->first_err)
             return PT_EPARSE;
         const char *end = R->parts[np - 1].stop;
+        /* Still inside the long line (the window had no line end), or a new
+         * one started at the end of this window. */
+        R->skip_line = R->skip_line || R->parts[np - 1].open_line;
         line = base;
         size_t used = (size_t)(end - (buf + pos));
         consumed += used;
@@ -736,6 +762,7 @@ int pt_ingest_orders(int fd, const struct pt_ingest_opts *o, const struct pt_ord
         pt_buf_reset(&R.rejbuf);
         R.have_key = 0;
         R.first_err = 0;
+        R.skip_line = 0;
     }
     st->general_mode = R.general;
     if (getenv("PATRON_TIMING"))

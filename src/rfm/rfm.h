@@ -63,7 +63,8 @@ struct pt_rfm_result {
     struct pt_rfm_segstat seg_stat[PT_RFM_NSEG];
     uint64_t orders;
     int64_t revenue;
-    uint64_t dropped;     /* customers without an order before as-of (cancellations only, or later) */
+    uint64_t dropped;     /* customers with rows before as-of but no order: only cancellations
+                             (customers whose rows all lie at or after as-of are not seen at all) */
     int numeric_ids;      /* sorted numerically */
 };
 
@@ -81,6 +82,8 @@ void pt_rfm_sink(struct pt_rfm *x, struct pt_order_sink *sink);
 /*
  * Compute the result. *out is owned by x (valid until pt_rfm_destroy).
  * Returns 0, PT_ENOMEM, or PT_EOVERFLOW (a sum does not fit; detail in e).
+ * After a failure x is in an unspecified state: only pt_rfm_destroy (or
+ * pt_rfm_reset) may follow.
  */
 int pt_rfm_finish(struct pt_rfm *x, int scale, const struct pt_rfm_result **out, struct pt_err *e);
 
