@@ -1,12 +1,12 @@
 /*
  * rfm.c - the RFM aggregator (see rfm.h and RFM-SPEC.md).
  *
- * State: one partial per thread, each an idmap (plus a direct array for small
- * integer ids) and an array of running totals per customer (struct agg). A
- * customer may be in several partials: streaming ingest hands each parser
- * thread's orders to that thread's partial (add_one), and pt_rfm_add splits a
- * batch by id hash over threads. rfm_merge_partials folds them into partial 0
- * before scoring (rfm_score.c). No locks: a partial has one writer at a time.
+ * State: one partial per thread: an array of totals per customer (struct agg)
+ * reached through an array indexed by small integer ids or through an idmap. A customer may be in several partials:
+ * streaming ingest hands each parser thread's orders to that thread's partial
+ * (add_one), and pt_rfm_add splits a batch by id hash over threads.
+ * rfm_merge_partials folds them into partial 0 before scoring (rfm_score.c).
+ * No locks: a partial has one writer at a time.
  */
 #include "rfm/rfm_int.h"
 
@@ -40,19 +40,22 @@ void rfm_free_results(struct pt_rfm *x)
     memset(&x->res, 0, sizeof x->res);
 }
 
+static void part_clear(struct rpart *p)
+{
+    pt_idmap_release(&p->map);
+    pt_free(p->a);
+    pt_free(p->direct);
+    pt_free(p->idx);
+    pt_free(p->hidx);
+    memset(p, 0, sizeof *p);
+    pt_idmap_init(&p->map);
+}
+
 void pt_rfm_reset(void *arg)
 {
     struct pt_rfm *x = arg;
-    for (int i = 0; i < x->np; i++) {
-        struct rpart *p = &x->part[i];
-        pt_idmap_release(&p->map);
-        pt_free(p->a);
-        pt_free(p->idx);
-        pt_free(p->hidx);
-        pt_free(p->direct);
-        memset(p, 0, sizeof *p);
-        pt_idmap_init(&p->map);
-    }
+    for (int i = 0; i < x->np; i++)
+        part_clear(&x->part[i]);
     rfm_free_results(x);
 }
 
@@ -71,17 +74,14 @@ static int part_of(const struct pt_rfm *x, uint64_t h)
     return (int)((h >> 40) % (uint64_t)x->np);
 }
 
-/* A new customer: its slot in a. Returns the index or UINT32_MAX (no memory). */
+/* A new customer: its index in a, or UINT32_MAX (no memory). */
 static uint32_t new_customer(struct rpart *p, uint32_t src)
 {
     if (p->n == p->cap) {
         size_t nc = p->cap ? p->cap * 2 : 4096;
-        struct agg *a = pt_realloc_array(p->a, nc, sizeof *a);
-        if (a == NULL || nc >= DIRECT) {
-            if (a)
-                p->a = a;
+        struct agg *a = nc < DIRECT ? pt_realloc_array(p->a, nc, sizeof *a) : NULL;
+        if (a == NULL)
             return UINT32_MAX;
-        }
         p->a = a;
         p->cap = nc;
     }
@@ -89,22 +89,28 @@ static uint32_t new_customer(struct rpart *p, uint32_t src)
     return (uint32_t)p->n++;
 }
 
-/* Customer index for an id value < DIRECT_MAX, adding it if new. */
+/* Make sure direct has room for id value v. */
+static int direct_room(struct rpart *p, uint64_t v)
+{
+    if (v < p->ndirect)
+        return 0;
+    size_t nd = p->ndirect ? p->ndirect : 65536;
+    while (nd <= v)
+        nd *= 2;
+    uint32_t *d = pt_realloc_array(p->direct, nd, sizeof *d);
+    if (d == NULL)
+        return PT_ENOMEM;
+    memset(d + p->ndirect, 0, (nd - p->ndirect) * sizeof *d);
+    p->direct = d;
+    p->ndirect = nd;
+    return 0;
+}
+
+/* Index of the customer with id value v (< DIRECT_MAX), adding it if new. */
 static uint32_t direct_get(struct rpart *p, uint64_t v)
 {
-    if (v >= p->ndirect) {
-        size_t nd = p->ndirect ? p->ndirect : 65536;
-        while (nd <= v)
-            nd *= 2;
-        uint32_t *d = pt_calloc(nd, sizeof *d);
-        if (d == NULL)
-            return UINT32_MAX;
-        if (p->ndirect)
-            memcpy(d, p->direct, p->ndirect * sizeof *d);
-        pt_free(p->direct);
-        p->direct = d;
-        p->ndirect = nd;
-    }
+    if (direct_room(p, v))
+        return UINT32_MAX;
     uint32_t d = p->direct[v];
     if (d)
         return d - 1;
@@ -114,7 +120,7 @@ static uint32_t direct_get(struct rpart *p, uint64_t v)
     return i;
 }
 
-/* Customer index for any other id, adding it if new. */
+/* Index of any other customer, adding it if new. */
 static uint32_t hashed_get(struct rpart *p, const struct pt_order *o)
 {
     uint32_t h;
@@ -136,36 +142,65 @@ static uint32_t hashed_get(struct rpart *p, const struct pt_order *o)
     return i;
 }
 
-/* Customer index of order o in partial p, adding the customer if new. */
-static uint32_t customer_of(struct rpart *p, const struct pt_order *o)
+static uint32_t tag_of(struct rpart *p, const struct pt_order *o)
 {
     return o->cnum && o->cnum <= DIRECT_MAX ? direct_get(p, o->cnum - 1) : hashed_get(p, o);
 }
 
-/* Add order o to customer idx's totals. */
-static int apply(struct rpart *p, uint32_t idx, const struct pt_order *o)
+static struct agg *agg_of(struct rpart *p, uint32_t idx)
 {
-    struct agg *a = &p->a[idx];
+    return &p->a[idx];
+}
+
+/* Add order o to the totals a. */
+static int apply(struct agg *a, const struct pt_order *o)
+{
     if (pt_ckd_add(&a->mon, a->mon, o->amount))
         return PT_EOVERFLOW;
     if (o->flags & PT_ORDER_CANCEL)
         return 0;
+    if (a->freq == UINT32_MAX)
+        return PT_EOVERFLOW;
     a->freq++;
     if (o->t > a->last)
         a->last = o->t;
     return 0;
 }
 
+/* An order at or after as-of is ignored (spec), but its id still decides
+ * whether output is sorted numerically ("every id in the input"). */
+static int late(const struct pt_rfm *x, struct rpart *p, const struct pt_order *o)
+{
+    if (!x->o.have_as_of || o->t < x->o.as_of)
+        return 0;
+    uint64_t v;
+    if (!o->cnum && !pt_nonneg_int64(o->cid, o->cid_len, &v))
+        p->text_late = 1;
+    return 1;
+}
+
+static void prefetch_customer(const struct rpart *p, const struct pt_order *o)
+{
+    if (o->cnum && o->cnum - 1 < p->ndirect)
+        __builtin_prefetch(&p->direct[o->cnum - 1]);
+    else if (!o->cnum || o->cnum > DIRECT_MAX)
+        pt_idmap_prefetch(&p->map, o->chash);
+}
+
 /* Pipeline stage 2 for queued order k: find the customer, prefetch totals. */
 static int stage_resolve(struct rpart *p, uint64_t k)
 {
-    const struct pt_order *o = &p->ring[k % RING];
-    uint32_t idx = customer_of(p, o);
-    if (idx == UINT32_MAX)
+    uint32_t tag = tag_of(p, &p->ring[k % RING]);
+    if (tag == UINT32_MAX)
         return PT_ENOMEM;
-    p->ring_idx[k % RING] = idx;
-    __builtin_prefetch(&p->a[idx], 1);
+    p->ring_idx[k % RING] = tag;
+    __builtin_prefetch(agg_of(p, tag), 1);
     return 0;
+}
+
+static int stage_apply(struct rpart *p, uint64_t k)
+{
+    return apply(agg_of(p, p->ring_idx[k % RING]), &p->ring[k % RING]);
 }
 
 /* Streaming: one order on parser thread tid, into partial tid (see RING). */
@@ -173,19 +208,16 @@ static int add_one(void *arg, int tid, const struct pt_order *o)
 {
     struct pt_rfm *x = arg;
     struct rpart *p = &x->part[tid];
-    if (x->o.have_as_of && o->t >= x->o.as_of)
-        return 0; /* spec: only orders before the as-of instant */
+    if (late(x, p, o))
+        return 0;
     uint64_t k = p->seq++;
     p->ring[k % RING] = *o;
-    if (o->cnum && o->cnum - 1 < p->ndirect)
-        __builtin_prefetch(&p->direct[o->cnum - 1]);
-    else if (!o->cnum || o->cnum > DIRECT_MAX)
-        pt_idmap_prefetch(&p->map, o->chash);
+    prefetch_customer(p, o);
     int rc = 0;
     if (k >= RING / 2)
         rc = stage_resolve(p, k - RING / 2);
     if (rc == 0 && k >= RING - 1)
-        rc = apply(p, p->ring_idx[(k - (RING - 1)) % RING], &p->ring[(k - (RING - 1)) % RING]);
+        rc = stage_apply(p, k - (RING - 1));
     return rc;
 }
 
@@ -196,7 +228,7 @@ static int flush_one(void *arg, int tid)
     struct rpart *p = &x->part[tid];
     uint64_t n = p->seq;
     p->seq = 0;
-    uint64_t b0 = n > RING / 2 ? n - RING / 2 : 0; /* first order not yet resolved */
+    uint64_t b0 = n > RING / 2 ? n - RING / 2 : 0;   /* first order not yet resolved */
     uint64_t c0 = n > RING - 1 ? n - (RING - 1) : 0; /* first order not yet applied */
     for (uint64_t k = b0; k < n; k++) {
         int rc = stage_resolve(p, k);
@@ -204,7 +236,7 @@ static int flush_one(void *arg, int tid)
             return rc;
     }
     for (uint64_t k = c0; k < n; k++) {
-        int rc = apply(p, p->ring_idx[k % RING], &p->ring[k % RING]);
+        int rc = stage_apply(p, k);
         if (rc)
             return rc;
     }
@@ -230,15 +262,14 @@ struct add_job {
 };
 
 /*
- * Apply the batch's orders that belong to partition j->pid, in two passes so
- * that memory latency overlaps: pass 1 resolves customer indexes (prefetching
- * hash slots ahead), pass 2 updates the totals (prefetching them ahead).
+ * Apply the batch's orders that belong to partition j->pid (by id hash), in
+ * two passes so that memory latency overlaps: pass 1 resolves customers
+ * (prefetching ahead), pass 2 updates the totals (prefetching ahead).
  */
 static void add_part(struct add_job *j)
 {
     struct pt_rfm *x = j->x;
     struct rpart *p = &x->part[j->pid];
-    int64_t A = x->o.have_as_of ? x->o.as_of : INT64_MAX;
     const size_t PF = 16; /* prefetch distance, in orders */
     if (j->n > p->idx_cap) {
         uint32_t *ni = pt_realloc_array(p->idx, j->n, sizeof *ni);
@@ -249,48 +280,23 @@ static void add_part(struct add_job *j)
         p->idx = ni;
         p->idx_cap = j->n;
     }
-    /* Pass 1: orders of this partition before as-of -> customer index. */
-    size_t k = 0;
     for (size_t i = 0; i < j->n; i++) {
-        if (i + PF < j->n) {
-            const struct pt_order *f = &j->o[i + PF];
-            if (f->cnum && f->cnum - 1 < p->ndirect)
-                __builtin_prefetch(&p->direct[f->cnum - 1]);
-            else if (!f->cnum && part_of(x, f->chash) == j->pid)
-                pt_idmap_prefetch(&p->map, f->chash);
-        }
+        if (i + PF < j->n && part_of(x, j->o[i + PF].chash) == j->pid)
+            prefetch_customer(p, &j->o[i + PF]);
         const struct pt_order *o = &j->o[i];
         p->idx[i] = UINT32_MAX;
-        if ((x->np > 1 && part_of(x, o->chash) != j->pid) || o->t >= A)
-            continue; /* another partition's, or at/after as-of (spec: ignored) */
-        uint32_t idx = o->cnum && o->cnum <= DIRECT_MAX ? direct_get(p, o->cnum - 1)
-                                                        : hashed_get(p, o);
-        if (idx == UINT32_MAX) {
+        if ((x->np > 1 && part_of(x, o->chash) != j->pid) || late(x, p, o))
+            continue;
+        if ((p->idx[i] = tag_of(p, o)) == UINT32_MAX) {
             j->rc = PT_ENOMEM;
             return;
         }
-        p->idx[i] = idx;
-        k++;
     }
-    if (k == 0)
-        return;
-    /* Pass 2: totals. */
     for (size_t i = 0; i < j->n; i++) {
         if (i + PF < j->n && p->idx[i + PF] != UINT32_MAX)
-            __builtin_prefetch(&p->a[p->idx[i + PF]]);
-        if (p->idx[i] == UINT32_MAX)
-            continue;
-        const struct pt_order *o = &j->o[i];
-        struct agg *a = &p->a[p->idx[i]];
-        if (pt_ckd_add(&a->mon, a->mon, o->amount)) {
-            j->rc = PT_EOVERFLOW;
+            __builtin_prefetch(agg_of(p, p->idx[i + PF]), 1);
+        if (p->idx[i] != UINT32_MAX && (j->rc = apply(agg_of(p, p->idx[i]), &j->o[i])) != 0)
             return;
-        }
-        if (o->flags & PT_ORDER_CANCEL)
-            continue;
-        a->freq++;
-        if (o->t > a->last)
-            a->last = o->t;
     }
 }
 
@@ -309,26 +315,31 @@ int pt_rfm_add(void *arg, const struct pt_order *o, size_t n, struct pt_err *e)
     int np = n < 20000 ? 1 : x->np;
     for (int i = 0; i < x->np; i++)
         job[i] = (struct add_job){x, i, o, n, 0};
-    if (np == 1) {
-        for (int i = 0; i < x->np; i++)
+    for (int i = 1; i < np; i++)
+        started[i] = pthread_create(&th[i], NULL, add_thread, &job[i]) == 0;
+    for (int i = 0; i < x->np; i++)
+        if (!started[i])
             add_part(&job[i]);
-    } else {
-        for (int i = 1; i < np; i++)
-            started[i] = pthread_create(&th[i], NULL, add_thread, &job[i]) == 0;
-        add_part(&job[0]);
-        for (int i = 1; i < np; i++) {
-            if (started[i])
-                pthread_join(th[i], NULL);
-            else
-                add_part(&job[i]);
-        }
-    }
+    for (int i = 1; i < np; i++)
+        if (started[i])
+            pthread_join(th[i], NULL);
     for (int i = 0; i < x->np; i++) {
         if (job[i].rc == PT_EOVERFLOW)
-            return pt_err_set(e, PT_EOVERFLOW, "a customer's monetary total does not fit in 64 bits");
+            return pt_err_set(e, PT_EOVERFLOW, "a customer's total does not fit in 64 bits");
         if (job[i].rc)
             return pt_err_set(e, job[i].rc, "out of memory");
     }
+    return 0;
+}
+
+/* b += a (totals of one customer from two partials). */
+static int combine(struct agg *b, const struct agg *a)
+{
+    if (pt_ckd_add(&b->mon, b->mon, a->mon) || b->freq > UINT32_MAX - a->freq)
+        return PT_EOVERFLOW;
+    b->freq += a->freq;
+    if (a->last > b->last)
+        b->last = a->last;
     return 0;
 }
 
@@ -337,36 +348,34 @@ int rfm_merge_partials(struct pt_rfm *x)
     struct rpart *p0 = &x->part[0];
     for (int t = 1; t < x->np; t++) {
         struct rpart *p = &x->part[t];
-        for (size_t c = 0; c < p->n; c++) {
-            const struct agg *a = &p->a[c];
-            uint32_t idx;
-            if (a->src & DIRECT) {
-                idx = direct_get(p0, a->src & ~DIRECT);
-            } else {
-                struct pt_order o;
-                uint64_t v;
-                o.cid = pt_idmap_id(&p->map, a->src, &o.cid_len);
-                o.cnum = pt_canonical_uint(o.cid, o.cid_len, &v) ? v + 1 : 0;
-                o.chash = pt_cid_hash(o.cid, o.cid_len, o.cnum);
-                idx = hashed_get(p0, &o);
-            }
-            if (idx == UINT32_MAX)
+        p0->text_late |= p->text_late;
+        /* Direct customers: in id order through both index arrays. */
+        if (p->ndirect && direct_room(p0, p->ndirect - 1))
+            return PT_ENOMEM;
+        for (size_t v = 0; v < p->ndirect; v++) {
+            if (!p->direct[v])
+                continue;
+            uint32_t i0 = direct_get(p0, v);
+            if (i0 == UINT32_MAX)
                 return PT_ENOMEM;
-            struct agg *b = &p0->a[idx];
-            if (pt_ckd_add(&b->mon, b->mon, a->mon))
+            if (combine(&p0->a[i0], &p->a[p->direct[v] - 1]))
                 return PT_EOVERFLOW;
-            b->freq += a->freq;
-            if (a->last > b->last)
-                b->last = a->last;
         }
-        /* Emptied: partial t keeps nothing. */
-        pt_idmap_release(&p->map);
-        pt_free(p->a);
-        pt_free(p->idx);
-        pt_free(p->hidx);
-        pt_free(p->direct);
-        memset(p, 0, sizeof *p);
-        pt_idmap_init(&p->map);
+        for (size_t c = 0; c < p->n; c++) {
+            if (p->a[c].src & DIRECT)
+                continue;
+            struct pt_order o;
+            uint64_t v;
+            o.cid = pt_idmap_id(&p->map, p->a[c].src, &o.cid_len);
+            o.cnum = pt_canonical_uint(o.cid, o.cid_len, &v) ? v + 1 : 0;
+            o.chash = pt_cid_hash(o.cid, o.cid_len, o.cnum);
+            uint32_t i0 = hashed_get(p0, &o);
+            if (i0 == UINT32_MAX)
+                return PT_ENOMEM;
+            if (combine(&p0->a[i0], &p->a[c]))
+                return PT_EOVERFLOW;
+        }
+        part_clear(p); /* emptied: partial t keeps nothing */
     }
     return 0;
 }

@@ -113,14 +113,14 @@ static int cmp_idx(const void *a, const void *b, void *ids)
  * On success *keyp holds the sorted keys (the caller frees it); *canonical is
  * 1 when every id is a canonical integer, so keys[j] spells the j-th id.
  */
-static int sort_ids(const struct idref *ids, size_t n, uint32_t *perm, int *numeric,
+static int sort_ids(const struct idref *ids, size_t n, uint32_t *perm, int text, int *numeric,
                     int *canonical, uint64_t **keyp)
 {
     uint64_t *key = pt_alloc_array(n ? n : 1, sizeof *key);
     if (key == NULL)
         return PT_ENOMEM;
-    *numeric = 1;
-    *canonical = 1;
+    *numeric = !text;
+    *canonical = !text;
     for (size_t i = 0; i < n; i++) {
         *numeric &= ids[i].kind > 0;
         *canonical &= ids[i].kind == 2;
@@ -156,8 +156,7 @@ static int sort_ids(const struct idref *ids, size_t n, uint32_t *perm, int *nume
     return 0;
 }
 
-/* One independent sort of pt_rfm_finish: a score (kind 0 R, 1 F, 2 M) or the
- * output order (kind 3). */
+/* One independent sort of pt_rfm_finish: a score (kind 0 R, 1 F, 2 M). */
 struct score_job {
     int kind;
     const struct pt_rfm *x;
@@ -166,10 +165,6 @@ struct score_job {
     const uint64_t *frq;
     uint8_t *out;
     int scale;
-    const struct idref *ids;
-    uint32_t *perm;
-    int *numeric, *canonical;
-    uint64_t **skey;
     int rc;
 };
 
@@ -177,10 +172,6 @@ static void score_run(struct score_job *j)
 {
     const struct pt_rfm_opts *o = &j->x->o;
     size_t n = j->n;
-    if (j->kind == 3) {
-        j->rc = sort_ids(j->ids, n, j->perm, j->numeric, j->canonical, j->skey);
-        return;
-    }
     const struct pt_rfm_bands *bd = j->kind == 0 ? &o->r : j->kind == 1 ? &o->f : &o->m;
     if (bd->on) {
         int64_t b[4];
@@ -219,28 +210,153 @@ static void *score_pair_run(void *arg)
     return NULL;
 }
 
+/* Frees a pt_rfm_finish working set. */
+struct finish_mem {
+    struct idref *ids;
+    int64_t *rec, *mon;
+    uint64_t *frq;
+    uint32_t *perm;
+};
+
+static void finish_mem_free(struct finish_mem *m)
+{
+    pt_free(m->ids);
+    pt_free(m->rec);
+    pt_free(m->mon);
+    pt_free(m->frq);
+    pt_free(m->perm);
+}
+
+/*
+ * Put the customers with at least one order into the output arrays, sorted
+ * (RFM-SPEC output section). Direct customers alone (every id a canonical
+ * integer below DIRECT_MAX) are already in order: one pass over the array.
+ * Otherwise gather, sort the ids, and permute.
+ */
+static int gather_sorted(struct pt_rfm *x, size_t n, int text, struct pt_rfm_result *r,
+                         const char **oid, uint32_t *olen, int64_t *orec, uint64_t *ofrq,
+                         int64_t *omon)
+{
+    struct rpart *p = &x->part[0];
+    size_t k = 0;
+    if (p->map.n == 0 && !text) {
+        uint64_t *num = pt_alloc_array(n ? n : 1, sizeof *num);
+        if (num == NULL)
+            return PT_ENOMEM;
+        x->res_mem[6] = num;
+        for (size_t v = 0; v < p->ndirect; v++) {
+            if (!p->direct[v])
+                continue;
+            const struct agg *a = &p->a[p->direct[v] - 1];
+            if (!a->freq)
+                continue;
+            size_t off = x->idtext.len;
+            if (pt_buf_add_i64(&x->idtext, (int64_t)v))
+                return PT_ENOMEM;
+            oid[k] = (const char *)(uintptr_t)off; /* rebased below: idtext may move */
+            olen[k] = (uint32_t)(x->idtext.len - off);
+            num[k] = v;
+            orec[k] = (r->as_of - a->last) / 86400;
+            ofrq[k] = a->freq;
+            omon[k] = a->mon;
+            k++;
+        }
+        for (size_t i = 0; i < n; i++)
+            oid[i] = x->idtext.data + (uintptr_t)oid[i];
+        r->num = num;
+        r->numeric_ids = 1;
+        return 0;
+    }
+    struct finish_mem m = {0};
+    size_t m1 = n ? n : 1;
+    m.ids = pt_alloc_array(m1, sizeof *m.ids);
+    m.rec = pt_alloc_array(m1, sizeof *m.rec);
+    m.mon = pt_alloc_array(m1, sizeof *m.mon);
+    m.frq = pt_alloc_array(m1, sizeof *m.frq);
+    m.perm = pt_alloc_array(m1, sizeof *m.perm);
+    int rc = PT_ENOMEM;
+    if (!m.ids || !m.rec || !m.mon || !m.frq || !m.perm)
+        goto out;
+    for (size_t c = 0; c < p->n; c++) {
+        const struct agg *a = &p->a[c];
+        if (!a->freq)
+            continue;
+        struct idref *id = &m.ids[k];
+        if (a->src & DIRECT) {
+            size_t off = x->idtext.len;
+            if (pt_buf_add_i64(&x->idtext, (int64_t)(a->src & ~DIRECT)))
+                goto out;
+            *id = (struct idref){(const char *)(uintptr_t)off, (uint32_t)(x->idtext.len - off), 1,
+                                 2, a->src & ~DIRECT};
+        } else {
+            id->p = pt_idmap_id(&p->map, a->src, &id->len);
+            id->direct = 0;
+            id->kind = pt_canonical_uint(id->p, id->len, &id->num)    ? 2
+                       : pt_nonneg_int64(id->p, id->len, &id->num) ? 1
+                                                                   : 0;
+        }
+        m.rec[k] = (r->as_of - a->last) / 86400;
+        m.frq[k] = a->freq;
+        m.mon[k] = a->mon;
+        k++;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (m.ids[i].direct)
+            m.ids[i].p = x->idtext.data + (uintptr_t)m.ids[i].p;
+    int numeric, canonical;
+    uint64_t *skey = NULL;
+    if ((rc = sort_ids(m.ids, n, m.perm, text, &numeric, &canonical, &skey)) != 0)
+        goto out;
+    if (canonical) {
+        r->num = skey;
+        x->res_mem[6] = skey;
+    } else {
+        pt_free(skey);
+    }
+    r->numeric_ids = numeric;
+    for (size_t j = 0; j < n; j++) {
+        uint32_t i = m.perm[j];
+        oid[j] = m.ids[i].p;
+        olen[j] = m.ids[i].len;
+        orec[j] = m.rec[i];
+        ofrq[j] = m.frq[i];
+        omon[j] = m.mon[i];
+    }
+    rc = 0;
+out:
+    finish_mem_free(&m);
+    return rc;
+}
+
 int pt_rfm_finish(struct pt_rfm *x, int scale, const struct pt_rfm_result **out, struct pt_err *e)
 {
     rfm_free_results(x);
-    int mrc = rfm_merge_partials(x);
-    if (mrc)
-        return pt_err_set(e, mrc, "%s", mrc == PT_EOVERFLOW
-                                          ? "a customer's monetary total does not fit in 64 bits"
-                                          : "out of memory");
+    int rc = rfm_merge_partials(x);
+    if (rc)
+        return pt_err_set(e, rc, "%s", rc == PT_EOVERFLOW
+                                         ? "a customer's total does not fit in 64 bits"
+                                         : "out of memory");
     struct pt_rfm_result *r = &x->res;
+    struct rpart *p = &x->part[0];
     r->scale = scale;
+    /* Count; and does any id (even of a customer without orders) force byte order? */
     size_t n = 0, total = 0;
     int64_t newest = NO_TIME;
-    for (int i = 0; i < x->np; i++) {
-        struct rpart *p = &x->part[i];
-        total += p->n;
-        for (size_t k = 0; k < p->n; k++) {
-            if (p->a[k].freq == 0)
-                continue;
+    int text = p->text_late;
+    for (size_t c = 0; c < p->n; c++) {
+        const struct agg *a = &p->a[c];
+        total++;
+        if (a->freq) {
             n++;
-            if (p->a[k].last > newest)
-                newest = p->a[k].last;
+            newest = a->last > newest ? a->last : newest;
         }
+        if (a->src & DIRECT)
+            continue;
+        uint32_t len;
+        uint64_t v;
+        const char *id = pt_idmap_id(&p->map, a->src, &len);
+        if (!pt_nonneg_int64(id, len, &v))
+            text = 1;
     }
     r->dropped = total - n;
     if (x->o.have_as_of)
@@ -248,67 +364,25 @@ int pt_rfm_finish(struct pt_rfm *x, int scale, const struct pt_rfm_result **out,
     else
         r->as_of = n ? (pt_floor_div(newest, 86400) + 1) * 86400 : 0;
     size_t m1 = n ? n : 1;
-    struct idref *ids = pt_alloc_array(m1, sizeof *ids);
-    int64_t *rec = pt_alloc_array(m1, sizeof *rec);
-    uint64_t *frq = pt_alloc_array(m1, sizeof *frq);
-    int64_t *mon = pt_alloc_array(m1, sizeof *mon);
-    uint8_t *sc = pt_alloc_array(m1, 4);
-    uint32_t *idx = pt_alloc_array(m1, sizeof *idx);
     const char **oid = pt_alloc_array(m1, sizeof *oid);
     uint32_t *olen = pt_alloc_array(m1, sizeof *olen);
     int64_t *orec = pt_alloc_array(m1, sizeof *orec);
     uint64_t *ofrq = pt_alloc_array(m1, sizeof *ofrq);
     int64_t *omon = pt_alloc_array(m1, sizeof *omon);
     uint8_t *osc = pt_alloc_array(m1, 4);
-    int rc = PT_ENOMEM;
-    if (!ids || !rec || !frq || !mon || !sc || !idx || !oid || !olen || !orec || !ofrq ||
-        !omon || !osc)
+    void *keep[] = {oid, olen, orec, ofrq, omon, osc};
+    memcpy(x->res_mem, keep, sizeof keep); /* freed with the results, or below */
+    rc = PT_ENOMEM;
+    if (!oid || !olen || !orec || !ofrq || !omon || !osc)
         goto fail;
-    /* Gather the customers with at least one order. */
-    size_t k = 0;
-    for (int i = 0; i < x->np; i++) {
-        struct rpart *p = &x->part[i];
-        for (size_t c = 0; c < p->n; c++) {
-            const struct agg *a = &p->a[c];
-            if (a->freq == 0)
-                continue;
-            if (a->src & DIRECT) {
-                /* The id was a canonical integer: its text is the number. */
-                size_t off = x->idtext.len;
-                if (pt_buf_add_i64(&x->idtext, (int64_t)(a->src & ~DIRECT)))
-                    goto fail;
-                ids[k].p = (const char *)(uintptr_t)off; /* rebased below */
-                ids[k].len = (uint32_t)(x->idtext.len - off);
-                ids[k].direct = 1;
-                ids[k].kind = 2;
-                ids[k].num = a->src & ~DIRECT;
-            } else {
-                ids[k].p = pt_idmap_id(&p->map, a->src, &ids[k].len);
-                ids[k].direct = 0;
-                ids[k].kind = pt_canonical_uint(ids[k].p, ids[k].len, &ids[k].num)    ? 2
-                              : pt_nonneg_int64(ids[k].p, ids[k].len, &ids[k].num) ? 1
-                                                                                   : 0;
-            }
-            rec[k] = (r->as_of - a->last) / 86400;
-            frq[k] = a->freq;
-            mon[k] = a->mon;
-            k++;
-        }
-    }
-    for (size_t i = 0; i < n; i++)
-        if (ids[i].direct)
-            ids[i].p = x->idtext.data + (uintptr_t)ids[i].p;
-    uint8_t *rs = sc, *fs = sc + n, *ms = sc + 2 * n, *ss = sc + 3 * n;
-    /* The three scores and the output order are independent sorts: run them
-     * on two threads when the aggregator has more than one. */
-    int numeric = 0, canonical = 0;
-    uint64_t *skey = NULL;
-    struct score_job jobs[4] = {
-        {.kind = 0, .x = x, .n = n, .rec = rec, .out = rs},
-        {.kind = 1, .x = x, .n = n, .frq = frq, .out = fs},
-        {.kind = 2, .x = x, .n = n, .mon = mon, .out = ms, .scale = scale},
-        {.kind = 3, .x = x, .n = n, .ids = ids, .perm = idx, .numeric = &numeric,
-         .canonical = &canonical, .skey = &skey},
+    if ((rc = gather_sorted(x, n, text, r, oid, olen, orec, ofrq, omon)) != 0)
+        goto fail;
+    /* The three scores are independent sorts: two threads when there are two. */
+    uint8_t *rs = osc, *fs = osc + n, *ms = osc + 2 * n, *ss = osc + 3 * n;
+    struct score_job jobs[3] = {
+        {.kind = 0, .x = x, .n = n, .rec = orec, .out = rs},
+        {.kind = 1, .x = x, .n = n, .frq = ofrq, .out = fs},
+        {.kind = 2, .x = x, .n = n, .mon = omon, .out = ms, .scale = scale},
     };
     struct score_pair pair = {&jobs[0], &jobs[1]};
     pthread_t th;
@@ -316,81 +390,39 @@ int pt_rfm_finish(struct pt_rfm *x, int scale, const struct pt_rfm_result **out,
     if (!threaded)
         score_pair_run(&pair);
     score_run(&jobs[2]);
-    score_run(&jobs[3]);
     if (threaded)
         pthread_join(th, NULL);
-    if (jobs[0].rc || jobs[1].rc || jobs[2].rc || jobs[3].rc) {
-        pt_free(skey);
+    rc = jobs[0].rc ? jobs[0].rc : jobs[1].rc ? jobs[1].rc : jobs[2].rc;
+    if (rc)
         goto fail;
-    }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         ss[i] = (uint8_t)pt_rfm_segment(rs[i], fs[i]);
-    if (canonical) {
-        r->num = skey;
-        x->res_mem[6] = skey;
-    } else {
-        pt_free(skey);
-    }
-    uint8_t *ors = osc, *ofs = osc + n, *oms = osc + 2 * n, *oss = osc + 3 * n;
-    for (size_t j = 0; j < n; j++) {
-        uint32_t i = idx[j];
-        oid[j] = ids[i].p;
-        olen[j] = ids[i].len;
-        orec[j] = rec[i];
-        ofrq[j] = frq[i];
-        omon[j] = mon[i];
-        ors[j] = rs[i];
-        ofs[j] = fs[i];
-        oms[j] = ms[i];
-        oss[j] = ss[i];
         struct pt_rfm_segstat *s = &r->seg_stat[ss[i]];
         s->customers++;
-        s->orders += frq[i];
-        s->recency_sum += (uint64_t)rec[i];
-        if (pt_ckd_add(&s->revenue, s->revenue, mon[i]) ||
-            pt_ckd_add(&r->revenue, r->revenue, mon[i])) {
+        s->orders += ofrq[i];
+        s->recency_sum += (uint64_t)orec[i];
+        if (pt_ckd_add(&s->revenue, s->revenue, omon[i]) ||
+            pt_ckd_add(&r->revenue, r->revenue, omon[i])) {
             rc = pt_err_set(e, PT_EOVERFLOW, "total revenue does not fit in 64 bits");
             goto fail;
         }
-        r->orders += frq[i];
+        r->orders += ofrq[i];
     }
     r->n = n;
-    r->numeric_ids = numeric;
     r->id = oid;
     r->id_len = olen;
     r->recency = orec;
     r->frequency = ofrq;
     r->monetary = omon;
-    r->r = ors;
-    r->f = ofs;
-    r->m = oms;
-    r->seg = oss;
-    void *keep[] = {oid, olen, orec, ofrq, omon, osc};
-    memcpy(x->res_mem, keep, sizeof keep);
-    pt_free(ids);
-    pt_free(rec);
-    pt_free(frq);
-    pt_free(mon);
-    pt_free(sc);
-    pt_free(idx);
+    r->r = rs;
+    r->f = fs;
+    r->m = ms;
+    r->seg = ss;
     *out = r;
     return 0;
 fail:
-    pt_free(ids);
-    pt_free(rec);
-    pt_free(frq);
-    pt_free(mon);
-    pt_free(sc);
-    pt_free(idx);
-    pt_free(oid);
-    pt_free(olen);
-    pt_free(orec);
-    pt_free(ofrq);
-    pt_free(omon);
-    pt_free(osc);
-    memset(r, 0, sizeof *r);
+    rfm_free_results(x);
     if (rc == PT_ENOMEM)
         pt_err_set(e, rc, "out of memory");
     return rc;
 }
-
