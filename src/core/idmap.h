@@ -47,7 +47,8 @@ int pt_idmap_get(struct pt_idmap *m, const char *id, uint32_t len, uint64_t hash
                  int *is_new);
 
 /* Hint that id with this hash will be looked up soon (prefetch its slot). */
-static inline void pt_idmap_prefetch(const struct pt_idmap *m, uint64_t hash)
+static inline __attribute__((always_inline)) void pt_idmap_prefetch(const struct pt_idmap *m,
+                                                                     uint64_t hash)
 {
     if (m->nslot)
         __builtin_prefetch(&m->slot[hash & (m->nslot - 1)]);
