@@ -359,7 +359,13 @@ int rfm_merge_partials(struct pt_rfm *x)
         /* Direct customers: in id order through both index arrays. */
         if (p->ndirect && direct_room(p0, p->ndirect - 1))
             return PT_ENOMEM;
+        const size_t PF = 32; /* prefetch distance */
         for (size_t v = 0; v < p->ndirect; v++) {
+            if (v + PF < p->ndirect && p->direct[v + PF]) {
+                __builtin_prefetch(&p->a[p->direct[v + PF] - 1]);
+                if (p0->direct[v + PF])
+                    __builtin_prefetch(&p0->a[p0->direct[v + PF] - 1], 1);
+            }
             if (!p->direct[v])
                 continue;
             uint32_t i0 = direct_get(p0, v);

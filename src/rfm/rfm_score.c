@@ -244,7 +244,10 @@ static int gather_sorted(struct pt_rfm *x, size_t n, int text, struct pt_rfm_res
         if (num == NULL)
             return PT_ENOMEM;
         x->res_mem[6] = num;
+        const size_t PF = 32; /* prefetch distance: totals are in arrival order */
         for (size_t v = 0; v < p->ndirect; v++) {
+            if (v + PF < p->ndirect && p->direct[v + PF])
+                __builtin_prefetch(&p->a[p->direct[v + PF] - 1]);
             if (!p->direct[v])
                 continue;
             const struct agg *a = &p->a[p->direct[v] - 1];
