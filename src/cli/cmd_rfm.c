@@ -287,11 +287,12 @@ static void write_summary(const struct rfm_args *a, const struct pt_rfm_result *
         pt_rfm_add_money2(&b, res->revenue, res->scale);
         pt_buf_printf(&b,
                       ", \"input\": {\"layout\": \"%s\", \"rows\": %llu, \"bad_rows\": %llu, "
-                      "\"rows_without_customer\": %llu, \"customers_without_orders\": %llu},\n"
+                      "\"rows_without_customer\": %llu, \"customers_without_orders\": %llu, "
+                      "\"mode\": \"%s\"},\n"
                       " \"segments\": [",
                       pt_layout_name(st->layout), (unsigned long long)st->rows,
                       (unsigned long long)st->bad_rows, (unsigned long long)st->no_customer,
-                      (unsigned long long)res->dropped);
+                      (unsigned long long)res->dropped, st->general_mode ? "general" : "streaming");
         for (int s = 0; s < PT_RFM_NSEG; s++) {
             const struct pt_rfm_segstat *x = &res->seg_stat[s];
             pt_buf_printf(&b, "%s\n  {\"segment\": \"%s\", \"customers\": %llu, "
@@ -352,6 +353,7 @@ int cmd_rfm(int argc, char **argv)
         return PT_EXIT_USAGE;
     double t0 = cli_now();
     int fd = STDIN_FILENO;
+    int fd_was_file = 0;
     const char *name = "<stdin>";
     if (strcmp(a.file, "-") != 0) {
         fd = open(a.file, O_RDONLY);
@@ -360,6 +362,7 @@ int cmd_rfm(int argc, char **argv)
             return PT_EXIT_FAIL;
         }
         name = a.file;
+        fd_was_file = 1;
     }
     FILE *rej = NULL;
     if (a.rejects) {
@@ -458,6 +461,10 @@ int cmd_rfm(int argc, char **argv)
             fprintf(stderr, ", %s customers without an order before as-of left out",
                     cli_group(res->dropped, g3));
         fprintf(stderr, " (%.2f s)\n", cli_now() - t0);
+        if (st.general_mode && fd_was_file)
+            fprintf(stderr, "patron rfm: note: the rows of some orders are not adjacent, or order "
+                            "ids are not increasing integers; the file was read in general mode "
+                            "(see docs/rfm.md)\n");
         if (res->n == 0)
             fprintf(stderr, "patron rfm: no orders in the input\n");
     }
