@@ -271,6 +271,30 @@ static void avg_money(struct pt_buf *b, int64_t total, uint64_t n, int scale)
     pt_buf_add_money(b, (int64_t)q, 2);
 }
 
+/* Money text "1234567.89" (or "-...") with thousands separators, in place. */
+static void group_money(struct pt_buf *m)
+{
+    char tmp[64];
+    size_t len = m->len, o = 0;
+    if (len == 0 || len >= 40)
+        return;
+    const char *s = m->data;
+    const char *dot = memchr(s, '.', len);
+    size_t ilen = dot ? (size_t)(dot - s) : len;
+    size_t start = s[0] == '-' ? 1 : 0;
+    if (start)
+        tmp[o++] = '-';
+    for (size_t i = start; i < ilen; i++) {
+        if (i > start && (ilen - i) % 3 == 0)
+            tmp[o++] = ',';
+        tmp[o++] = s[i];
+    }
+    memcpy(tmp + o, s + ilen, len - ilen);
+    o += len - ilen;
+    pt_buf_reset(m);
+    pt_buf_add(m, tmp, o);
+}
+
 static void write_summary(const struct rfm_args *a, const struct pt_rfm_result *res,
                           const struct pt_ingest_stats *st, FILE *f)
 {
@@ -325,13 +349,17 @@ static void write_summary(const struct rfm_args *a, const struct pt_rfm_result *
     } else {
         pt_buf_printf(&b, "RFM as of %s: %s customers, %s orders, revenue ", show_asof ? asof : "-",
                       cli_group(n, g1), cli_group(res->orders, g2));
-        pt_rfm_add_money2(&b, res->revenue, res->scale);
+        pt_buf_reset(&m);
+        pt_rfm_add_money2(&m, res->revenue, res->scale);
+        group_money(&m);
+        pt_buf_add(&b, m.data, m.len);
         pt_buf_printf(&b, "\n\n%-20s %10s %7s %16s %7s %11s %12s\n", "segment", "customers",
                       "share", "revenue", "share", "avg order", "avg recency");
         for (int s = 0; s < PT_RFM_NSEG; s++) {
             const struct pt_rfm_segstat *x = &res->seg_stat[s];
             pt_buf_reset(&m);
             pt_rfm_add_money2(&m, x->revenue, res->scale);
+            group_money(&m);
             pt_buf_printf(&b, "%-20s %10s %6.1f%% %16s %6.1f%% ", pt_rfm_segment_names[s],
                           cli_group(x->customers, g1), pct(x->customers, n), m.data,
                           100.0 * ratio_money(x->revenue, res->revenue));
