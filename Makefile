@@ -50,7 +50,7 @@ $(BUILD)/patron: $(CLI_OBJ) $(BUILD)/libpatron.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libpatron.a $(LDLIBS)
 
 # Unit tests: Criterion, one binary per module.
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libpatron.a
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(BUILD)/libpatron.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< $(BUILD)/libpatron.a \
 	    $(shell pkg-config --libs criterion) $(LDLIBS)

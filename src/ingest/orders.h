@@ -81,6 +81,12 @@ static inline uint64_t pt_cid_hash(const char *cid, uint32_t len, uint64_t cnum)
  * reset() drops everything received so far (before a general-mode restart).
  * Both are called from the thread that called pt_ingest_orders.
  */
+/* An order of customer cid[0..len): fills cnum and chash as ingest does (for
+ * callers that make orders themselves: tests, other importers). cid is
+ * borrowed. */
+struct pt_order pt_order_make(const char *cid, uint32_t len, int64_t t, int64_t amount,
+                              uint32_t flags);
+
 struct pt_order_sink {
     void *ctx;
     int (*batch)(void *ctx, const struct pt_order *o, size_t n, struct pt_err *e);

@@ -299,3 +299,17 @@ int layout_fast_ok(const struct layout *L)
     return L->kind == PT_LAYOUT_ORDERS && L->nfields == 4 && L->col[R_ORDER] == 0 &&
            L->col[R_CUSTOMER] == 1 && L->col[R_TIME] == 2 && L->col[R_AMOUNT] == 3;
 }
+
+struct pt_order pt_order_make(const char *cid, uint32_t len, int64_t t, int64_t amount,
+                              uint32_t flags)
+{
+    uint64_t v;
+    uint64_t cnum = pt_canonical_uint(cid, len, &v) ? v + 1 : 0;
+    return (struct pt_order){.cid = cid,
+                             .cid_len = len,
+                             .flags = flags,
+                             .chash = pt_cid_hash(cid, len, cnum),
+                             .cnum = cnum,
+                             .t = t,
+                             .amount = amount};
+}

@@ -377,11 +377,9 @@ int rfm_merge_partials(struct pt_rfm *x)
         for (size_t c = 0; c < p->n; c++) {
             if (p->a[c].src & DIRECT)
                 continue;
-            struct pt_order o;
-            uint64_t v;
-            o.cid = pt_idmap_id(&p->map, p->a[c].src, &o.cid_len);
-            o.cnum = pt_canonical_uint(o.cid, o.cid_len, &v) ? v + 1 : 0;
-            o.chash = pt_cid_hash(o.cid, o.cid_len, o.cnum);
+            uint32_t len;
+            const char *id = pt_idmap_id(&p->map, p->a[c].src, &len);
+            struct pt_order o = pt_order_make(id, len, 0, 0, 0);
             uint32_t i0 = hashed_get(p0, &o);
             if (i0 == UINT32_MAX)
                 return PT_ENOMEM;

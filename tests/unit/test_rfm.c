@@ -41,16 +41,7 @@ Test(rfm, quintile_formula)
 
 static void add(struct pt_rfm *x, const char *cid, int64_t t, int64_t amount, uint32_t flags)
 {
-    uint32_t len = (uint32_t)strlen(cid);
-    uint64_t v;
-    uint64_t cnum = pt_canonical_uint(cid, len, &v) ? v + 1 : 0;
-    struct pt_order o = {.cid = cid,
-                         .cid_len = len,
-                         .flags = flags,
-                         .chash = pt_cid_hash(cid, len, cnum),
-                         .cnum = cnum,
-                         .t = t,
-                         .amount = amount};
+    struct pt_order o = pt_order_make(cid, (uint32_t)strlen(cid), t, amount, flags);
     cr_assert_eq(pt_rfm_add(x, &o, 1, NULL), 0);
 }
 

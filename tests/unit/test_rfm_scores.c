@@ -17,16 +17,7 @@ static const int64_t A = 1793491200; /* 2026-11-01T00:00:00Z */
 
 static struct pt_order order(const char *cid, int64_t t, int64_t amount, uint32_t flags)
 {
-    uint32_t len = (uint32_t)strlen(cid);
-    uint64_t v;
-    uint64_t cnum = pt_canonical_uint(cid, len, &v) ? v + 1 : 0;
-    return (struct pt_order){.cid = cid,
-                             .cid_len = len,
-                             .flags = flags,
-                             .chash = pt_cid_hash(cid, len, cnum),
-                             .cnum = cnum,
-                             .t = t,
-                             .amount = amount};
+    return pt_order_make(cid, (uint32_t)strlen(cid), t, amount, flags);
 }
 
 static void add(struct pt_rfm *x, const char *cid, int64_t t, int64_t amount, uint32_t flags)
