@@ -229,9 +229,8 @@ static void finish_mem_free(struct finish_mem *m)
 
 /*
  * Put the customers with at least one order into the output arrays, sorted
- * (RFM-SPEC output section). Direct customers alone (every id a canonical
- * integer below DIRECT_MAX) are already in order: one pass over the array.
- * Otherwise gather, sort the ids, and permute.
+ * (RFM-SPEC output section): gather, sort the ids, and permute. (The common
+ * case of small integer ids takes collect_direct instead.)
  */
 static int gather_sorted(struct pt_rfm *x, size_t n, int text, struct pt_rfm_result *r,
                          const char **oid, uint32_t *olen, int64_t *orec, uint64_t *ofrq,
@@ -239,37 +238,6 @@ static int gather_sorted(struct pt_rfm *x, size_t n, int text, struct pt_rfm_res
 {
     struct rpart *p = &x->part[0];
     size_t k = 0;
-    if (p->map.n == 0 && !text) {
-        uint64_t *num = pt_alloc_array(n ? n : 1, sizeof *num);
-        if (num == NULL)
-            return PT_ENOMEM;
-        x->res_mem[6] = num;
-        const size_t PF = 32; /* prefetch distance: totals are in arrival order */
-        for (size_t v = 0; v < p->ndirect; v++) {
-            if (v + PF < p->ndirect && p->direct[v + PF])
-                __builtin_prefetch(&p->a[p->direct[v + PF] - 1]);
-            if (!p->direct[v])
-                continue;
-            const struct agg *a = &p->a[p->direct[v] - 1];
-            if (!a->freq)
-                continue;
-            size_t off = x->idtext.len;
-            if (pt_buf_add_i64(&x->idtext, (int64_t)v))
-                return PT_ENOMEM;
-            oid[k] = (const char *)(uintptr_t)off; /* rebased below: idtext may move */
-            olen[k] = (uint32_t)(x->idtext.len - off);
-            num[k] = v;
-            orec[k] = (r->as_of - a->last) / 86400;
-            ofrq[k] = a->freq;
-            omon[k] = a->mon;
-            k++;
-        }
-        for (size_t i = 0; i < n; i++)
-            oid[i] = x->idtext.data + (uintptr_t)oid[i];
-        r->num = num;
-        r->numeric_ids = 1;
-        return 0;
-    }
     struct finish_mem m = {0};
     size_t m1 = n ? n : 1;
     m.ids = pt_alloc_array(m1, sizeof *m.ids);
@@ -331,17 +299,74 @@ out:
     return rc;
 }
 
-int pt_rfm_finish(struct pt_rfm *x, int scale, const struct pt_rfm_result **out, struct pt_err *e)
+/*
+ * The common case, every id a canonical integer below DIRECT_MAX: walk the id
+ * range once, summing each customer's totals over the per-thread partials
+ * (no merge, no sort: id order is output order). Output arrays hold cap rows.
+ */
+static int collect_direct(struct pt_rfm *x, struct pt_rfm_result *r, size_t *n_out,
+                          const char **oid, uint32_t *olen, int64_t *orec, uint64_t *ofrq,
+                          int64_t *omon, uint64_t *num)
 {
-    rfm_free_results(x);
+    size_t nd = 0, k = 0, total = 0;
+    int64_t newest = NO_TIME;
+    for (int t = 0; t < x->np; t++)
+        nd = x->part[t].ndirect > nd ? x->part[t].ndirect : nd;
+    const size_t PF = 32; /* prefetch distance: totals are in arrival order */
+    for (size_t v = 0; v < nd; v++) {
+        struct agg s = {NO_TIME, 0, 0, 0, 0};
+        int seen = 0;
+        for (int t = 0; t < x->np; t++) {
+            const struct rpart *p = &x->part[t];
+            if (v + PF < p->ndirect && p->direct[v + PF])
+                __builtin_prefetch(&p->a[p->direct[v + PF] - 1]);
+            if (v >= p->ndirect || !p->direct[v])
+                continue;
+            const struct agg *a = &p->a[p->direct[v] - 1];
+            seen = 1;
+            if (pt_ckd_add(&s.mon, s.mon, a->mon) || s.freq > UINT32_MAX - a->freq)
+                return PT_EOVERFLOW;
+            s.freq += a->freq;
+            s.last = a->last > s.last ? a->last : s.last;
+        }
+        if (!seen)
+            continue;
+        total++;
+        if (!s.freq)
+            continue;
+        newest = s.last > newest ? s.last : newest;
+        num[k] = v;
+        orec[k] = s.last; /* made into days below, once as-of is known */
+        ofrq[k] = s.freq;
+        omon[k] = s.mon;
+        k++;
+    }
+    r->dropped = total - k;
+    r->as_of = x->o.have_as_of ? x->o.as_of : k ? (pt_floor_div(newest, 86400) + 1) * 86400 : 0;
+    for (size_t i = 0; i < k; i++) {
+        orec[i] = (r->as_of - orec[i]) / 86400;
+        size_t off = x->idtext.len;
+        if (pt_buf_add_i64(&x->idtext, (int64_t)num[i]))
+            return PT_ENOMEM;
+        oid[i] = (const char *)(uintptr_t)off; /* rebased below: idtext may move */
+        olen[i] = (uint32_t)(x->idtext.len - off);
+    }
+    for (size_t i = 0; i < k; i++)
+        oid[i] = x->idtext.data + (uintptr_t)oid[i];
+    r->num = num;
+    r->numeric_ids = 1;
+    *n_out = k;
+    return 0;
+}
+
+/* Every other case: fold the partials, count, then gather and sort. */
+static int collect_general(struct pt_rfm *x, struct pt_rfm_result *r, size_t *n_out,
+                           int *text_out)
+{
     int rc = rfm_merge_partials(x);
     if (rc)
-        return pt_err_set(e, rc, "%s", rc == PT_EOVERFLOW
-                                         ? "a customer's total does not fit in 64 bits"
-                                         : "out of memory");
-    struct pt_rfm_result *r = &x->res;
+        return rc;
     struct rpart *p = &x->part[0];
-    r->scale = scale;
     /* Count; and does any id (even of a customer without orders) force byte order? */
     size_t n = 0, total = 0;
     int64_t newest = NO_TIME;
@@ -362,23 +387,42 @@ int pt_rfm_finish(struct pt_rfm *x, int scale, const struct pt_rfm_result **out,
             text = 1;
     }
     r->dropped = total - n;
-    if (x->o.have_as_of)
-        r->as_of = x->o.as_of;
-    else
-        r->as_of = n ? (pt_floor_div(newest, 86400) + 1) * 86400 : 0;
-    size_t m1 = n ? n : 1;
+    r->as_of = x->o.have_as_of ? x->o.as_of : n ? (pt_floor_div(newest, 86400) + 1) * 86400 : 0;
+    *n_out = n;
+    *text_out = text;
+    return 0;
+}
+
+int pt_rfm_finish(struct pt_rfm *x, int scale, const struct pt_rfm_result **out, struct pt_err *e)
+{
+    rfm_free_results(x);
+    struct pt_rfm_result *r = &x->res;
+    r->scale = scale;
+    int direct_only = 1, text = 0;
+    size_t n = 0, cap = 0;
+    for (int t = 0; t < x->np; t++) {
+        direct_only &= x->part[t].map.n == 0 && !x->part[t].text_late;
+        cap += x->part[t].n;
+    }
+    int rc = direct_only ? 0 : collect_general(x, r, &n, &text);
+    if (rc)
+        goto fail;
+    size_t m1 = direct_only ? (cap ? cap : 1) : (n ? n : 1);
     const char **oid = pt_alloc_array(m1, sizeof *oid);
     uint32_t *olen = pt_alloc_array(m1, sizeof *olen);
     int64_t *orec = pt_alloc_array(m1, sizeof *orec);
     uint64_t *ofrq = pt_alloc_array(m1, sizeof *ofrq);
     int64_t *omon = pt_alloc_array(m1, sizeof *omon);
     uint8_t *osc = pt_alloc_array(m1, 4);
-    void *keep[] = {oid, olen, orec, ofrq, omon, osc};
+    uint64_t *num = direct_only ? pt_alloc_array(m1, sizeof *num) : NULL;
+    void *keep[] = {oid, olen, orec, ofrq, omon, osc, num};
     memcpy(x->res_mem, keep, sizeof keep); /* freed with the results, or below */
     rc = PT_ENOMEM;
-    if (!oid || !olen || !orec || !ofrq || !omon || !osc)
+    if (!oid || !olen || !orec || !ofrq || !omon || !osc || (direct_only && !num))
         goto fail;
-    if ((rc = gather_sorted(x, n, text, r, oid, olen, orec, ofrq, omon)) != 0)
+    rc = direct_only ? collect_direct(x, r, &n, oid, olen, orec, ofrq, omon, num)
+                     : gather_sorted(x, n, text, r, oid, olen, orec, ofrq, omon);
+    if (rc)
         goto fail;
     /* The three scores are independent sorts: two threads when there are two. */
     uint8_t *rs = osc, *fs = osc + n, *ms = osc + 2 * n, *ss = osc + 3 * n;
@@ -427,5 +471,7 @@ fail:
     rfm_free_results(x);
     if (rc == PT_ENOMEM)
         pt_err_set(e, rc, "out of memory");
+    else if (rc == PT_EOVERFLOW && (e == NULL || e->msg[0] == '\0'))
+        pt_err_set(e, rc, "a customer's total does not fit in 64 bits");
     return rc;
 }
