@@ -62,7 +62,7 @@ struct grp {
     uint64_t line; /* first row; relative to the part until merged */
     const char *raw; /* first row's text (no line end), for reports */
     uint32_t raw_len;
-    uint32_t ccol; /* 1-based byte column of the first row's customer id */
+    uint32_t coff; /* offset of the first row's customer id in raw (for reports) */
     int64_t t, amount;
 };
 

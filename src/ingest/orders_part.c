@@ -88,7 +88,7 @@ static struct grp *new_grp(struct part *P)
  * order total would overflow (nothing changed), -1 out of memory.
  */
 static int group_row(struct part *P, struct grp **curp, const struct row *row, uint64_t okey,
-                     uint64_t line, const char *raw, size_t raw_len, uint64_t ccol)
+                     uint64_t line, const char *raw, size_t raw_len, uint32_t coff)
 {
     struct grp *cur = *curp;
     /* Canonical integer order ids are equal exactly when their values are. */
@@ -137,7 +137,7 @@ static int group_row(struct part *P, struct grp **curp, const struct row *row, u
     cur->line = line;
     cur->raw = raw;
     cur->raw_len = (uint32_t)raw_len;
-    cur->ccol = (uint32_t)ccol;
+    cur->coff = coff;
     cur->t = row->t;
     cur->amount = row->amount;
     *curp = cur;
@@ -163,7 +163,7 @@ void part_run(struct part *P)
                 size_t rl = (size_t)(nx - p);
                 while (rl && (p[rl - 1] == '\n' || p[rl - 1] == '\r'))
                     rl--;
-                int g = group_row(P, &cur, &row, k, P->nl, p, rl, row.oid_len + 2);
+                int g = group_row(P, &cur, &row, k, P->nl, p, rl, row.oid_len + 1);
                 if (g < 0)
                     break;
                 if (g == 0) {
@@ -201,10 +201,9 @@ void part_run(struct part *P)
         } else if (row.no_customer) {
             P->no_customer++;
         } else {
-            uint64_t k, dl, ccol;
-            pt_csv_position(&rec, rec.f[P->L->col[R_CUSTOMER]].raw_off, &dl, &ccol);
+            uint64_t k;
             int g = group_row(P, &cur, &row, pt_canonical_uint(row.oid, row.oid_len, &k) ? k : NO_KEY,
-                              line, rec.start, rec.raw_len, ccol);
+                              line, rec.start, rec.raw_len, rec.f[P->L->col[R_CUSTOMER]].raw_off);
             if (g < 0)
                 break;
             if (g == 1) {

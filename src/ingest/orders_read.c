@@ -186,7 +186,16 @@ static int mismatch_group(struct reader *R, const struct grp *g, uint64_t ref_li
                     carried ? g->nrows : 1);
     if (g->nrows == 1 || carried) {
         R->st->bad_rows += g->nrows - 1;
-        return emit_bad(R, g->line, g->ccol, &b, g->raw, g->raw_len);
+        /* Line and column of the customer id, counted only now (a report is rare). */
+        uint64_t line = g->line, col = 1;
+        for (uint32_t i = 0; i < g->coff && i < g->raw_len; i++) {
+            col++;
+            if (g->raw[i] == '\n') {
+                line++;
+                col = 1;
+            }
+        }
+        return emit_bad(R, line, col, &b, g->raw, g->raw_len);
     }
     const char *p = g->raw;
     uint64_t line = g->line;
