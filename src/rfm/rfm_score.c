@@ -399,10 +399,22 @@ int pt_rfm_finish(struct pt_rfm *x, int scale, const struct pt_rfm_result **out,
     struct pt_rfm_result *r = &x->res;
     r->scale = scale;
     int direct_only = 1, text = 0;
-    size_t n = 0, cap = 0;
+    size_t n = 0, cap = 0, nd = 0;
     for (int t = 0; t < x->np; t++) {
         direct_only &= x->part[t].map.n == 0 && !x->part[t].text_late;
-        cap += x->part[t].n;
+        cap = x->part[t].n > cap ? x->part[t].n : cap;
+        nd = x->part[t].ndirect > nd ? x->part[t].ndirect : nd;
+    }
+    if (direct_only && x->np > 1) {
+        /* Customers seen by any partial: a cheap pass over the id indexes
+         * sizes the output arrays exactly instead of by the sum of partials. */
+        cap = 0;
+        for (size_t v = 0; v < nd; v++) {
+            int seen = 0;
+            for (int t = 0; t < x->np; t++)
+                seen |= v < x->part[t].ndirect && x->part[t].direct[v];
+            cap += (size_t)seen;
+        }
     }
     int rc = direct_only ? 0 : collect_general(x, r, &n, &text);
     if (rc)
