@@ -94,7 +94,7 @@ static int direct_room(struct rpart *p, uint64_t v)
 {
     if (v < p->ndirect)
         return 0;
-    size_t nd = p->ndirect ? p->ndirect : 65536;
+    size_t nd = p->ndirect ? p->ndirect : 4096;
     while (nd <= v)
         nd *= 2;
     /* A fresh zeroed block (calloc maps zero pages lazily) rather than

@@ -31,7 +31,7 @@ struct agg {
  * totals that are being updated in cache.
  */
 #define DIRECT (UINT32_C(1) << 31)
-#define DIRECT_MAX (UINT64_C(1) << 24)
+#define DIRECT_MAX (UINT64_C(1) << 22) /* 4M ids: index arrays of at most 16 MiB */
 
 struct rpart {
     struct pt_idmap map;

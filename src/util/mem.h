@@ -7,7 +7,8 @@
  *
  * Allocation failure injection: pt_mem_fail_after(n) makes the n-th following
  * allocation (and every later one) fail; 0 turns injection off. Used by unit
- * tests only. The counter is a process-wide global (see globals.c), not
+ * tests only. The counter is a process-wide static in mem.c (the one global
+ * of the library besides const tables), not
  * thread-safe by design: tests set it before starting work.
  */
 #ifndef PT_UTIL_MEM_H

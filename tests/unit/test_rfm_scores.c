@@ -368,22 +368,26 @@ Test(rfm_scores, non_numeric_ids_sort_in_byte_order)
 
 Test(rfm_scores, numeric_ids_sort_by_value)
 {
-    /* Canonical integers, direct-indexed and hashed (>= 2^24), sort by value. */
-    static const char *const ids[] = {"10",       "9", "123456789012345678", "16777216",
-                                      "16777215", "0", "99999999999"};
-    static const char *const want[] = {
-        "0", "9", "10", "16777215", "16777216", "99999999999", "123456789012345678"};
-    static const uint64_t want_num[] = {
-        0, 9, 10, 16777215, 16777216, 99999999999ULL, 123456789012345678ULL};
+    /* Canonical integers on both sides of the direct-index limit (2^22) and far
+     * beyond it (hashed), sort by value. */
+    static const char *const ids[] = {"10",       "9",       "123456789012345678", "16777216",
+                                      "16777215", "0",       "99999999999",        "4194304",
+                                      "4194303"};
+    static const char *const want[] = {"0",        "9",        "10",
+                                       "4194303",  "4194304",  "16777215",
+                                       "16777216", "99999999999", "123456789012345678"};
+    static const uint64_t want_num[] = {0,        9,        10,           4194303,
+                                        4194304,  16777215, 16777216,     99999999999ULL,
+                                        123456789012345678ULL};
     struct pt_rfm_opts o = {.have_as_of = 1, .as_of = A, .threads = 2};
     struct pt_rfm *x = pt_rfm_new(&o);
-    for (size_t i = 0; i < 7; i++)
+    for (size_t i = 0; i < 9; i++)
         add(x, ids[i], A - DAY, 100, 0);
     const struct pt_rfm_result *r = finish(x, 2);
     cr_expect_eq(r->numeric_ids, 1);
-    expect_order_of_ids(r, want, 7);
+    expect_order_of_ids(r, want, 9);
     cr_assert_not_null(r->num, "all canonical: values are given");
-    for (size_t i = 0; i < 7; i++)
+    for (size_t i = 0; i < 9; i++)
         cr_expect_eq(r->num[i], want_num[i]);
     pt_rfm_destroy(x);
 }
