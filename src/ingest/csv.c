@@ -211,16 +211,21 @@ int pt_csv_next(const char *p, const char *end, int eof, size_t max_record, char
     return 1;
 }
 
-void pt_csv_position(const struct pt_csv_rec *r, size_t off, uint64_t *dline, uint64_t *col)
+void pt_text_position(const char *s, size_t len, size_t off, uint64_t *dline, uint64_t *col)
 {
     uint64_t nl = 0;
     size_t ls = 0;
-    for (size_t i = 0; i < off && i < r->raw_len; i++) {
-        if (r->start[i] == '\n') {
+    for (size_t i = 0; i < off && i < len; i++) {
+        if (s[i] == '\n') {
             nl++;
             ls = i + 1;
         }
     }
     *dline = nl;
     *col = off - ls + 1;
+}
+
+void pt_csv_position(const struct pt_csv_rec *r, size_t off, uint64_t *dline, uint64_t *col)
+{
+    pt_text_position(r->start, r->raw_len, off, dline, col);
 }

@@ -71,8 +71,11 @@ int pt_csv_next(const char *p, const char *end, int eof, size_t max_record, char
 /* Short English description of a pt_csv_bad value. */
 const char *pt_csv_bad_str(enum pt_csv_bad b);
 
-/* 1-based physical line offset and byte column of record offset `off`:
- * *dline is 0 for the record's first line. */
+/* Line offset and 1-based byte column of offset `off` in text s[0..len):
+ * *dline counts the line breaks before off (0 on the first line). */
+void pt_text_position(const char *s, size_t len, size_t off, uint64_t *dline, uint64_t *col);
+
+/* The same for offset `off` of record r. */
 void pt_csv_position(const struct pt_csv_rec *r, size_t off, uint64_t *dline, uint64_t *col);
 
 #endif

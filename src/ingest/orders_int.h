@@ -4,6 +4,8 @@
 #ifndef PT_INGEST_ORDERS_INT_H
 #define PT_INGEST_ORDERS_INT_H
 
+#include <string.h>
+
 #include "ingest/csv.h"
 #include "ingest/orders.h"
 #include "util/buf.h"
@@ -107,6 +109,16 @@ struct part {
     size_t nr, capr;
 };
 
+
+/* Is (okey, oid) the order of group g? Canonical integer order ids are equal
+ * exactly when their values are; other ids compare as bytes. */
+static inline int grp_same_order(const struct grp *g, uint64_t okey, const char *oid,
+                                 uint32_t len)
+{
+    if (okey != NO_KEY)
+        return g->okey == okey;
+    return g->okey == NO_KEY && g->oid_len == len && memcmp(g->oid, oid, len) == 0;
+}
 
 /* Parse P->start .. (see struct part); sets the result fields. Thread entry:
  * part_thread(P). */

@@ -91,10 +91,7 @@ static int group_row(struct part *P, struct grp **curp, const struct row *row, u
                      uint64_t line, const char *raw, size_t raw_len, uint32_t coff)
 {
     struct grp *cur = *curp;
-    /* Canonical integer order ids are equal exactly when their values are. */
-    if (cur && (okey != NO_KEY ? cur->okey == okey
-                               : cur->okey == NO_KEY && cur->oid_len == row->oid_len &&
-                                     memcmp(cur->oid, row->oid, row->oid_len) == 0)) {
+    if (cur && grp_same_order(cur, okey, row->oid, row->oid_len)) {
         if (cur->cid_len != row->cid_len || memcmp(cur->cid, row->cid, row->cid_len) != 0) {
             /* Is cur's first row the first row of its order? Only in streaming
              * mode (orders are contiguous runs) and only when the order began

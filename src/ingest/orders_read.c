@@ -187,15 +187,10 @@ static int mismatch_group(struct reader *R, const struct grp *g, uint64_t ref_li
     if (g->nrows == 1 || carried) {
         R->st->bad_rows += g->nrows - 1;
         /* Line and column of the customer id, counted only now (a report is rare). */
-        uint64_t line = g->line, col = 1;
-        for (uint32_t i = 0; i < g->coff && i < g->raw_len; i++) {
-            col++;
-            if (g->raw[i] == '\n') {
-                line++;
-                col = 1;
-            }
-        }
-        return emit_bad(R, line, col, &b, g->raw, g->raw_len);
+        uint64_t dl, col;
+        uint32_t off = g->coff < g->raw_len ? g->coff : g->raw_len; /* raw may be cut */
+        pt_text_position(g->raw, g->raw_len, off, &dl, &col);
+        return emit_bad(R, g->line + dl, col, &b, g->raw, g->raw_len);
     }
     const char *p = g->raw;
     uint64_t line = g->line;
@@ -342,8 +337,7 @@ static int merge_part(struct reader *R, struct part *P, uint64_t base)
         struct grp *g = &P->g[i];
         g->line += base;
         struct grp *c = R->cur;
-        if (c && (g->okey != NO_KEY ? c->okey == g->okey
-                                    : c->okey == NO_KEY && same(c->oid, c->oid_len, g->oid, g->oid_len))) {
+        if (c && grp_same_order(c, g->okey, g->oid, g->oid_len)) {
             int other = c->chash != g->chash || !same(c->cid, c->cid_len, g->cid, g->cid_len);
             if (other && R->general) {
                 /* The order map knows the order's first row: let it decide. */

@@ -146,14 +146,9 @@ static uint32_t hashed_get(struct rpart *p, const struct pt_order *o)
     return i;
 }
 
-static uint32_t tag_of(struct rpart *p, const struct pt_order *o)
+static uint32_t customer_of(struct rpart *p, const struct pt_order *o)
 {
     return o->cnum && o->cnum <= DIRECT_MAX ? direct_get(p, o->cnum - 1) : hashed_get(p, o);
-}
-
-static struct agg *agg_of(struct rpart *p, uint32_t idx)
-{
-    return &p->a[idx];
 }
 
 /* Add order o to the totals a. */
@@ -197,17 +192,17 @@ static inline __attribute__((always_inline)) void prefetch_customer(const struct
 /* Pipeline stage 2 for queued order k: find the customer, prefetch totals. */
 static int stage_resolve(struct rpart *p, uint64_t k)
 {
-    uint32_t tag = tag_of(p, &p->ring[k % RING]);
-    if (tag == UINT32_MAX)
+    uint32_t idx = customer_of(p, &p->ring[k % RING]);
+    if (idx == UINT32_MAX)
         return PT_ENOMEM;
-    p->ring_idx[k % RING] = tag;
-    __builtin_prefetch(agg_of(p, tag), 1);
+    p->ring_idx[k % RING] = idx;
+    __builtin_prefetch(&p->a[idx], 1);
     return 0;
 }
 
 static int stage_apply(struct rpart *p, uint64_t k)
 {
-    return apply(agg_of(p, p->ring_idx[k % RING]), &p->ring[k % RING]);
+    return apply(&p->a[p->ring_idx[k % RING]], &p->ring[k % RING]);
 }
 
 /* Streaming: one order on parser thread tid, into partial tid (see RING). */
@@ -294,15 +289,15 @@ static void add_part(struct add_job *j)
         p->idx[i] = UINT32_MAX;
         if ((x->np > 1 && part_of(x, o->chash) != j->pid) || late(x, p, o))
             continue;
-        if ((p->idx[i] = tag_of(p, o)) == UINT32_MAX) {
+        if ((p->idx[i] = customer_of(p, o)) == UINT32_MAX) {
             j->rc = PT_ENOMEM;
             return;
         }
     }
     for (size_t i = 0; i < j->n; i++) {
         if (i + PF < j->n && p->idx[i + PF] != UINT32_MAX)
-            __builtin_prefetch(agg_of(p, p->idx[i + PF]), 1);
-        if (p->idx[i] != UINT32_MAX && (j->rc = apply(agg_of(p, p->idx[i]), &j->o[i])) != 0)
+            __builtin_prefetch(&p->a[p->idx[i + PF]], 1);
+        if (p->idx[i] != UINT32_MAX && (j->rc = apply(&p->a[p->idx[i]], &j->o[i])) != 0)
             return;
     }
 }

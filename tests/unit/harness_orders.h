@@ -162,4 +162,25 @@ HARNESS_FN int ingest(const char *data, enum how how, struct pt_ingest_opts o, s
     return ingest_n(data, strlen(data), how, o, r, st, e);
 }
 
+/* Recorded orders in a canonical order (id, flags, time, amount), to compare
+ * runs whose orders arrive in different orders. */
+HARNESS_FN int cmp_got(const void *a, const void *b)
+{
+    const struct got *x = a, *y = b;
+    int c = strcmp(x->cid, y->cid);
+    if (c)
+        return c;
+    if (x->flags != y->flags)
+        return x->flags < y->flags ? -1 : 1;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    return (x->amount > y->amount) - (x->amount < y->amount);
+}
+
+HARNESS_FN void sort_got(struct recorder *r)
+{
+    if (r->n)
+        qsort(r->o, r->n, sizeof *r->o, cmp_got);
+}
+
 #endif

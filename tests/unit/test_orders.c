@@ -131,25 +131,6 @@ static void expect_order(const struct recorder *r, size_t i, const char *cid, co
     cr_expect_eq(g->flags, flags, "order %zu: flags", i);
 }
 
-static int cmp_got(const void *a, const void *b)
-{
-    const struct got *x = a, *y = b;
-    int c = strcmp(x->cid, y->cid);
-    if (c)
-        return c;
-    if (x->flags != y->flags)
-        return x->flags < y->flags ? -1 : 1;
-    if (x->t != y->t)
-        return x->t < y->t ? -1 : 1;
-    return (x->amount > y->amount) - (x->amount < y->amount);
-}
-
-static void sort_got(struct recorder *r)
-{
-    if (r->n)
-        qsort(r->o, r->n, sizeof *r->o, cmp_got);
-}
-
 /* The same multiset of orders (order of delivery aside). */
 static void expect_same_orders(struct recorder *a, struct recorder *b, const char *what)
 {

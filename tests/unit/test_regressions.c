@@ -27,25 +27,6 @@
 
 /* ---- checking ---- */
 
-static int cmp_got(const void *a, const void *b)
-{
-    const struct got *x = a, *y = b;
-    int c = strcmp(x->cid, y->cid);
-    if (c)
-        return c;
-    if (x->flags != y->flags)
-        return x->flags < y->flags ? -1 : 1;
-    if (x->t != y->t)
-        return x->t < y->t ? -1 : 1;
-    return (x->amount > y->amount) - (x->amount < y->amount);
-}
-
-static void sort_got(struct recorder *r)
-{
-    if (r->n)
-        qsort(r->o, r->n, sizeof *r->o, cmp_got);
-}
-
 #define HDR "order_id,customer_id,ordered_at,amount\n"
 
 /*
