@@ -18,6 +18,8 @@ static const struct {
 } k_cmds[] = {
     {"rfm", cmd_rfm, "RFM scores and segments of an order export"},
     {"gen", cmd_gen, "write a realistic, deterministic demo order CSV"},
+    {"serve", cmd_serve, "the events and customer profiles API server"},
+    {"shop", cmd_shop, "create and list shops (tenants), rotate their API keys"},
 };
 
 static void usage(FILE *f)

@@ -63,6 +63,8 @@ struct pt_order {
     uint64_t cnum;  /* 1 + the id's value if it is a canonical integer (pt_canonical_uint), else 0 */
     int64_t t;      /* Unix seconds, UTC: the earliest row of the order */
     int64_t amount;
+    const char *oid; /* the order id as in the input (same lifetime as cid); may be NULL */
+    uint32_t oid_len;
 };
 
 #define PT_CID_SEED 0x5eed5eedULL

@@ -53,7 +53,8 @@ static int add_rej(struct part *P, const struct pt_csv_rec *rec, uint64_t line, 
 /* Hand a complete group inside the part to the sink (streaming mode). */
 static int stream_out(struct part *P, const struct grp *g)
 {
-    struct pt_order o = {g->cid, g->cid_len, g->flags, g->chash, g->cnum, g->t, g->amount};
+    struct pt_order o = {g->cid,  g->cid_len, g->flags, g->chash,  g->cnum,
+                         g->t,    g->amount,  g->oid,   g->oid_len};
     int rc = P->stream->add(P->stream->ctx, P->tid, &o);
     if (rc)
         P->sink_rc = rc;

@@ -310,7 +310,8 @@ static int push_out(struct reader *R, const struct grp *g)
         R->capout = nc;
     }
     R->out[R->nout++] =
-        (struct pt_order){g->cid, g->cid_len, g->flags, g->chash, g->cnum, g->t, g->amount};
+        (struct pt_order){g->cid, g->cid_len, g->flags, g->chash, g->cnum,
+                          g->t,   g->amount,  g->oid,   g->oid_len};
     return 0;
 }
 
@@ -512,7 +513,9 @@ static int drain_map(struct reader *R)
                         .chash = x->chash,
                         .cnum = x->cnum,
                         .t = x->t,
-                        .amount = x->amount};
+                        .amount = x->amount,
+                        .oid = m->arena.data + x->ooff,
+                        .oid_len = x->olen};
         int rc = push_out(R, &g);
         if (rc == 0 && R->nout >= 65536)
             rc = deliver(R);

@@ -1,0 +1,338 @@
+/*
+ * engine.c - queue, group commit and the writer thread (see engine.h).
+ */
+#include "engine/engine_int.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/mem.h"
+
+/* ---- shops (auth) ---- */
+
+static int add_shop(void *ctx, const struct pt_shop *sh)
+{
+    struct pt_engine *g = ctx;
+    if (g->nshops == g->capshops) {
+        size_t nc = g->capshops ? g->capshops * 2 : 16;
+        struct pt_shop *x = pt_realloc_array(g->shops, nc, sizeof *x);
+        if (x == NULL)
+            return PT_ENOMEM;
+        g->shops = x;
+        g->capshops = nc;
+    }
+    for (size_t i = 0; i < g->nshops; i++)
+        if (g->shops[i].id == sh->id) { /* rotated key */
+            g->shops[i] = *sh;
+            return 0;
+        }
+    g->shops[g->nshops++] = *sh;
+    return 0;
+}
+
+int pt_engine_auth(struct pt_engine *g, const char *key, size_t len, int64_t *shop)
+{
+    char key_id[24];
+    uint8_t hash[32];
+    if (pt_api_key_parse(key, len, key_id, hash))
+        return PT_ENOTFOUND;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        pthread_mutex_lock(&g->shop_mu);
+        int found = 0;
+        for (size_t i = 0; i < g->nshops; i++) {
+            if (strcmp(g->shops[i].key_id, key_id) == 0) {
+                found = sodium_memcmp(g->shops[i].key_hash, hash, 32) == 0;
+                if (found)
+                    *shop = g->shops[i].id;
+                break;
+            }
+        }
+        pthread_mutex_unlock(&g->shop_mu);
+        if (found)
+            return 0;
+        if (attempt)
+            break;
+        /* a shop created or a key rotated by the CLI since we loaded */
+        struct pt_store *r = pt_engine_reader(g);
+        struct pt_shop sh;
+        if (r == NULL || pt_store_shop_by_key_id(r, key_id, &sh, NULL))
+            return PT_ENOTFOUND;
+        pthread_mutex_lock(&g->shop_mu);
+        int rc = add_shop(g, &sh);
+        pthread_mutex_unlock(&g->shop_mu);
+        if (rc)
+            return PT_ENOTFOUND;
+    }
+    return PT_ENOTFOUND;
+}
+
+/* ---- reader connections ---- */
+
+static void close_reader(void *p)
+{
+    pt_store_close(p);
+}
+
+struct pt_store *pt_engine_reader(struct pt_engine *g)
+{
+    struct pt_store *s = pthread_getspecific(g->reader_key);
+    if (s == NULL) {
+        if (pt_store_open(g->dir, PT_STORE_READ, &s, NULL))
+            return NULL;
+        pthread_setspecific(g->reader_key, s);
+    }
+    return s;
+}
+
+/* ---- loading ---- */
+
+static int load_customer(void *ctx, const struct pt_cust_row *c)
+{
+    struct pt_engine *g = ctx;
+    struct pt_state *s = &g->st;
+    if (c->id < 1 || c->shop < 1 || c->shop > UINT32_MAX)
+        return PT_EINVAL;
+    size_t row = (size_t)c->id - 1;
+    if (pt_state_add(s, row, (uint32_t)c->shop, c->kind == PT_CUST_ANON, c->ext_id,
+                     strlen(c->ext_id)))
+        return PT_ENOMEM;
+    s->parent[row] = c->merged_into > 0 ? (uint32_t)c->merged_into : 0;
+    s->consent[row] = c->consent;
+    s->consent_set[row] = c->consent_set;
+    s->cart_value[row] = c->cart_value;
+    s->cart_since[row] = c->cart_since;
+    s->cart_t[row] = c->cart_t;
+    if (c->split)
+        s->flags[row] |= ROW_SPLIT;
+    if (g->progress && (row & 0xffff) == 0)
+        g->progress(g->pctx, "customers", row);
+    return 0;
+}
+
+static int load_order(void *ctx, const struct pt_order_row *o)
+{
+    struct pt_engine *g = ctx;
+    struct pt_state *s = &g->st;
+    if (o->customer < 1 || (size_t)o->customer > s->n)
+        return 0; /* an order of an erased customer cannot exist; be lenient */
+    size_t row = (size_t)o->customer - 1;
+    pt_state_order(s, row, o->t, o->amount);
+    s->refunded[row] += o->refunded;
+    if (g->progress && (++g->loaded_orders & 0xfffff) == 0)
+        g->progress(g->pctx, "orders", g->loaded_orders);
+    return 0;
+}
+
+/* (Re)build memory from the store. */
+int engine_load(struct pt_engine *g, struct pt_err *e)
+{
+    pt_state_release(&g->st);
+    pt_state_init(&g->st);
+    g->loaded_orders = 0;
+    int rc = pt_store_load_customers(g->w, load_customer, g, e);
+    if (rc == 0) {
+        /* merge links: parent was stored as row id (1-based) = parent + 1 of memory */
+        struct pt_state *s = &g->st;
+        for (size_t i = 0; i < s->n; i++) {
+            if (s->parent[i]) {
+                size_t p = s->parent[i] - 1;
+                s->parent[i] = 0;
+                if (p < s->n && (s->flags[p] & ROW_PRESENT))
+                    pt_state_link(s, p, i);
+            }
+        }
+        rc = pt_store_load_orders(g->w, load_order, g, e);
+    }
+    if (rc == 0) {
+        pthread_mutex_lock(&g->shop_mu);
+        g->nshops = 0;
+        rc = pt_store_load_shops(g->w, add_shop, g, e);
+        pthread_mutex_unlock(&g->shop_mu);
+    }
+    g->next_row = g->st.n;
+    int64_t maxid = 0;
+    /* rows of erased customers at the end leave no trace; continue after the store's max */
+    if (rc == 0 && pt_store_max_customer(g->w, &maxid, e) == 0 && (size_t)maxid > g->next_row)
+        g->next_row = (size_t)maxid;
+    g->version++;
+    return rc;
+}
+
+/* ---- queue ---- */
+
+int pt_engine_submit(struct pt_engine *g, struct pt_job *j)
+{
+    size_t n = j->kind == PT_JOB_EVENTS ? j->batch->n : 1;
+    j->finished = 0;
+    j->rc = 0;
+    j->next = NULL;
+    pthread_mutex_lock(&g->mu);
+    if (g->stopping || (g->q_events + n > g->queue_cap && g->q_events > 0)) {
+        pthread_mutex_unlock(&g->mu);
+        return PT_ETOOBIG;
+    }
+    if (g->q_tail)
+        g->q_tail->next = j;
+    else
+        g->q_head = j;
+    g->q_tail = j;
+    g->q_events += n;
+    g->q_jobs++;
+    pthread_cond_signal(&g->work_cv);
+    pthread_mutex_unlock(&g->mu);
+    return 0;
+}
+
+int pt_engine_run(struct pt_engine *g, struct pt_job *j)
+{
+    int rc = pt_engine_submit(g, j);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&g->mu);
+    while (!j->finished)
+        pthread_cond_wait(&g->done_cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+    return j->rc;
+}
+
+static void *writer_main(void *arg)
+{
+    struct pt_engine *g = arg;
+    for (;;) {
+        pthread_mutex_lock(&g->mu);
+        while (g->q_head == NULL && !g->stopping)
+            pthread_cond_wait(&g->work_cv, &g->mu);
+        if (g->q_head == NULL && g->stopping) {
+            pthread_mutex_unlock(&g->mu);
+            break;
+        }
+        /* take jobs up to the group limit (at least one) */
+        struct pt_job *head = g->q_head, *last = head;
+        size_t n = last->kind == PT_JOB_EVENTS ? last->batch->n : 1, jobs = 1;
+        while (last->next) {
+            size_t k = last->next->kind == PT_JOB_EVENTS ? last->next->batch->n : 1;
+            if (n + k > g->group_cap)
+                break;
+            n += k;
+            jobs++;
+            last = last->next;
+        }
+        g->q_head = last->next;
+        if (g->q_head == NULL)
+            g->q_tail = NULL;
+        last->next = NULL;
+        g->q_events -= n;
+        g->q_jobs -= jobs;
+        pthread_mutex_unlock(&g->mu);
+
+        double t0 = (double)clock_gettime_ns() / 1e9;
+        engine_group(g, head);
+        double t1 = (double)clock_gettime_ns() / 1e9;
+
+        pthread_mutex_lock(&g->mu);
+        g->commits++;
+        g->commit_events += n;
+        g->commit_seconds += t1 - t0;
+        for (struct pt_job *j = head; j; j = j->next)
+            j->finished = 1;
+        pthread_cond_broadcast(&g->done_cv);
+        pthread_mutex_unlock(&g->mu);
+        /* callbacks last: a callback may free its job */
+        for (struct pt_job *j = head, *nx; j; j = nx) {
+            nx = j->next;
+            if (j->done)
+                j->done(j, j->ctx);
+        }
+    }
+    return NULL;
+}
+
+int64_t clock_gettime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int pt_engine_open(const struct pt_engine_opts *o, struct pt_engine **out, struct pt_err *e)
+{
+    *out = NULL;
+    struct pt_engine *g = pt_calloc(1, sizeof *g);
+    if (g == NULL)
+        return pt_err_set(e, PT_ENOMEM, "out of memory");
+    g->dir = pt_strndup(o->data_dir, strlen(o->data_dir));
+    g->queue_cap = o->queue_events ? o->queue_events : 200000;
+    g->group_cap = o->group_events ? o->group_events : 20000;
+    g->rfm_refresh = o->rfm_refresh_s > 0 ? o->rfm_refresh_s : 5;
+    g->progress = o->progress;
+    g->pctx = o->pctx;
+    pt_state_init(&g->st);
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_mutex_init(&g->shop_mu, NULL);
+    pthread_mutex_init(&g->rfm_mu, NULL);
+    pthread_cond_init(&g->work_cv, NULL);
+    pthread_cond_init(&g->done_cv, NULL);
+    pthread_rwlock_init(&g->lock, NULL);
+    pthread_key_create(&g->reader_key, close_reader);
+    int rc = g->dir ? pt_store_open(o->data_dir, PT_STORE_WRITE, &g->w, e)
+                    : pt_err_set(e, PT_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = engine_load(g, e);
+    if (rc == 0 && pthread_create(&g->thread, NULL, writer_main, g))
+        rc = pt_err_set(e, PT_EIO, "cannot start the engine thread");
+    if (rc) {
+        g->no_thread = 1;
+        pt_engine_close(g);
+        return rc;
+    }
+    *out = g;
+    return 0;
+}
+
+void pt_engine_close(struct pt_engine *g)
+{
+    if (g == NULL)
+        return;
+    pthread_mutex_lock(&g->mu);
+    g->stopping = 1;
+    pthread_cond_broadcast(&g->work_cv);
+    pthread_mutex_unlock(&g->mu);
+    if (!g->no_thread)
+        pthread_join(g->thread, NULL);
+    struct pt_store *r = pthread_getspecific(g->reader_key);
+    if (r) {
+        pthread_setspecific(g->reader_key, NULL);
+        pt_store_close(r);
+    }
+    pthread_key_delete(g->reader_key);
+    pt_store_close(g->w);
+    pt_state_release(&g->st);
+    engine_rfm_release(g);
+    pt_free(g->shops);
+    pt_free(g->dir);
+    pthread_rwlock_destroy(&g->lock);
+    pthread_mutex_destroy(&g->mu);
+    pthread_mutex_destroy(&g->shop_mu);
+    pthread_mutex_destroy(&g->rfm_mu);
+    pthread_cond_destroy(&g->work_cv);
+    pthread_cond_destroy(&g->done_cv);
+    pt_free(g);
+}
+
+void pt_engine_stats(struct pt_engine *g, struct pt_engine_stats *st)
+{
+    pthread_mutex_lock(&g->mu);
+    st->queue_events = g->q_events;
+    st->queue_jobs = g->q_jobs;
+    st->events_accepted = g->ev_accepted;
+    st->events_duplicate = g->ev_duplicate;
+    st->commits = g->commits;
+    st->commit_events = g->commit_events;
+    st->commit_seconds = g->commit_seconds;
+    pthread_mutex_unlock(&g->mu);
+    pthread_rwlock_rdlock(&g->lock);
+    st->customers = g->st.live;
+    st->rows = g->st.n;
+    pthread_rwlock_unlock(&g->lock);
+}

@@ -1,0 +1,109 @@
+/*
+ * engine.h - the single writer of DESIGN.md.
+ *
+ * Layer: engine (util, ingest, store, rfm). An engine is an object (no
+ * process-wide state): it owns the writer connection of the store and the
+ * in-memory customer state. Requests hand it jobs (validated event batches,
+ * unmerges, erasures) through a bounded queue; its thread takes every queued
+ * job, writes them to the store in one transaction (group commit), applies
+ * them to memory under the state's write lock, commits, and only then marks
+ * the jobs done and calls their `done` callbacks. Readers take the read lock
+ * (pt_engine_profile and friends do) and so see committed state only.
+ *
+ * Errors: pt_engine_submit gives PT_ETOOBIG when the queue is full (the HTTP
+ * layer answers 503); a job that failed in the store has rc = PT_EIO and
+ * nothing of it is applied (the whole group is rolled back, memory reloaded).
+ */
+#ifndef PT_ENGINE_ENGINE_H
+#define PT_ENGINE_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ingest/events.h"
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+struct pt_engine;
+
+struct pt_engine_opts {
+    const char *data_dir;
+    size_t queue_events; /* queued events before submit says "full"; 0 = 200000 */
+    size_t group_events; /* events per transaction at most; 0 = 20000 */
+    int rfm_refresh_s;   /* RFM quintile boundaries at most this old; 0 = 5 */
+    void (*progress)(void *ctx, const char *phase, uint64_t done); /* loading; may be NULL */
+    void *pctx;
+};
+
+enum pt_job_kind { PT_JOB_EVENTS = 1, PT_JOB_UNMERGE, PT_JOB_ERASE };
+
+/* Per-event outcome of an events job. */
+enum { PT_EV_ACCEPTED = 0, PT_EV_DUPLICATE = 1, PT_EV_REJECTED = 2 };
+
+struct pt_job {
+    enum pt_job_kind kind;
+    int64_t shop;
+    struct pt_evbatch *batch; /* EVENTS: borrowed until done */
+    uint8_t *status;          /* EVENTS: batch->n outcomes (caller-allocated) */
+    const char *user_id;      /* UNMERGE, ERASE */
+    const char *anonymous_id; /* UNMERGE: which identity (NULL: the latest merge) */
+    int64_t merge_id;         /* UNMERGE: or this merge (> 0) */
+    /* results */
+    int rc;                   /* 0, PT_ENOTFOUND, PT_EIO, PT_EINVAL */
+    char msg[160];
+    int64_t out_row;          /* UNMERGE: the row split off */
+    size_t accepted, duplicates;
+    /* completion: called on the engine thread after commit (may be NULL) */
+    void (*done)(struct pt_job *j, void *ctx);
+    void *ctx;
+    /* engine use */
+    int finished;
+    struct pt_job *next;
+};
+
+int pt_engine_open(const struct pt_engine_opts *o, struct pt_engine **out, struct pt_err *e);
+/* Stop taking jobs, finish every queued one, commit, free. */
+void pt_engine_close(struct pt_engine *g);
+
+/* The store directory's shops. Key check: 0 and *shop, or PT_ENOTFOUND. */
+int pt_engine_auth(struct pt_engine *g, const char *key, size_t len, int64_t *shop);
+
+/* Queue a job (returns at once; j->done runs later). PT_ETOOBIG: queue full. */
+int pt_engine_submit(struct pt_engine *g, struct pt_job *j);
+/* Queue and wait until done. */
+int pt_engine_run(struct pt_engine *g, struct pt_job *j);
+
+/* ---- reads (any thread; each takes the read lock) ---- */
+struct pt_profile {
+    int64_t rows[128];
+    size_t nrows;
+    int64_t root;  /* store row id of the profile */
+    char user_id[PT_EV_MAX_ID + 1];
+    int anonymous; /* the root identity is an anonymousId */
+    uint32_t orders;
+    int64_t first_t, last_t, revenue, refunded;
+    int64_t cart_value, cart_since, cart_t;
+    uint8_t consent, consent_set;
+    int has_rfm;
+    int recency_days, r, f, m, seg;
+    int64_t now;
+};
+/* Profile of row `row` of shop (any identity in a tree gives the tree's
+ * profile). PT_ENOTFOUND if no such live row in that shop. */
+int pt_engine_profile_row(struct pt_engine *g, int64_t shop, int64_t row, struct pt_profile *p);
+int pt_engine_profile(struct pt_engine *g, int64_t shop, const char *user_id, int anonymous,
+                      struct pt_profile *p);
+
+struct pt_engine_stats {
+    size_t queue_events, queue_jobs, customers, rows;
+    uint64_t events_accepted, events_duplicate, commits, commit_events;
+    double commit_seconds;
+};
+void pt_engine_stats(struct pt_engine *g, struct pt_engine_stats *st);
+
+/* A reader connection for the calling thread (opened on first use, closed by
+ * pt_engine_close). NULL on failure. */
+struct pt_store *pt_engine_reader(struct pt_engine *g);
+
+#endif

@@ -1,0 +1,372 @@
+/*
+ * engine_apply.c - one group commit: every job of the group written to the
+ * store and applied to memory in one transaction (see engine.h).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/engine_int.h"
+#include "util/mem.h"
+
+struct grp_ctx {
+    struct pt_engine *g;
+    int64_t now;
+    struct pt_err e;
+};
+
+static int mark_dirty(struct pt_engine *g, size_t row)
+{
+    for (size_t i = g->ndirty; i > 0 && i + 8 > g->ndirty; i--) /* cheap recent check */
+        if (g->dirty[i - 1] == row)
+            return 0;
+    if (g->ndirty == g->capdirty) {
+        size_t nc = g->capdirty ? g->capdirty * 2 : 256;
+        size_t *x = pt_realloc_array(g->dirty, nc, sizeof *x);
+        if (x == NULL)
+            return PT_ENOMEM;
+        g->dirty = x;
+        g->capdirty = nc;
+    }
+    g->dirty[g->ndirty++] = row;
+    return 0;
+}
+
+static struct pt_cust_row row_of(const struct pt_state *s, size_t row)
+{
+    return (struct pt_cust_row){.id = (int64_t)row + 1,
+                                .shop = s->shop[row],
+                                .kind = (s->flags[row] & ROW_ANON) ? PT_CUST_ANON : PT_CUST_USER,
+                                .merged_into = s->parent[row],
+                                .consent = s->consent[row],
+                                .consent_set = s->consent_set[row],
+                                .split = (s->flags[row] & ROW_SPLIT) != 0,
+                                .cart_value = s->cart_value[row],
+                                .cart_since = s->cart_since[row],
+                                .cart_t = s->cart_t[row]};
+}
+
+/* New row for (shop, anon, id), optionally linked under `into` (>= 0). */
+static int create_row(struct grp_ctx *c, uint32_t shop, int anon, const char *id, int64_t into,
+                      size_t *out)
+{
+    struct pt_engine *g = c->g;
+    size_t row = g->next_row;
+    int rc = pt_state_add(&g->st, row, shop, anon, id, strlen(id));
+    if (rc)
+        return pt_err_set(&c->e, rc, "out of memory");
+    g->next_row++;
+    if (into >= 0)
+        pt_state_link(&g->st, (size_t)into, row);
+    struct pt_cust_row r = row_of(&g->st, row);
+    r.ext_id = id;
+    r.created = c->now;
+    *out = row;
+    return pt_store_customer_insert(g->w, &r, &c->e);
+}
+
+static size_t tree_size(const struct pt_state *s, size_t root)
+{
+    size_t tmp[1];
+    return pt_state_tree(s, root, tmp, 0);
+}
+
+/* Merge the profile rooted at `from` under row `into`; logged. */
+static int merge(struct grp_ctx *c, uint32_t shop, size_t into, size_t from, const char *reason,
+                 int64_t t)
+{
+    struct pt_state *s = &c->g->st;
+    if (pt_state_root(s, into) == from || s->parent[from])
+        return 0;
+    if (tree_size(s, pt_state_root(s, into)) + tree_size(s, from) > PT_STATE_MAX_TREE)
+        return 0; /* documented limit: the identity stays a profile of its own */
+    pt_state_link(s, into, from);
+    int rc = mark_dirty(c->g, from);
+    if (rc)
+        return pt_err_set(&c->e, rc, "out of memory");
+    return pt_store_merge_insert(c->g->w, shop, (int64_t)into + 1, (int64_t)from + 1, t, reason,
+                                 NULL, &c->e);
+}
+
+static int link_identity(struct grp_ctx *c, uint32_t shop, size_t user, const char *other,
+                         int alias, int64_t t)
+{
+    struct pt_state *s = &c->g->st;
+    int64_t a = pt_state_find(s, shop, 1, other, strlen(other));
+    if (a < 0 && alias)
+        a = pt_state_find(s, shop, 0, other, strlen(other));
+    if (a < 0) {
+        size_t row;
+        int rc = create_row(c, shop, 1, other, (int64_t)user, &row);
+        if (rc)
+            return rc;
+        return pt_store_merge_insert(c->g->w, shop, (int64_t)user + 1, (int64_t)row + 1, t,
+                                     alias ? "alias" : "identify", NULL, &c->e);
+    }
+    if (!alias && (s->flags[a] & ROW_SPLIT))
+        return 0; /* a merge of it was undone: only an explicit alias merges it again */
+    size_t ra = pt_state_root(s, (size_t)a);
+    if (!alias && (size_t)a != ra)
+        return 0; /* already part of another profile: first identification wins */
+    return merge(c, shop, user, ra, alias ? "alias" : "identify", t);
+}
+
+static void apply_cart(struct pt_state *s, size_t r, const struct pt_event *ev)
+{
+    int64_t v = s->cart_value[r];
+    switch (ev->kind) {
+    case PT_K_PRODUCT_ADDED:
+        if (v == 0)
+            s->cart_since[r] = ev->t;
+        v += ev->amount;
+        break;
+    case PT_K_PRODUCT_REMOVED:
+        v = v > ev->amount ? v - ev->amount : 0;
+        break;
+    case PT_K_CART_VIEWED:
+    case PT_K_CHECKOUT_STARTED:
+        if (!ev->has_amount)
+            return;
+        if (v == 0)
+            s->cart_since[r] = ev->t;
+        v = ev->amount;
+        break;
+    case PT_K_ORDER_COMPLETED:
+        v = 0;
+        break;
+    default:
+        return;
+    }
+    if (v == 0)
+        s->cart_since[r] = 0;
+    s->cart_value[r] = v;
+    s->cart_t[r] = ev->t;
+}
+
+/* One event. *status: PT_EV_ACCEPTED or PT_EV_DUPLICATE. Store errors abort the group. */
+static int apply_event(struct grp_ctx *c, int64_t shop64, const struct pt_event *ev,
+                       uint8_t *status)
+{
+    struct pt_engine *g = c->g;
+    struct pt_state *s = &g->st;
+    uint32_t shop = (uint32_t)shop64;
+    int anon = ev->user_id == NULL;
+    const char *id = anon ? ev->anonymous_id : ev->user_id;
+    int64_t found = pt_state_find(s, shop, anon, id, strlen(id));
+    size_t target = found >= 0 ? (size_t)found : g->next_row;
+    int64_t seq;
+    int dup, rc;
+    *status = PT_EV_DUPLICATE;
+    if ((rc = pt_store_event_insert(g->w, shop64, (int64_t)target + 1, ev, c->now, &seq, &dup,
+                                    &c->e)))
+        return rc;
+    if (dup)
+        return 0;
+    if (ev->kind == PT_K_ORDER_COMPLETED) {
+        if ((rc = pt_store_order_insert(g->w, shop64, (int64_t)target + 1, ev, seq, &dup, &c->e)))
+            return rc;
+        if (dup)
+            return pt_store_event_delete(g->w, seq, &c->e);
+    }
+    *status = PT_EV_ACCEPTED;
+    if (found < 0 && (rc = create_row(c, shop, anon, id, -1, &target)))
+        return rc;
+    if (!anon && ev->anonymous_id &&
+        (rc = link_identity(c, shop, target, ev->anonymous_id, 0, ev->t)))
+        return rc;
+    if (ev->type == PT_EV_ALIAS && strcmp(ev->previous_id, id) != 0 &&
+        (rc = link_identity(c, shop, target, ev->previous_id, 1, ev->t)))
+        return rc;
+    if (ev->traits && (rc = pt_store_customer_traits(g->w, (int64_t)target + 1, ev->traits, &c->e)))
+        return rc;
+    size_t root = pt_state_root(s, target);
+    switch (ev->kind) {
+    case PT_K_ORDER_COMPLETED:
+        pt_state_order(s, target, ev->t, ev->amount);
+        apply_cart(s, root, ev);
+        break;
+    case PT_K_ORDER_REFUNDED: {
+        int64_t cust, applied, t;
+        rc = pt_store_order_refund(g->w, shop64, ev->order_id, ev->amount, !ev->has_amount, &cust,
+                                   &applied, &t, &c->e);
+        if (rc == PT_ENOTFOUND)
+            return 0; /* kept on the timeline; no order to reduce */
+        if (rc)
+            return rc;
+        if (cust >= 1 && (size_t)cust <= s->n)
+            s->refunded[cust - 1] += applied;
+        return 0;
+    }
+    case PT_K_PRODUCT_ADDED:
+    case PT_K_PRODUCT_REMOVED:
+    case PT_K_CART_VIEWED:
+    case PT_K_CHECKOUT_STARTED:
+        apply_cart(s, root, ev);
+        break;
+    case PT_K_CONSENT_CHANGED:
+        s->consent_set[root] |= ev->consent_set;
+        s->consent[root] =
+            (uint8_t)((s->consent[root] & ~ev->consent_set) | (ev->consent_val & ev->consent_set));
+        break;
+    default:
+        return 0;
+    }
+    rc = mark_dirty(g, root);
+    return rc ? pt_err_set(&c->e, rc, "out of memory") : 0;
+}
+
+static int64_t find_user(struct pt_engine *g, int64_t shop, const char *user_id)
+{
+    return pt_state_find(&g->st, (uint32_t)shop, 0, user_id, strlen(user_id));
+}
+
+static int do_unmerge(struct grp_ctx *c, struct pt_job *j)
+{
+    struct pt_engine *g = c->g;
+    struct pt_state *s = &g->st;
+    int64_t u = find_user(g, j->shop, j->user_id);
+    if (u < 0) {
+        j->rc = PT_ENOTFOUND;
+        snprintf(j->msg, sizeof j->msg, "no customer with that id");
+        return 0;
+    }
+    int64_t from = 0;
+    if (j->anonymous_id) {
+        int64_t a = pt_state_find(s, (uint32_t)j->shop, 1, j->anonymous_id,
+                                  strlen(j->anonymous_id));
+        if (a < 0)
+            a = find_user(g, j->shop, j->anonymous_id);
+        if (a < 0) {
+            j->rc = PT_ENOTFOUND;
+            snprintf(j->msg, sizeof j->msg, "no identity with that anonymousId");
+            return 0;
+        }
+        from = a + 1;
+    }
+    int64_t into_id, from_id;
+    int rc = pt_store_merge_undo(g->w, j->merge_id, u + 1, from, c->now, &into_id, &from_id,
+                                 &c->e);
+    if (rc == PT_ENOTFOUND) {
+        j->rc = PT_ENOTFOUND;
+        snprintf(j->msg, sizeof j->msg, "no active merge to undo");
+        return 0;
+    }
+    if (rc)
+        return rc;
+    size_t row = (size_t)from_id - 1;
+    if (row < s->n) {
+        pt_state_unlink(s, row);
+        s->flags[row] |= ROW_SPLIT;
+        if ((rc = mark_dirty(g, row)))
+            return pt_err_set(&c->e, rc, "out of memory");
+    }
+    j->out_row = from_id;
+    return 0;
+}
+
+static int do_erase(struct grp_ctx *c, struct pt_job *j)
+{
+    struct pt_engine *g = c->g;
+    struct pt_state *s = &g->st;
+    int64_t u = find_user(g, j->shop, j->user_id);
+    if (u < 0) {
+        j->rc = PT_ENOTFOUND;
+        snprintf(j->msg, sizeof j->msg, "no customer with that id");
+        return 0;
+    }
+    size_t rows[PT_STATE_MAX_TREE];
+    int64_t ids[PT_STATE_MAX_TREE];
+    size_t root = pt_state_root(s, (size_t)u);
+    size_t n = pt_state_tree(s, root, rows, PT_STATE_MAX_TREE);
+    if (n > PT_STATE_MAX_TREE)
+        n = PT_STATE_MAX_TREE;
+    for (size_t i = 0; i < n; i++)
+        ids[i] = (int64_t)rows[i] + 1;
+    int rc = pt_store_erase(g->w, ids, n, &c->e);
+    if (rc)
+        return rc;
+    for (size_t i = n; i > 0; i--)
+        pt_state_erase(s, rows[i - 1]);
+    /* forget dirty marks of erased rows */
+    for (size_t i = 0; i < g->ndirty; i++)
+        if (s->flags[g->dirty[i]] & ROW_ERASED)
+            g->dirty[i] = SIZE_MAX;
+    j->out_row = (int64_t)n;
+    g->scrub = 1;
+    return 0;
+}
+
+static int group_body(struct grp_ctx *c, struct pt_job *head)
+{
+    struct pt_engine *g = c->g;
+    int rc;
+    for (struct pt_job *j = head; j; j = j->next) {
+        j->accepted = j->duplicates = 0;
+        switch (j->kind) {
+        case PT_JOB_EVENTS:
+            for (size_t i = 0; i < j->batch->n; i++) {
+                if ((rc = apply_event(c, j->shop, &j->batch->ev[i], &j->status[i])))
+                    return rc;
+                if (j->status[i] == PT_EV_ACCEPTED)
+                    j->accepted++;
+                else
+                    j->duplicates++;
+            }
+            break;
+        case PT_JOB_UNMERGE:
+            if ((rc = do_unmerge(c, j)))
+                return rc;
+            break;
+        case PT_JOB_ERASE:
+            if ((rc = do_erase(c, j)))
+                return rc;
+            break;
+        }
+    }
+    for (size_t i = 0; i < g->ndirty; i++) {
+        if (g->dirty[i] == SIZE_MAX)
+            continue;
+        struct pt_cust_row r = row_of(&g->st, g->dirty[i]);
+        if ((rc = pt_store_customer_update(g->w, &r, &c->e)))
+            return rc;
+    }
+    return 0;
+}
+
+void engine_group(struct pt_engine *g, struct pt_job *head)
+{
+    struct grp_ctx c = {.g = g, .now = (int64_t)time(NULL)};
+    g->ndirty = 0;
+    g->scrub = 0;
+    pthread_rwlock_wrlock(&g->lock);
+    int rc = pt_store_begin(g->w, &c.e);
+    if (rc == 0)
+        rc = group_body(&c, head);
+    if (rc == 0)
+        rc = pt_store_commit(g->w, &c.e);
+    if (rc) {
+        /* nothing of this group happened: roll back and rebuild memory from the store */
+        pt_store_rollback(g->w);
+        fprintf(stderr, "patron: engine: group of jobs failed, rolled back: %s\n", c.e.msg);
+        struct pt_err le;
+        if (engine_load(g, &le))
+            fprintf(stderr, "patron: engine: reload failed: %s\n", le.msg);
+        for (struct pt_job *j = head; j; j = j->next) {
+            j->rc = PT_EIO;
+            snprintf(j->msg, sizeof j->msg, "the store failed; nothing was written");
+            j->accepted = j->duplicates = 0;
+        }
+    } else if (g->scrub) {
+        struct pt_err se;
+        if (pt_store_scrub(g->w, &se))
+            fprintf(stderr, "patron: engine: WAL truncate after erasure: %s\n", se.msg);
+    }
+    g->version++;
+    pthread_rwlock_unlock(&g->lock);
+    pthread_mutex_lock(&g->mu);
+    for (struct pt_job *j = head; j; j = j->next) {
+        g->ev_accepted += j->accepted;
+        g->ev_duplicate += j->duplicates;
+    }
+    pthread_mutex_unlock(&g->mu);
+}

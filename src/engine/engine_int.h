@@ -1,0 +1,71 @@
+/*
+ * engine_int.h - the engine's private parts (engine.c, engine_apply.c, engine_read.c).
+ */
+#ifndef PT_ENGINE_ENGINE_INT_H
+#define PT_ENGINE_ENGINE_INT_H
+
+#include <pthread.h>
+#include <sodium.h>
+
+#include "engine/engine.h"
+#include "engine/state.h"
+
+enum { ROW_SPLIT = 8 }; /* state flag: unmerged once, not merged again automatically */
+
+struct rfm_snap {
+    int64_t shop;
+    uint64_t version;
+    int64_t built;
+    size_t n;
+    int64_t *last, *mon;
+    uint32_t *freq;
+};
+
+struct pt_engine {
+    char *dir;
+    struct pt_store *w; /* writer connection (engine thread; load at open) */
+    struct pt_state st;
+    pthread_rwlock_t lock; /* st: engine writes under wrlock, readers rdlock */
+    uint64_t version;      /* bumped on every applied group (under wrlock) */
+    size_t next_row;       /* next new row index (engine thread) */
+    uint64_t loaded_orders;
+
+    /* queue */
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv, done_cv;
+    struct pt_job *q_head, *q_tail;
+    size_t q_events, q_jobs, queue_cap, group_cap;
+    int stopping, no_thread;
+    pthread_t thread;
+    uint64_t ev_accepted, ev_duplicate, commits, commit_events;
+    double commit_seconds;
+
+    /* shops */
+    pthread_mutex_t shop_mu;
+    struct pt_shop *shops;
+    size_t nshops, capshops;
+
+    /* per-thread readers */
+    pthread_key_t reader_key;
+
+    /* live RFM */
+    pthread_mutex_t rfm_mu;
+    struct rfm_snap *rfm;
+    size_t nrfm;
+    int rfm_refresh;
+
+    /* group scratch (engine thread) */
+    size_t *dirty;
+    size_t ndirty, capdirty;
+    int scrub;
+
+    void (*progress)(void *ctx, const char *phase, uint64_t done);
+    void *pctx;
+};
+
+int engine_load(struct pt_engine *g, struct pt_err *e);
+void engine_group(struct pt_engine *g, struct pt_job *head);
+void engine_rfm_release(struct pt_engine *g);
+int64_t clock_gettime_ns(void);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * http_int.h - shared parts of the HTTP layer (server.c and the route files).
+ */
+#ifndef PT_HTTP_HTTP_INT_H
+#define PT_HTTP_HTTP_INT_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "engine/engine.h"
+#include "http/http.h"
+#include "ingest/events.h"
+#include "util/buf.h"
+
+#define NBUCKETS 12
+
+struct pt_http {
+    struct MHD_Daemon *d;
+    struct pt_engine *g;
+    struct pt_http_opts o;
+    uint16_t port;
+    pthread_mutex_t log_mu;
+    /* metrics */
+    _Atomic uint64_t req_by_class[6]; /* 1xx..5xx */
+    _Atomic uint64_t req_by_route[16];
+    _Atomic uint64_t lat_bucket[NBUCKETS + 1];
+    _Atomic uint64_t lat_sum_us, lat_count;
+    _Atomic uint64_t rejected_busy, in_flight;
+};
+
+enum route {
+    R_NONE = 0, R_TRACK, R_IDENTIFY, R_ALIAS, R_PAGE, R_SCREEN, R_GROUP, R_BATCH,
+    R_CUSTOMERS, R_CUSTOMER, R_EXPORT, R_UNMERGE, R_IMPORT_ORDERS, R_HEALTH, R_METRICS,
+    R_NROUTES
+};
+
+enum req_state { ST_READ = 0, ST_WAIT, ST_READY };
+
+struct req {
+    struct pt_http *h;
+    struct MHD_Connection *conn;
+    enum route route;
+    const char *method;
+    char path[1024];
+    char id[PT_EV_MAX_ID * 3 + 1]; /* customer id from the path */
+    int64_t shop;
+    int auth_ok;
+    int too_big;
+    enum req_state state;
+    int parked; /* handler thread only: suspended in this call */
+    struct pt_buf body;
+    FILE *spool; /* CSV import */
+    char spool_path[4096];
+    size_t in_bytes;
+    int64_t t0_ns;
+    /* engine work */
+    struct pt_job job;
+    struct pt_evbatch batch;
+    uint8_t *status;
+    int *orig;
+    struct pt_everr *bad;
+    size_t nbad;
+    int partial;
+    uint64_t import_rows, import_orders;
+    /* response */
+    unsigned code;
+    struct pt_buf out;
+    int retry_after;
+    const char *ctype;
+};
+
+/* Build the response of req into r->out / r->code (route files). */
+void route_events(struct req *r);
+void route_events_done(struct req *r);
+void route_customer(struct req *r);
+void route_customers(struct req *r);
+void route_unmerge(struct req *r);
+void route_erase(struct req *r);
+void route_job_done(struct req *r);
+void route_import(struct req *r);
+void route_metrics(struct req *r);
+
+/* Helpers (server.c). */
+void reply_error(struct req *r, unsigned code, const char *ecode, const char *field,
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+int json_str(struct pt_buf *b, const char *s); /* "escaped" */
+int json_strn(struct pt_buf *b, const char *s, size_t n);
+/* Submit r->job; on success the connection is suspended until done. */
+void submit_job(struct req *r);
+const char *query(struct req *r, const char *key);
+void fmt_time(struct pt_buf *b, int64_t t); /* "YYYY-MM-DDTHH:MM:SSZ" (quoted) or null */
+
+#endif

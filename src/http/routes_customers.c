@@ -1,0 +1,258 @@
+/*
+ * routes_customers.c - GET/DELETE /v1/customers/{id}, .../export,
+ * .../unmerge, GET /v1/customers (cursor pages).
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/http_int.h"
+#include "rfm/rfm.h"
+#include "store/store.h"
+#include "util/mem.h"
+
+static void money(struct pt_buf *b, const char *name, int64_t v)
+{
+    pt_buf_printf(b, "\"%s\":%lld", name, (long long)v);
+}
+
+/* The profile object (without the closing brace) into b. */
+static int profile_json(struct req *r, const struct pt_profile *p, int full, struct pt_buf *b)
+{
+    struct pt_store *s = pt_engine_reader(r->h->g);
+    struct pt_err e;
+    if (s == NULL)
+        return PT_EIO;
+    pt_buf_adds(b, "{\"id\":");
+    json_str(b, p->user_id);
+    pt_buf_printf(b, ",\"anonymous\":%s,\"identities\":%zu", p->anonymous ? "true" : "false",
+                  p->nrows);
+    if (full) {
+        pt_buf_adds(b, ",\"traits\":");
+        if (pt_store_traits_json(s, p->root, b, &e))
+            return PT_EIO;
+    }
+    pt_buf_adds(b, ",\"consents\":{");
+    for (unsigned i = 0; i < 3; i++) {
+        unsigned bit = 1u << i;
+        pt_buf_printf(b, "%s\"%s\":%s", i ? "," : "", pt_consent_name(i),
+                      !(p->consent_set & bit) ? "null" : (p->consent & bit) ? "true" : "false");
+    }
+    pt_buf_printf(b, "},\"aggregates\":{\"orders\":%u,\"first_order_at\":", p->orders);
+    fmt_time(b, p->orders ? p->first_t : 0);
+    pt_buf_adds(b, ",\"last_order_at\":");
+    fmt_time(b, p->orders ? p->last_t : 0);
+    int64_t net = p->revenue - p->refunded;
+    pt_buf_addc(b, ',');
+    money(b, "revenue_minor", net);
+    pt_buf_addc(b, ',');
+    money(b, "gross_revenue_minor", p->revenue);
+    pt_buf_addc(b, ',');
+    money(b, "refunded_minor", p->refunded);
+    pt_buf_addc(b, ',');
+    if (p->orders) {
+        int64_t aov = (net >= 0 ? net + (int64_t)p->orders / 2 : net - (int64_t)p->orders / 2) /
+                      (int64_t)p->orders;
+        money(b, "average_order_value_minor", aov);
+    } else {
+        pt_buf_adds(b, "\"average_order_value_minor\":null");
+    }
+    if (p->orders >= 2)
+        pt_buf_printf(b, ",\"average_days_between_orders\":%.2f",
+                      (double)(p->last_t - p->first_t) / 86400.0 / (double)(p->orders - 1));
+    else
+        pt_buf_adds(b, ",\"average_days_between_orders\":null");
+    if (p->orders)
+        pt_buf_printf(b, ",\"days_since_last_order\":%lld",
+                      (long long)((p->now - p->last_t) / 86400));
+    else
+        pt_buf_adds(b, ",\"days_since_last_order\":null");
+    pt_buf_printf(b, ",\"cart\":{\"value_minor\":%lld,\"since\":", (long long)p->cart_value);
+    fmt_time(b, p->cart_value ? p->cart_since : 0);
+    pt_buf_adds(b, ",\"updated_at\":");
+    fmt_time(b, p->cart_t);
+    if (p->cart_value)
+        pt_buf_printf(b, ",\"age_minutes\":%lld}",
+                      (long long)((p->now - p->cart_since) / 60 > 0 ? (p->now - p->cart_since) / 60
+                                                                     : 0));
+    else
+        pt_buf_adds(b, ",\"age_minutes\":null}");
+    if (full) {
+        pt_buf_adds(b, ",\"favourite_categories\":");
+        if (pt_store_categories_json(s, p->rows, p->nrows, 3, b, &e))
+            return PT_EIO;
+    }
+    pt_buf_adds(b, "},\"rfm\":");
+    if (p->has_rfm) {
+        pt_buf_printf(b,
+                      "{\"recency_days\":%d,\"frequency\":%u,\"monetary_minor\":%lld,\"r\":%d,"
+                      "\"f\":%d,\"m\":%d,\"score\":\"%d%d%d\",\"segment\":",
+                      p->recency_days, p->orders, (long long)net, p->r, p->f, p->m, p->r, p->f,
+                      p->m);
+        json_str(b, pt_rfm_segment_names[p->seg]);
+        pt_buf_addc(b, '}');
+    } else {
+        pt_buf_adds(b, "null");
+    }
+    if (full) {
+        const char *lim = query(r, "timeline");
+        int n = lim ? atoi(lim) : 20;
+        if (n < 0 || n > 1000)
+            n = 20;
+        pt_buf_adds(b, ",\"timeline\":");
+        if (pt_store_timeline_json(s, p->rows, p->nrows, n, b, &e))
+            return PT_EIO;
+    }
+    return 0;
+}
+
+static int anon_flag(struct req *r)
+{
+    const char *a = query(r, "anonymous");
+    return a && strcmp(a, "1") == 0;
+}
+
+void route_customer(struct req *r)
+{
+    struct pt_profile *p = pt_malloc(sizeof *p);
+    if (p == NULL) {
+        reply_error(r, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    if (pt_engine_profile(r->h->g, r->shop, r->id, anon_flag(r), p)) {
+        pt_free(p);
+        reply_error(r, 404, "not_found", "id", "no customer with id \"%.80s\" in this shop", r->id);
+        return;
+    }
+    struct pt_buf *b = &r->out;
+    int rc = profile_json(r, p, 1, b);
+    if (rc == 0 && r->route == R_EXPORT) {
+        struct pt_err e;
+        pt_buf_adds(b, ",\"held\":{");
+        rc = pt_store_export_json(pt_engine_reader(r->h->g), p->rows, p->nrows, b, &e);
+        pt_buf_addc(b, '}');
+    }
+    pt_buf_addc(b, '}');
+    pt_free(p);
+    if (rc) {
+        reply_error(r, 500, "store_failed", NULL, "reading the profile failed");
+        return;
+    }
+    r->code = 200;
+    r->state = ST_READY;
+}
+
+void route_customers(struct req *r)
+{
+    const char *l = query(r, "limit"), *c = query(r, "cursor");
+    long limit = l ? strtol(l, NULL, 10) : 100;
+    if (limit < 1 || limit > 1000) {
+        reply_error(r, 400, "invalid_field", "limit", "limit must be 1..1000");
+        return;
+    }
+    int64_t after = 0;
+    if (c && *c) {
+        char *end;
+        after = strtoll(c, &end, 10);
+        if (*end || after < 0) {
+            reply_error(r, 400, "invalid_field", "cursor", "cursor is not one we gave out");
+            return;
+        }
+    }
+    int64_t *ids = pt_alloc_array((size_t)limit + 1, sizeof *ids);
+    struct pt_profile *p = pt_malloc(sizeof *p);
+    struct pt_store *s = pt_engine_reader(r->h->g);
+    int n = 0;
+    struct pt_err e;
+    if (!ids || !p || !s || pt_store_customer_page(s, r->shop, after, (int)limit + 1, ids, &n, &e)) {
+        pt_free(ids);
+        pt_free(p);
+        reply_error(r, 500, "internal", NULL, "listing customers failed");
+        return;
+    }
+    struct pt_buf *b = &r->out;
+    pt_buf_adds(b, "{\"customers\":[");
+    int shown = n > limit ? (int)limit : n, k = 0;
+    for (int i = 0; i < shown; i++) {
+        if (pt_engine_profile_row(r->h->g, r->shop, ids[i], p))
+            continue; /* erased or merged away since the page was read */
+        if (k++)
+            pt_buf_addc(b, ',');
+        profile_json(r, p, 0, b);
+        pt_buf_addc(b, '}');
+    }
+    pt_buf_adds(b, "],\"next_cursor\":");
+    if (n > limit)
+        pt_buf_printf(b, "\"%lld\"}", (long long)ids[shown - 1]);
+    else
+        pt_buf_adds(b, "null}");
+    pt_free(ids);
+    pt_free(p);
+    r->code = 200;
+    r->state = ST_READY;
+}
+
+void route_unmerge(struct req *r)
+{
+    memset(&r->job, 0, sizeof r->job);
+    r->job.kind = PT_JOB_UNMERGE;
+    r->job.shop = r->shop;
+    r->job.user_id = r->id;
+    if (r->body.len) {
+        json_error_t je;
+        json_t *o = json_loadb(r->body.data, r->body.len, 0, &je);
+        if (o == NULL || !json_is_object(o)) {
+            json_decref(o);
+            reply_error(r, 400, "invalid_json", NULL, "the body must be a JSON object: %s",
+                        o ? "not an object" : je.text);
+            return;
+        }
+        json_t *a = json_object_get(o, "anonymousId"), *m = json_object_get(o, "merge_id");
+        if (a && !json_is_string(a)) {
+            json_decref(o);
+            reply_error(r, 400, "invalid_field", "anonymousId", "anonymousId must be a string");
+            return;
+        }
+        if (m && !json_is_integer(m)) {
+            json_decref(o);
+            reply_error(r, 400, "invalid_field", "merge_id", "merge_id must be an integer");
+            return;
+        }
+        if (a)
+            r->job.anonymous_id = pt_evbatch_strdup(&r->batch, json_string_value(a),
+                                                    json_string_length(a));
+        if (m)
+            r->job.merge_id = (int64_t)json_integer_value(m);
+        json_decref(o);
+    }
+    submit_job(r);
+}
+
+void route_erase(struct req *r)
+{
+    memset(&r->job, 0, sizeof r->job);
+    r->job.kind = PT_JOB_ERASE;
+    r->job.shop = r->shop;
+    r->job.user_id = r->id;
+    submit_job(r);
+}
+
+void route_job_done(struct req *r)
+{
+    struct pt_job *j = &r->job;
+    if (j->rc == PT_ENOTFOUND) {
+        reply_error(r, 404, "not_found", NULL, "%s", j->msg);
+        return;
+    }
+    if (j->rc) {
+        reply_error(r, 500, "store_failed", NULL, "%s", j->msg);
+        return;
+    }
+    pt_buf_reset(&r->out);
+    if (j->kind == PT_JOB_ERASE)
+        pt_buf_printf(&r->out, "{\"erased\":true,\"identities\":%lld}", (long long)j->out_row);
+    else
+        pt_buf_adds(&r->out, "{\"unmerged\":true}");
+    r->code = 200;
+    r->state = ST_READY;
+}

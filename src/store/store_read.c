@@ -1,0 +1,143 @@
+/*
+ * store_read.c - the read side of store.h on SQLite: profile parts as JSON,
+ * built by SQLite's JSON functions so that stored JSON is never re-parsed here.
+ */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store/store.h"
+
+/* The connection of a struct pt_store (store_sqlite.c keeps it first). */
+struct pt_store_head {
+    sqlite3 *db;
+};
+
+static sqlite3 *db_of(struct pt_store *s)
+{
+    return ((struct pt_store_head *)(void *)s)->db;
+}
+
+/* sql has one "%s" where "?,?,...,?" (n placeholders) goes; ids bind from `first`. */
+static int prepare_in(struct pt_store *s, const char *sql, size_t n, int first, const int64_t *ids,
+                      sqlite3_stmt **q, struct pt_err *e)
+{
+    char marks[2048], text[4096];
+    size_t len = 0;
+    if (n == 0 || n > 256)
+        return pt_err_set(e, PT_EINVAL, "store: %zu rows in one profile", n);
+    marks[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(marks + len, sizeof marks - len, "%s?%d", i ? "," : "",
+                                first + (int)i);
+    snprintf(text, sizeof text, sql, marks);
+    if (sqlite3_prepare_v2(db_of(s), text, -1, q, NULL))
+        return pt_err_set(e, PT_EIO, "store: %s", sqlite3_errmsg(db_of(s)));
+    for (size_t i = 0; i < n; i++)
+        sqlite3_bind_int64(*q, first + (int)i, ids[i]);
+    return 0;
+}
+
+/* Append the single text value the statement yields (or dflt when NULL/no row). */
+static int one_text(struct pt_store *s, sqlite3_stmt *q, const char *dflt, struct pt_buf *out,
+                    struct pt_err *e)
+{
+    int rc = sqlite3_step(q);
+    const char *t = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
+    int r = 0;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        r = pt_err_set(e, PT_EIO, "store: %s", sqlite3_errmsg(db_of(s)));
+    else if (pt_buf_adds(out, t ? t : dflt))
+        r = pt_err_set(e, PT_ENOMEM, "out of memory");
+    sqlite3_finalize(q);
+    return r;
+}
+
+int pt_store_traits_json(struct pt_store *s, int64_t id, struct pt_buf *out, struct pt_err *e)
+{
+    sqlite3_stmt *q;
+    if (prepare_in(s, "SELECT traits FROM customers WHERE id IN (%s)", 1, 1, &id, &q, e))
+        return PT_EIO;
+    return one_text(s, q, "{}", out, e);
+}
+
+int pt_store_categories_json(struct pt_store *s, const int64_t *ids, size_t n, int k,
+                             struct pt_buf *out, struct pt_err *e)
+{
+    sqlite3_stmt *q;
+    if (prepare_in(s,
+                   "SELECT json_group_array(json_object('category',c,'quantity',q)) FROM ("
+                   "SELECT category c, sum(quantity) q FROM order_lines WHERE customer IN (%s)"
+                   " AND category IS NOT NULL GROUP BY category ORDER BY q DESC, c LIMIT ?)",
+                   n, 1, ids, &q, e))
+        return PT_EIO;
+    sqlite3_bind_int(q, (int)n + 1, k);
+    return one_text(s, q, "[]", out, e);
+}
+
+#define EVENT_JSON                                                                               \
+    "json_object('seq',seq,'type',CASE type WHEN 1 THEN 'track' WHEN 2 THEN 'identify'"          \
+    " WHEN 3 THEN 'alias' WHEN 4 THEN 'page' WHEN 5 THEN 'screen' ELSE 'group' END,"            \
+    "'event',name,'timestamp',strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ',t,'unixepoch'),"               \
+    "'received_at',strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ',received,'unixepoch'),'body',json(body))"
+
+int pt_store_timeline_json(struct pt_store *s, const int64_t *ids, size_t n, int limit,
+                           struct pt_buf *out, struct pt_err *e)
+{
+    sqlite3_stmt *q;
+    if (prepare_in(s,
+                   "SELECT json_group_array(json(j)) FROM (SELECT " EVENT_JSON
+                   " j FROM events WHERE customer IN (%s) ORDER BY t DESC, seq DESC LIMIT ?)",
+                   n, 1, ids, &q, e))
+        return PT_EIO;
+    sqlite3_bind_int(q, (int)n + 1, limit);
+    return one_text(s, q, "[]", out, e);
+}
+
+int pt_store_export_json(struct pt_store *s, const int64_t *ids, size_t n, struct pt_buf *out,
+                         struct pt_err *e)
+{
+    static const char *const part[][2] = {
+        {"identities",
+         "SELECT json_group_array(json_object('row',id,'kind',CASE kind WHEN 0 THEN 'userId'"
+         " ELSE 'anonymousId' END,'id',ext_id,'merged_into',merged_into,'traits',json(traits),"
+         "'consent',consent,'consent_set',consent_set,'cart_value',cart_value,"
+         "'created',created)) FROM customers WHERE id IN (%s)"},
+        {"events", "SELECT json_group_array(json(j)) FROM (SELECT " EVENT_JSON
+                   " j FROM events WHERE customer IN (%s) ORDER BY seq)"},
+        {"orders", "SELECT json_group_array(json_object('order_id',order_id,'t',t,'amount',amount,"
+                   "'currency',currency,'refunded',refunded)) FROM orders WHERE customer IN (%s)"},
+        {"order_lines",
+         "SELECT json_group_array(json_object('order_id',order_id,'product_id',product_id,"
+         "'sku',sku,'category',category,'name',name,'price',price,'quantity',quantity))"
+         " FROM order_lines WHERE customer IN (%s)"},
+        {"merges", "SELECT json_group_array(json_object('id',id,'into',into_customer,'from',"
+                   "from_customer,'t',t,'reason',reason,'undone_t',undone_t)) FROM merges"
+                   " WHERE into_customer IN (%1$s) OR from_customer IN (%1$s)"},
+    };
+    for (size_t i = 0; i < sizeof part / sizeof part[0]; i++) {
+        sqlite3_stmt *q;
+        if (prepare_in(s, part[i][1], n, 1, ids, &q, e))
+            return PT_EIO;
+        if (pt_buf_printf(out, "%s\"%s\":", i ? "," : "", part[i][0]))
+            return pt_err_set(e, PT_ENOMEM, "out of memory");
+        if (one_text(s, q, "[]", out, e))
+            return PT_EIO;
+    }
+    return 0;
+}
+
+int pt_store_count(struct pt_store *s, const char *table, int64_t *n, struct pt_err *e)
+{
+    char sql[96];
+    if (strcmp(table, "events") && strcmp(table, "customers") && strcmp(table, "orders"))
+        return pt_err_set(e, PT_EINVAL, "store: no table %s", table);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(db_of(s), sql, -1, &q, NULL))
+        return pt_err_set(e, PT_EIO, "store: %s", sqlite3_errmsg(db_of(s)));
+    int rc = sqlite3_step(q);
+    *n = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+    sqlite3_finalize(q);
+    return rc == SQLITE_ROW ? 0 : pt_err_set(e, PT_EIO, "store: count %s", table);
+}
