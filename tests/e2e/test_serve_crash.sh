@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Crash safety of `patron serve`: a client streams batches while the server is
+# killed with SIGKILL at random moments (20+ rounds). After every restart each
+# acknowledged event is present exactly once, and memory rebuilt from the store
+# agrees with the store.
+source "$(dirname "$0")/lib.sh"
+
+ROUNDS=${PATRON_CRASH_ROUNDS:-20}
+data="$T/data"
+key=$("$PATRON" shop create "Crash shop" --data "$data" --format json |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
+check "shop created" test -n "$key"
+acked="$T/acked"
+: >"$acked"
+
+start_server() { # -> $pid, $port
+    "$PATRON" serve --data "$data" --listen 127.0.0.1:0 --log off 2>>"$T/server.err" &
+    pid=$!
+    port=""
+    for _ in $(seq 1 200); do
+        port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$T/server.err" | tail -1 | cut -d: -f3)
+        [[ -n "$port" ]] && [[ $(grep -c 'listening on' "$T/server.err") -ge $1 ]] && break
+        sleep 0.05
+    done
+}
+trap 'kill -9 $pid 2>/dev/null; rm -rf "$T"' EXIT
+
+rnd_sleep() { python3 -c "import random; print(round(random.uniform(0.15, 0.9), 3))"; }
+
+for round in $(seq 1 "$ROUNDS"); do
+    start_server "$round"
+    if [[ -z "$port" ]]; then
+        bad "round $round: server did not start: $(tail -3 "$T/server.err")"
+        break
+    fi
+    python3 "$E2E_DIR/py/crash_client.py" "$port" "$key" "$round" "$acked" 2>"$T/client.err" &
+    cpid=$!
+    sleep "$(rnd_sleep)"
+    kill -9 "$pid"
+    wait "$pid" 2>/dev/null
+    if wait "$cpid"; then ok; else bad "round $round: client: $(cat "$T/client.err")"; fi
+done
+
+n_acked=$(sort -u "$acked" | wc -l)
+check "some events were acknowledged" test "$n_acked" -gt 1000
+db="$data/patron.db"
+# every acknowledged messageId present, none twice
+sqlite3 "$db" "SELECT message_id FROM events" | sort >"$T/stored"
+missing=$(sort -u "$acked" | comm -23 - "$T/stored" | wc -l)
+check "every acknowledged event is stored ($missing missing of $n_acked)" test "$missing" -eq 0
+dups=$(uniq -d "$T/stored" | wc -l)
+check "no event is stored twice ($dups doubled)" test "$dups" -eq 0
+orders_db=$(sqlite3 "$db" "SELECT count(*) FROM orders")
+orders_ev=$(sqlite3 "$db" "SELECT count(*) FROM events WHERE name='Order Completed'")
+check "orders and order events agree ($orders_db vs $orders_ev)" test "$orders_db" -eq "$orders_ev"
+
+# memory rebuilt from the store agrees with it: sum of profile orders = stored orders
+start_server $((ROUNDS + 1))
+total=$(python3 - "$port" "$key" <<'PY'
+import http.client, json, sys
+port, key = int(sys.argv[1]), sys.argv[2]
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+h = {"Authorization": "Bearer " + key}
+cursor, total, seen = "", 0, set()
+while True:
+    c.request("GET", "/v1/customers?limit=100" + ("&cursor=" + cursor if cursor else ""), headers=h)
+    r = json.loads(c.getresponse().read())
+    for x in r["customers"]:
+        if x["id"] in seen:
+            sys.exit("customer listed twice: " + x["id"])
+        seen.add(x["id"])
+        total += x["aggregates"]["orders"]
+    cursor = r["next_cursor"]
+    if not cursor:
+        break
+print(total)
+PY
+)
+check "profiles after restart count every stored order ($total vs $orders_db)" test "$total" = "$orders_db"
+kill -TERM "$pid"
+wait "$pid"
+st=$?
+check "SIGTERM after the crash rounds exits 0 (got $st)" test "$st" -eq 0
+if grep -qE 'runtime error|AddressSanitizer|LeakSanitizer' "$T/server.err"; then
+    bad "sanitizer report in the server log: $(grep -m3 -E 'runtime error|Sanitizer' "$T/server.err")"
+fi
+finish
