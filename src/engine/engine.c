@@ -37,34 +37,17 @@ int pt_engine_auth(struct pt_engine *g, const char *key, size_t len, int64_t *sh
     uint8_t hash[32];
     if (pt_api_key_parse(key, len, key_id, hash))
         return PT_ENOTFOUND;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        pthread_mutex_lock(&g->shop_mu);
-        int found = 0;
-        for (size_t i = 0; i < g->nshops; i++) {
-            if (strcmp(g->shops[i].key_id, key_id) == 0) {
-                found = sodium_memcmp(g->shops[i].key_hash, hash, 32) == 0;
-                if (found)
-                    *shop = g->shops[i].id;
-                break;
-            }
-        }
-        pthread_mutex_unlock(&g->shop_mu);
-        if (found)
-            return 0;
-        if (attempt)
-            break;
-        /* a shop created or a key rotated by the CLI since we loaded */
-        struct pt_store *r = pt_engine_reader(g);
-        struct pt_shop sh;
-        if (r == NULL || pt_store_shop_by_key_id(r, key_id, &sh, NULL))
-            return PT_ENOTFOUND;
-        pthread_mutex_lock(&g->shop_mu);
-        int rc = add_shop(g, &sh);
-        pthread_mutex_unlock(&g->shop_mu);
-        if (rc)
-            return PT_ENOTFOUND;
-    }
-    return PT_ENOTFOUND;
+    /* Checked against the store on every request (one indexed read on this
+     * thread's reader connection), so a key rotated by the CLI while the server
+     * runs stops working at once. */
+    struct pt_store *r = pt_engine_reader(g);
+    struct pt_shop sh;
+    if (r == NULL || pt_store_shop_by_key_id(r, key_id, &sh, NULL))
+        return PT_ENOTFOUND;
+    if (sodium_memcmp(sh.key_hash, hash, 32) != 0)
+        return PT_ENOTFOUND;
+    *shop = sh.id;
+    return 0;
 }
 
 /* ---- reader connections ---- */
@@ -310,6 +293,7 @@ void pt_engine_close(struct pt_engine *g)
     pt_state_release(&g->st);
     engine_rfm_release(g);
     pt_free(g->shops);
+    pt_free(g->dirty);
     pt_free(g->dir);
     pthread_rwlock_destroy(&g->lock);
     pthread_mutex_destroy(&g->mu);

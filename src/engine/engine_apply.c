@@ -81,6 +81,16 @@ static int merge(struct grp_ctx *c, uint32_t shop, size_t into, size_t from, con
     if (tree_size(s, pt_state_root(s, into)) + tree_size(s, from) > PT_STATE_MAX_TREE)
         return 0; /* documented limit: the identity stays a profile of its own */
     pt_state_link(s, into, from);
+    /* the profile's cart is the newer of the two (a visitor's cart survives login);
+     * the merged identity keeps its own copy, so an unmerge gives it back */
+    size_t root = pt_state_root(s, into);
+    if (s->cart_t[from] > s->cart_t[root] && s->cart_value[from] > 0) {
+        s->cart_value[root] = s->cart_value[from];
+        s->cart_since[root] = s->cart_since[from];
+        s->cart_t[root] = s->cart_t[from];
+        if (mark_dirty(c->g, root))
+            return pt_err_set(&c->e, PT_ENOMEM, "out of memory");
+    }
     int rc = mark_dirty(c->g, from);
     if (rc)
         return pt_err_set(&c->e, rc, "out of memory");
@@ -114,6 +124,8 @@ static int link_identity(struct grp_ctx *c, uint32_t shop, size_t user, const ch
 static void apply_cart(struct pt_state *s, size_t r, const struct pt_event *ev)
 {
     int64_t v = s->cart_value[r];
+    if (ev->t < s->cart_t[r])
+        return; /* older than the cart's last change (a late event, an imported order) */
     switch (ev->kind) {
     case PT_K_PRODUCT_ADDED:
         if (v == 0)

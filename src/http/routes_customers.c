@@ -29,7 +29,7 @@ static int profile_json(struct req *r, const struct pt_profile *p, int full, str
                   p->nrows);
     if (full) {
         pt_buf_adds(b, ",\"traits\":");
-        if (pt_store_traits_json(s, p->root, b, &e))
+        if (pt_store_traits_json(s, p->rows, p->nrows, b, &e))
             return PT_EIO;
     }
     pt_buf_adds(b, ",\"consents\":{");
@@ -174,8 +174,8 @@ void route_customers(struct req *r)
     pt_buf_adds(b, "{\"customers\":[");
     int shown = n > limit ? (int)limit : n, k = 0;
     for (int i = 0; i < shown; i++) {
-        if (pt_engine_profile_row(r->h->g, r->shop, ids[i], p))
-            continue; /* erased or merged away since the page was read */
+        if (pt_engine_profile_row(r->h->g, r->shop, ids[i], p) || p->root != ids[i])
+            continue; /* erased, or merged into another profile (listed as that one) */
         if (k++)
             pt_buf_addc(b, ',');
         profile_json(r, p, 0, b);

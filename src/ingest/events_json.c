@@ -3,6 +3,7 @@
  */
 #include "ingest/events.h"
 
+#include <float.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
@@ -208,7 +209,10 @@ static int get_money(struct ctx *c, json_t *o, const char *key, const char *fiel
         if (!isfinite(x) || fabs(x) > 1e15)
             return fail(c, "invalid_field", field, "%s is out of range", field);
         double r = nearbyint(x);
-        if (fabs(x - r) > 1e-6 * (fabs(x) > 1 ? fabs(x) : 1))
+        /* x carries at most ~2 ulp of rounding (decimal -> double, then the
+         * multiply); anything further from a whole minor unit is a real extra
+         * decimal, however large x is. */
+        if (fabs(x - r) > 16 * DBL_EPSILON * (fabs(x) > 1 ? fabs(x) : 1))
             return fail(c, "invalid_field", field, "%s has more than %d decimal places", field,
                         scale);
         *out = (int64_t)r;
@@ -683,7 +687,8 @@ int pt_events_decode(const char *body, size_t len, enum pt_ev_type type, int64_t
         rc = decode_one(&c, json_array_get(arr, i), 0, ev);
         c.err = err;
         if (rc == PT_ENOMEM) {
-            *err = one;
+            if (partial) /* else nomem() already wrote *err and `one` is unset */
+                *err = one;
             goto out;
         }
         if (rc == 0) {

@@ -126,8 +126,10 @@ int pt_store_load_orders(struct pt_store *s, int (*cb)(void *ctx, const struct p
 int pt_store_customer_find(struct pt_store *s, int64_t shop, int kind, const char *ext_id,
                            int64_t *id, struct pt_err *e);
 /* Append JSON to out: */
-/* the traits object of row id ("{}" if none) */
-int pt_store_traits_json(struct pt_store *s, int64_t id, struct pt_buf *out, struct pt_err *e);
+/* the traits of a profile: rows ids[0..n) merged in reverse order, so ids[0]
+ * (the root) wins on a conflict ("{}" if none) */
+int pt_store_traits_json(struct pt_store *s, const int64_t *ids, size_t n, struct pt_buf *out,
+                         struct pt_err *e);
 /* [{"category","quantity"}...] top k over rows ids[0..n) */
 int pt_store_categories_json(struct pt_store *s, const int64_t *ids, size_t n, int k,
                              struct pt_buf *out, struct pt_err *e);

@@ -53,12 +53,43 @@ static int one_text(struct pt_store *s, sqlite3_stmt *q, const char *dflt, struc
     return r;
 }
 
-int pt_store_traits_json(struct pt_store *s, int64_t id, struct pt_buf *out, struct pt_err *e)
+int pt_store_traits_json(struct pt_store *s, const int64_t *ids, size_t n, struct pt_buf *out,
+                         struct pt_err *e)
 {
-    sqlite3_stmt *q;
-    if (prepare_in(s, "SELECT traits FROM customers WHERE id IN (%s)", 1, 1, &id, &q, e))
-        return PT_EIO;
-    return one_text(s, q, "{}", out, e);
+    if (n == 1) {
+        sqlite3_stmt *q;
+        if (prepare_in(s, "SELECT traits FROM customers WHERE id IN (%s)", 1, 1, ids, &q, e))
+            return PT_EIO;
+        return one_text(s, q, "{}", out, e);
+    }
+    /* json_patch folded over the identities, the root (ids[0]) last */
+    struct pt_buf acc;
+    pt_buf_init(&acc);
+    if (pt_buf_adds(&acc, "{}"))
+        return pt_err_set(e, PT_ENOMEM, "out of memory");
+    for (size_t k = n; k > 0; k--) {
+        sqlite3_stmt *q;
+        if (prepare_in(s,
+                       "SELECT json_patch(?2, coalesce((SELECT traits FROM customers"
+                       " WHERE id=?1), '{}')) %.0s",
+                       1, 1, &ids[k - 1], &q, e)) {
+            pt_buf_release(&acc);
+            return PT_EIO;
+        }
+        sqlite3_bind_text(q, 2, acc.data, (int)acc.len, SQLITE_TRANSIENT);
+        struct pt_buf next;
+        pt_buf_init(&next);
+        int rc = one_text(s, q, "{}", &next, e);
+        pt_buf_release(&acc);
+        if (rc) {
+            pt_buf_release(&next);
+            return rc;
+        }
+        acc = next;
+    }
+    int rc = pt_buf_add(out, acc.data, acc.len) ? pt_err_set(e, PT_ENOMEM, "out of memory") : 0;
+    pt_buf_release(&acc);
+    return rc;
 }
 
 int pt_store_categories_json(struct pt_store *s, const int64_t *ids, size_t n, int k,
