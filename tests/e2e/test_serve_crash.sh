@@ -12,23 +12,29 @@ key=$("$PATRON" shop create "Crash shop" --data "$data" --format json |
 check "shop created" test -n "$key"
 acked="$T/acked"
 : >"$acked"
+: >"$T/server.err"
 
-start_server() { # -> $pid, $port
+start_server() { # -> $pid, $port (empty if it did not come up)
+    local before
+    before=$(grep -c 'listening on' "$T/server.err" 2>/dev/null)
     "$PATRON" serve --data "$data" --listen 127.0.0.1:0 --log off 2>>"$T/server.err" &
     pid=$!
     port=""
-    for _ in $(seq 1 200); do
-        port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$T/server.err" | tail -1 | cut -d: -f3)
-        [[ -n "$port" ]] && [[ $(grep -c 'listening on' "$T/server.err") -ge $1 ]] && break
+    for _ in $(seq 1 400); do
+        if [[ $(grep -c 'listening on' "$T/server.err") -gt ${before:-0} ]]; then
+            port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$T/server.err" | tail -1 | cut -d: -f3)
+            curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return
+        fi
         sleep 0.05
     done
+    port=""
 }
-trap 'kill -9 $pid 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill -9 $pid 2>/dev/null; [[ -n "${KEEP:-}" ]] || rm -rf "$T"' EXIT
 
 rnd_sleep() { python3 -c "import random; print(round(random.uniform(0.15, 0.9), 3))"; }
 
 for round in $(seq 1 "$ROUNDS"); do
-    start_server "$round"
+    start_server
     if [[ -z "$port" ]]; then
         bad "round $round: server did not start: $(tail -3 "$T/server.err")"
         break
@@ -55,7 +61,8 @@ orders_ev=$(sqlite3 "$db" "SELECT count(*) FROM events WHERE name='Order Complet
 check "orders and order events agree ($orders_db vs $orders_ev)" test "$orders_db" -eq "$orders_ev"
 
 # memory rebuilt from the store agrees with it: sum of profile orders = stored orders
-start_server $((ROUNDS + 1))
+start_server
+[[ -n "$port" ]] || bad "final start: $(tail -3 "$T/server.err")"
 total=$(python3 - "$port" "$key" <<'PY'
 import http.client, json, sys
 port, key = int(sys.argv[1]), sys.argv[2]
