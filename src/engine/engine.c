@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util/mem.h"
 
@@ -220,6 +221,7 @@ static void *writer_main(void *arg)
         for (struct pt_job *j = head; j; j = j->next)
             j->finished = 1;
         pthread_cond_broadcast(&g->done_cv);
+        pthread_cond_signal(&g->ckpt_cv);
         pthread_mutex_unlock(&g->mu);
         /* callbacks last: a callback may free its job */
         for (struct pt_job *j = head, *nx; j; j = nx) {
@@ -228,6 +230,36 @@ static void *writer_main(void *arg)
                 j->done(j, j->ctx);
         }
     }
+    return NULL;
+}
+
+/* Checkpoints: woken after commits, copies the WAL into the database with its
+ * own connection so the writer never pays for it; the WAL is reset by SQLite
+ * once a checkpoint has caught up and no reader needs the old frames. */
+static void *ckpt_main(void *arg)
+{
+    struct pt_engine *g = arg;
+    struct pt_store *s;
+    if (pt_store_open(g->dir, PT_STORE_READ, &s, NULL))
+        return NULL;
+    pthread_mutex_lock(&g->mu);
+    for (;;) {
+        while (!g->stopping && g->commits == g->ckpt_commits)
+            pthread_cond_wait(&g->ckpt_cv, &g->mu);
+        if (g->stopping)
+            break;
+        g->ckpt_commits = g->commits;
+        pthread_mutex_unlock(&g->mu);
+        int pages = 0;
+        struct pt_err e;
+        if (pt_store_checkpoint(s, &pages, &e))
+            fprintf(stderr, "patron: engine: %s\n", e.msg);
+        usleep(pages > 20000 ? 1000 : 50000); /* a long WAL: catch up sooner */
+        pthread_mutex_lock(&g->mu);
+    }
+    pthread_mutex_unlock(&g->mu);
+    pt_store_checkpoint(s, NULL, NULL);
+    pt_store_close(s);
     return NULL;
 }
 
@@ -256,6 +288,7 @@ int pt_engine_open(const struct pt_engine_opts *o, struct pt_engine **out, struc
     pthread_mutex_init(&g->rfm_mu, NULL);
     pthread_cond_init(&g->work_cv, NULL);
     pthread_cond_init(&g->done_cv, NULL);
+    pthread_cond_init(&g->ckpt_cv, NULL);
     pthread_rwlock_init(&g->lock, NULL);
     pthread_key_create(&g->reader_key, close_reader);
     int rc = g->dir ? pt_store_open(o->data_dir, PT_STORE_WRITE, &g->w, e)
@@ -264,6 +297,8 @@ int pt_engine_open(const struct pt_engine_opts *o, struct pt_engine **out, struc
         rc = engine_load(g, e);
     if (rc == 0 && pthread_create(&g->thread, NULL, writer_main, g))
         rc = pt_err_set(e, PT_EIO, "cannot start the engine thread");
+    if (rc == 0 && pthread_create(&g->ckpt_thread, NULL, ckpt_main, g) == 0)
+        g->ckpt_started = 1;
     if (rc) {
         g->no_thread = 1;
         pt_engine_close(g);
@@ -283,6 +318,11 @@ void pt_engine_close(struct pt_engine *g)
     pthread_mutex_unlock(&g->mu);
     if (!g->no_thread)
         pthread_join(g->thread, NULL);
+    pthread_mutex_lock(&g->mu);
+    pthread_cond_broadcast(&g->ckpt_cv);
+    pthread_mutex_unlock(&g->mu);
+    if (g->ckpt_started)
+        pthread_join(g->ckpt_thread, NULL);
     struct pt_store *r = pthread_getspecific(g->reader_key);
     if (r) {
         pthread_setspecific(g->reader_key, NULL);
@@ -301,6 +341,7 @@ void pt_engine_close(struct pt_engine *g)
     pthread_mutex_destroy(&g->rfm_mu);
     pthread_cond_destroy(&g->work_cv);
     pthread_cond_destroy(&g->done_cv);
+    pthread_cond_destroy(&g->ckpt_cv);
     pt_free(g);
 }
 

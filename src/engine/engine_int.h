@@ -59,6 +59,12 @@ struct pt_engine {
     size_t ndirty, capdirty;
     int scrub;
 
+    /* checkpoints, on their own thread and connection */
+    pthread_t ckpt_thread;
+    int ckpt_started;
+    pthread_cond_t ckpt_cv;
+    uint64_t ckpt_commits; /* commits seen by the checkpointer */
+
     void (*progress)(void *ctx, const char *phase, uint64_t done);
     void *pctx;
 };

@@ -96,11 +96,12 @@ static int profile_json(struct req *r, const struct pt_profile *p, int full, str
     }
     if (full) {
         const char *lim = query(r, "timeline");
-        int n = lim ? atoi(lim) : 20;
-        if (n < 0 || n > 1000)
+        char *end = NULL;
+        long n = lim ? strtol(lim, &end, 10) : 20;
+        if (lim && (*end || n < 0 || n > 1000))
             n = 20;
         pt_buf_adds(b, ",\"timeline\":");
-        if (pt_store_timeline_json(s, p->rows, p->nrows, n, b, &e))
+        if (pt_store_timeline_json(s, p->rows, p->nrows, (int)n, b, &e))
             return PT_EIO;
     }
     return 0;

@@ -514,6 +514,15 @@ out:
     return rc;
 }
 
+/* json_dumps() strings come from jansson's allocator (libc unless someone
+ * called json_set_alloc_funcs): give them back through it, not pt_free. */
+static void dump_free(char *s)
+{
+    json_free_t jfree;
+    json_get_alloc_funcs(NULL, &jfree);
+    jfree(s);
+}
+
 static int decode_one(struct ctx *c, json_t *o, enum pt_ev_type type, struct pt_event *ev)
 {
     int rc;
@@ -569,7 +578,7 @@ static int decode_one(struct ctx *c, json_t *o, enum pt_ev_type type, struct pt_
             if (s == NULL)
                 return nomem(c);
             ev->traits = pt_evbatch_strdup(c->b, s, strlen(s));
-            free(s);
+            dump_free(s);
             if (ev->traits == NULL)
                 return nomem(c);
         }
@@ -579,13 +588,13 @@ static int decode_one(struct ctx *c, json_t *o, enum pt_ev_type type, struct pt_
         return nomem(c);
     size_t n = strlen(s);
     if (n > PT_EV_MAX_EVENT) {
-        free(s);
+        dump_free(s);
         return fail(c, "too_large", NULL, "the event is %zu bytes; the limit is %u", n,
                     PT_EV_MAX_EVENT);
     }
     ev->json = pt_evbatch_strdup(c->b, s, n);
     ev->json_len = n;
-    free(s);
+    dump_free(s);
     return ev->json ? 0 : nomem(c);
 }
 

@@ -105,6 +105,9 @@ int pt_store_merge_undo(struct pt_store *s, int64_t merge_id, int64_t into, int6
 /* Delete every row of customers ids[0..n) (events, orders, lines, merges, the
  * customers), then, after commit, pt_store_scrub. */
 int pt_store_erase(struct pt_store *s, const int64_t *ids, size_t n, struct pt_err *e);
+/* Copy committed WAL pages into the database (passive: never blocks the
+ * writer); *wal_pages receives the WAL's size in pages. Any connection. */
+int pt_store_checkpoint(struct pt_store *s, int *wal_pages, struct pt_err *e);
 /* Checkpoint and truncate the WAL (after an erasure has committed). */
 int pt_store_scrub(struct pt_store *s, struct pt_err *e);
 

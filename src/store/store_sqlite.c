@@ -211,14 +211,23 @@ int pt_store_open(const char *dir, int mode, struct pt_store **out, struct pt_er
     sqlite3_busy_timeout(s->db, 10000);
     if (exec(s,
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;"
-             "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-131072; PRAGMA temp_store=MEMORY;",
+             "PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=1073741824;",
              e) ||
         (s->writer && migrate(s, e))) {
         pt_store_close(s);
         return PT_EIO;
     }
+    /* The writer keeps a large page cache; readers a small one each. The bulk
+     * of checkpointing (copying WAL pages into the database) is done by
+     * pt_store_checkpoint from another connection (the engine's checkpoint
+     * thread, on the other core); the writer's own automatic checkpoint after a
+     * commit then only finishes the last frames, and, being complete, lets the
+     * next transaction start the WAL from its beginning (a passive checkpoint
+     * from elsewhere never sees the WAL complete while the writer appends). */
     if (s->writer)
-        exec(s, "PRAGMA wal_autocheckpoint=10000", NULL);
+        exec(s, "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=4000", NULL);
+    else
+        exec(s, "PRAGMA cache_size=-8192", NULL);
     *out = s;
     return 0;
 }
@@ -662,6 +671,17 @@ int pt_store_erase(struct pt_store *s, const int64_t *ids, size_t n, struct pt_e
                 return db_fail(s, e, "erase");
         }
     }
+    return 0;
+}
+
+int pt_store_checkpoint(struct pt_store *s, int *wal_pages, struct pt_err *e)
+{
+    int log = 0, done = 0;
+    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    if (wal_pages)
+        *wal_pages = log;
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+        return db_fail(s, e, "checkpoint");
     return 0;
 }
 
