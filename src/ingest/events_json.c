@@ -514,6 +514,10 @@ out:
     return rc;
 }
 
+/* Stored events keep numbers as sent: 15 significant digits re-print any
+ * decimal of up to 15 digits exactly (167.17 stays 167.17, not 167.16999...). */
+#define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
 /* json_dumps() strings come from jansson's allocator (libc unless someone
  * called json_set_alloc_funcs): give them back through it, not pt_free. */
 static void dump_free(char *s)
@@ -574,7 +578,7 @@ static int decode_one(struct ctx *c, json_t *o, enum pt_ev_type type, struct pt_
         if (tr && !json_is_null(tr)) {
             if (!json_is_object(tr))
                 return fail(c, "invalid_field", "traits", "traits must be an object");
-            char *s = json_dumps(tr, JSON_COMPACT);
+            char *s = json_dumps(tr, DUMP_FLAGS);
             if (s == NULL)
                 return nomem(c);
             ev->traits = pt_evbatch_strdup(c->b, s, strlen(s));
@@ -583,7 +587,7 @@ static int decode_one(struct ctx *c, json_t *o, enum pt_ev_type type, struct pt_
                 return nomem(c);
         }
     }
-    char *s = json_dumps(o, JSON_COMPACT);
+    char *s = json_dumps(o, DUMP_FLAGS);
     if (s == NULL)
         return nomem(c);
     size_t n = strlen(s);

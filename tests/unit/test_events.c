@@ -464,3 +464,12 @@ Test(events, regression_large_numbers_with_extra_decimals)
     cr_expect_eq(order_amount(J("'revenue':9999999999999.99")), 999999999999999);
     cr_expect_eq(order_amount(J("'revenue':123456789012.34")), 12345678901234);
 }
+
+Test(events, stored_json_keeps_decimals_as_sent)
+{
+    const char *body = J("{'userId':'u1','event':'Product Viewed','properties':"
+                         "{'product_id':'p1','price':167.17,'weight':0.1,'big':12345678.91}}");
+    const struct pt_event *ev = track(body);
+    cr_expect_eq(ev->amount, 16717);
+    cr_expect_str_eq(ev->json, body, "numbers re-printed exactly: %s", ev->json);
+}
