@@ -108,6 +108,14 @@ static int load_order(void *ctx, const struct pt_order_row *o)
     return 0;
 }
 
+static int load_head(void *ctx, int64_t customer, int64_t seq)
+{
+    struct pt_engine *g = ctx;
+    if (customer >= 1 && (size_t)customer <= g->st.n)
+        g->st.head[customer - 1] = seq; /* rows come in seq order: the last one wins */
+    return 0;
+}
+
 /* (Re)build memory from the store. */
 int engine_load(struct pt_engine *g, struct pt_err *e)
 {
@@ -128,6 +136,8 @@ int engine_load(struct pt_engine *g, struct pt_err *e)
         }
         rc = pt_store_load_orders(g->w, load_order, g, e);
     }
+    if (rc == 0)
+        rc = pt_store_load_heads(g->w, load_head, g, e);
     if (rc == 0) {
         pthread_mutex_lock(&g->shop_mu);
         g->nshops = 0;

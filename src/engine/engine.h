@@ -76,7 +76,8 @@ int pt_engine_run(struct pt_engine *g, struct pt_job *j);
 
 /* ---- reads (any thread; each takes the read lock) ---- */
 struct pt_profile {
-    int64_t rows[128];
+    int64_t rows[128];  /* store row ids of the identities, the root first */
+    int64_t heads[128]; /* their event chains' heads */
     size_t nrows;
     int64_t root;  /* store row id of the profile */
     char user_id[PT_EV_MAX_ID + 1];

@@ -169,8 +169,9 @@ static int apply_event(struct grp_ctx *c, int64_t shop64, const struct pt_event 
     int64_t seq;
     int dup, rc;
     *status = PT_EV_DUPLICATE;
-    if ((rc = pt_store_event_insert(g->w, shop64, (int64_t)target + 1, ev, c->now, &seq, &dup,
-                                    &c->e)))
+    int64_t prev = found >= 0 ? s->head[target] : 0;
+    if ((rc = pt_store_event_insert(g->w, shop64, (int64_t)target + 1, prev, ev, c->now, &seq,
+                                    &dup, &c->e)))
         return rc;
     if (dup)
         return 0;
@@ -183,6 +184,7 @@ static int apply_event(struct grp_ctx *c, int64_t shop64, const struct pt_event 
     *status = PT_EV_ACCEPTED;
     if (found < 0 && (rc = create_row(c, shop, anon, id, -1, &target)))
         return rc;
+    s->head[target] = seq;
     if (!anon && ev->anonymous_id &&
         (rc = link_identity(c, shop, target, ev->anonymous_id, 0, ev->t)))
         return rc;
@@ -287,14 +289,16 @@ static int do_erase(struct grp_ctx *c, struct pt_job *j)
         return 0;
     }
     size_t rows[PT_STATE_MAX_TREE];
-    int64_t ids[PT_STATE_MAX_TREE];
+    int64_t ids[PT_STATE_MAX_TREE], heads[PT_STATE_MAX_TREE];
     size_t root = pt_state_root(s, (size_t)u);
     size_t n = pt_state_tree(s, root, rows, PT_STATE_MAX_TREE);
     if (n > PT_STATE_MAX_TREE)
         n = PT_STATE_MAX_TREE;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         ids[i] = (int64_t)rows[i] + 1;
-    int rc = pt_store_erase(g->w, ids, n, &c->e);
+        heads[i] = s->head[rows[i]];
+    }
+    int rc = pt_store_erase(g->w, ids, heads, n, &c->e);
     if (rc)
         return rc;
     for (size_t i = n; i > 0; i--)

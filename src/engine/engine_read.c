@@ -177,8 +177,10 @@ static int fill(struct pt_engine *g, int64_t shop, size_t row, struct pt_profile
         n = PT_STATE_MAX_TREE;
     memset(p, 0, sizeof *p);
     p->now = (int64_t)time(NULL);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         p->rows[i] = (int64_t)rows[i] + 1;
+        p->heads[i] = s->head[rows[i]];
+    }
     p->nrows = n;
     p->root = (int64_t)root + 1;
     uint32_t len;

@@ -18,7 +18,7 @@ void pt_state_init(struct pt_state *s)
 #define ARRAYS(X)                                                                                \
     X(shop) X(parent) X(child) X(sibling) X(flags) X(consent) X(consent_set) X(orders)           \
     X(first_t) X(last_t) X(revenue) X(refunded) X(cart_value) X(cart_since) X(cart_t)           \
-    X(keyoff) X(keylen)
+    X(keyoff) X(keylen) X(head)
 
 void pt_state_release(struct pt_state *s)
 {
@@ -191,6 +191,7 @@ void pt_state_erase(struct pt_state *s, size_t row)
     s->orders[row] = 0;
     s->first_t[row] = s->last_t[row] = s->revenue[row] = s->refunded[row] = 0;
     s->cart_value[row] = s->cart_since[row] = s->cart_t[row] = 0;
+    s->head[row] = 0;
     s->consent[row] = s->consent_set[row] = 0;
     if (!(s->flags[row] & ROW_ERASED) && (s->flags[row] & ROW_PRESENT))
         s->live--;

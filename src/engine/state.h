@@ -31,6 +31,7 @@ struct pt_state {
     uint32_t *orders;
     int64_t *first_t, *last_t, *revenue, *refunded;
     int64_t *cart_value, *cart_since, *cart_t;
+    int64_t *head; /* seq of the identity's latest event (its chain's head), 0 = none */
     uint64_t *keyoff;
     uint32_t *keylen;
     struct pt_buf keys; /* external ids */

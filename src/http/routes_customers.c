@@ -101,7 +101,7 @@ static int profile_json(struct req *r, const struct pt_profile *p, int full, str
         if (lim && (*end || n < 0 || n > 1000))
             n = 20;
         pt_buf_adds(b, ",\"timeline\":");
-        if (pt_store_timeline_json(s, p->rows, p->nrows, (int)n, b, &e))
+        if (pt_store_timeline_json(s, p->heads, p->nrows, (int)n, b, &e))
             return PT_EIO;
     }
     return 0;
@@ -130,7 +130,7 @@ void route_customer(struct req *r)
     if (rc == 0 && r->route == R_EXPORT) {
         struct pt_err e;
         pt_buf_adds(b, ",\"held\":{");
-        rc = pt_store_export_json(pt_engine_reader(r->h->g), p->rows, p->nrows, b, &e);
+        rc = pt_store_export_json(pt_engine_reader(r->h->g), p->rows, p->heads, p->nrows, b, &e);
         pt_buf_addc(b, '}');
     }
     pt_buf_addc(b, '}');

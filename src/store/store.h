@@ -82,8 +82,11 @@ int pt_store_customer_update(struct pt_store *s, const struct pt_cust_row *c, st
 int pt_store_customer_traits(struct pt_store *s, int64_t id, const char *traits,
                              struct pt_err *e);
 
-/* Insert an event; *dup = 1 if (shop, message_id) was already there (nothing written). */
-int pt_store_event_insert(struct pt_store *s, int64_t shop, int64_t customer,
+/* Insert an event of identity `customer` whose previous event is `prev` (0 =
+ * none): the identity's events form a chain through prev, newest first from
+ * its head (the memory keeps each identity's head). *dup = 1 if (shop,
+ * message_id) was already there (nothing written). */
+int pt_store_event_insert(struct pt_store *s, int64_t shop, int64_t customer, int64_t prev,
                           const struct pt_event *ev, int64_t received, int64_t *seq, int *dup,
                           struct pt_err *e);
 int pt_store_event_delete(struct pt_store *s, int64_t seq, struct pt_err *e);
@@ -102,9 +105,11 @@ int pt_store_merge_insert(struct pt_store *s, int64_t shop, int64_t into, int64_
  * receive its rows. PT_ENOTFOUND if none. */
 int pt_store_merge_undo(struct pt_store *s, int64_t merge_id, int64_t into, int64_t from,
                         int64_t t, int64_t *into_out, int64_t *from_out, struct pt_err *e);
-/* Delete every row of customers ids[0..n) (events, orders, lines, merges, the
- * customers), then, after commit, pt_store_scrub. */
-int pt_store_erase(struct pt_store *s, const int64_t *ids, size_t n, struct pt_err *e);
+/* Delete every row of customers ids[0..n) whose event chains start at
+ * heads[0..n) (events, bodies, orders, lines, merges, the customers); after
+ * commit, pt_store_scrub. */
+int pt_store_erase(struct pt_store *s, const int64_t *ids, const int64_t *heads, size_t n,
+                   struct pt_err *e);
 /* Copy committed WAL pages into the database (passive: never blocks the
  * writer); *wal_pages receives the WAL's size in pages. Any connection. */
 int pt_store_checkpoint(struct pt_store *s, int *wal_pages, struct pt_err *e);
@@ -120,6 +125,9 @@ int pt_store_load_customers(struct pt_store *s,
 struct pt_order_row {
     int64_t customer, t, amount, refunded;
 };
+/* (customer, seq) of every event in seq order (the head of each chain is the last). */
+int pt_store_load_heads(struct pt_store *s, int (*cb)(void *ctx, int64_t customer, int64_t seq),
+                        void *ctx, struct pt_err *e);
 int pt_store_max_customer(struct pt_store *s, int64_t *id, struct pt_err *e);
 int pt_store_load_orders(struct pt_store *s, int (*cb)(void *ctx, const struct pt_order_row *o),
                          void *ctx, struct pt_err *e);
@@ -136,12 +144,14 @@ int pt_store_traits_json(struct pt_store *s, const int64_t *ids, size_t n, struc
 /* [{"category","quantity"}...] top k over rows ids[0..n) */
 int pt_store_categories_json(struct pt_store *s, const int64_t *ids, size_t n, int k,
                              struct pt_buf *out, struct pt_err *e);
-/* the latest `limit` events of rows ids[0..n), newest first, as a JSON array */
-int pt_store_timeline_json(struct pt_store *s, const int64_t *ids, size_t n, int limit,
+/* the latest `limit` events of the chains starting at heads[0..n) (0 = none),
+ * newest first, as a JSON array */
+int pt_store_timeline_json(struct pt_store *s, const int64_t *heads, size_t n, int limit,
                            struct pt_buf *out, struct pt_err *e);
-/* GDPR export: everything held about rows ids[0..n) as one JSON object's members */
-int pt_store_export_json(struct pt_store *s, const int64_t *ids, size_t n, struct pt_buf *out,
-                         struct pt_err *e);
+/* GDPR export: everything held about rows ids[0..n) (event chains from
+ * heads[0..n)) as one JSON object's members */
+int pt_store_export_json(struct pt_store *s, const int64_t *ids, const int64_t *heads, size_t n,
+                         struct pt_buf *out, struct pt_err *e);
 /* Page of (id) of user customers of shop with id > after, ascending, at most limit. */
 int pt_store_customer_page(struct pt_store *s, int64_t shop, int64_t after, int limit,
                            int64_t *ids, int *n, struct pt_err *e);

@@ -106,27 +106,58 @@ int pt_store_categories_json(struct pt_store *s, const int64_t *ids, size_t n, i
     return one_text(s, q, "[]", out, e);
 }
 
-#define EVENT_JSON                                                                               \
+#define EVENT_JSON_TEXT                                                                          \
     "json_object('seq',seq,'type',CASE type WHEN 1 THEN 'track' WHEN 2 THEN 'identify'"          \
     " WHEN 3 THEN 'alias' WHEN 4 THEN 'page' WHEN 5 THEN 'screen' ELSE 'group' END,"            \
-    "'event',name,'timestamp',strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ',t,'unixepoch'),"               \
-    "'received_at',strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ',received,'unixepoch'),'body',json(body))"
+    "'event',name,'timestamp',strftime('%Y-%m-%dT%H:%M:%SZ',t,'unixepoch'),"                     \
+    "'received_at',strftime('%Y-%m-%dT%H:%M:%SZ',received,'unixepoch'),"                        \
+    "'body',json((SELECT body FROM event_bodies b WHERE b.seq=events.seq)))"
 
-int pt_store_timeline_json(struct pt_store *s, const int64_t *ids, size_t n, int limit,
+
+/* Prepare "WITH RECURSIVE ch(seq, d) AS (<the chains from heads ?1..?n, at
+ * most ?(n+1) events down each>) " + tail; binds heads and the depth. */
+static int prepare_chain(struct pt_store *s, const int64_t *heads, size_t n, int64_t depth,
+                         const char *tail, sqlite3_stmt **q, struct pt_err *e)
+{
+    struct pt_buf sql;
+    pt_buf_init(&sql);
+    if (n == 0 || n > 256)
+        return pt_err_set(e, PT_EINVAL, "store: %zu rows in one profile", n);
+    pt_buf_adds(&sql, "WITH RECURSIVE ch(seq, d) AS (SELECT column1, 1 FROM (VALUES ");
+    for (size_t i = 0; i < n; i++)
+        pt_buf_printf(&sql, "%s(?%zu)", i ? "," : "", i + 1);
+    pt_buf_printf(&sql,
+                  ") WHERE column1 > 0 UNION ALL SELECT e.prev, ch.d + 1 FROM events e JOIN ch"
+                  " ON e.seq = ch.seq WHERE e.prev IS NOT NULL AND ch.d < ?%zu) ",
+                  n + 1);
+    int rc = pt_buf_adds(&sql, tail);
+    if (rc || sqlite3_prepare_v2(db_of(s), sql.data, -1, q, NULL)) {
+        pt_buf_release(&sql);
+        return pt_err_set(e, rc ? PT_ENOMEM : PT_EIO, "store: %s", sqlite3_errmsg(db_of(s)));
+    }
+    pt_buf_release(&sql);
+    for (size_t i = 0; i < n; i++)
+        sqlite3_bind_int64(*q, (int)i + 1, heads[i]);
+    sqlite3_bind_int64(*q, (int)n + 1, depth);
+    return 0;
+}
+
+int pt_store_timeline_json(struct pt_store *s, const int64_t *heads, size_t n, int limit,
                            struct pt_buf *out, struct pt_err *e)
 {
     sqlite3_stmt *q;
-    if (prepare_in(s,
-                   "SELECT json_group_array(json(j)) FROM (SELECT " EVENT_JSON
-                   " j FROM events WHERE customer IN (%s) ORDER BY t DESC, seq DESC LIMIT ?)",
-                   n, 1, ids, &q, e))
+    char tail[1024];
+    snprintf(tail, sizeof tail,
+             "SELECT json_group_array(json(j)) FROM (SELECT %s j FROM events WHERE seq IN"
+             " (SELECT seq FROM ch) ORDER BY t DESC, seq DESC LIMIT %d)",
+             EVENT_JSON_TEXT, limit);
+    if (prepare_chain(s, heads, n, limit, tail, &q, e))
         return PT_EIO;
-    sqlite3_bind_int(q, (int)n + 1, limit);
     return one_text(s, q, "[]", out, e);
 }
 
-int pt_store_export_json(struct pt_store *s, const int64_t *ids, size_t n, struct pt_buf *out,
-                         struct pt_err *e)
+int pt_store_export_json(struct pt_store *s, const int64_t *ids, const int64_t *heads, size_t n,
+                         struct pt_buf *out, struct pt_err *e)
 {
     static const char *const part[][2] = {
         {"identities",
@@ -134,8 +165,7 @@ int pt_store_export_json(struct pt_store *s, const int64_t *ids, size_t n, struc
          " ELSE 'anonymousId' END,'id',ext_id,'merged_into',merged_into,'traits',json(traits),"
          "'consent',consent,'consent_set',consent_set,'cart_value',cart_value,"
          "'created',created)) FROM customers WHERE id IN (%s)"},
-        {"events", "SELECT json_group_array(json(j)) FROM (SELECT " EVENT_JSON
-                   " j FROM events WHERE customer IN (%s) ORDER BY seq)"},
+        {"events", NULL},
         {"orders", "SELECT json_group_array(json_object('order_id',order_id,'t',t,'amount',amount,"
                    "'currency',currency,'refunded',refunded)) FROM orders WHERE customer IN (%s)"},
         {"order_lines",
@@ -148,7 +178,18 @@ int pt_store_export_json(struct pt_store *s, const int64_t *ids, size_t n, struc
     };
     for (size_t i = 0; i < sizeof part / sizeof part[0]; i++) {
         sqlite3_stmt *q;
-        if (prepare_in(s, part[i][1], n, 1, ids, &q, e))
+        int rc;
+        if (part[i][1]) {
+            rc = prepare_in(s, part[i][1], n, 1, ids, &q, e);
+        } else {
+            char tail[1024];
+            snprintf(tail, sizeof tail,
+                     "SELECT json_group_array(json(j)) FROM (SELECT %s j FROM events WHERE seq"
+                     " IN (SELECT seq FROM ch) ORDER BY seq)",
+                     EVENT_JSON_TEXT);
+            rc = prepare_chain(s, heads, n, INT64_MAX, tail, &q, e);
+        }
+        if (rc)
             return PT_EIO;
         if (pt_buf_printf(out, "%s\"%s\":", i ? "," : "", part[i][0]))
             return pt_err_set(e, PT_ENOMEM, "out of memory");

@@ -25,12 +25,14 @@ static const char *const migrations[] = {
     " cart_t INTEGER NOT NULL DEFAULT 0, split INTEGER NOT NULL DEFAULT 0,"
     " created INTEGER NOT NULL,"
     " UNIQUE(shop, kind, ext_id));"
+    /* events: narrow rows appended in seq order; an identity's events form a
+     * chain through `prev` (its previous event), so there is no per-customer
+     * index to update at random on every insert; bodies live in event_bodies. */
     "CREATE TABLE events(seq INTEGER PRIMARY KEY, shop INTEGER NOT NULL,"
-    " customer INTEGER NOT NULL, message_id TEXT, type INTEGER NOT NULL,"
-    " kind INTEGER NOT NULL, name TEXT, t INTEGER NOT NULL, received INTEGER NOT NULL,"
-    " body TEXT NOT NULL);"
+    " customer INTEGER NOT NULL, prev INTEGER, message_id TEXT, type INTEGER NOT NULL,"
+    " kind INTEGER NOT NULL, name TEXT, t INTEGER NOT NULL, received INTEGER NOT NULL);"
     "CREATE UNIQUE INDEX events_message ON events(shop, message_id);"
-    "CREATE INDEX events_customer ON events(customer, seq);"
+    "CREATE TABLE event_bodies(seq INTEGER PRIMARY KEY, body TEXT NOT NULL);"
     "CREATE TABLE orders(shop INTEGER NOT NULL, order_id TEXT NOT NULL,"
     " customer INTEGER NOT NULL, t INTEGER NOT NULL, amount INTEGER NOT NULL,"
     " currency TEXT, refunded INTEGER NOT NULL DEFAULT 0, event INTEGER,"
@@ -52,7 +54,7 @@ enum stmt {
     S_BEGIN, S_COMMIT, S_ROLLBACK,
     S_SHOP_INS, S_SHOP_KEY, S_SHOP_ROTATE, S_SHOP_BY_PUBLIC, S_SHOP_ALL,
     S_CUST_INS, S_CUST_UPD, S_CUST_TRAITS_GET, S_CUST_TRAITS_SET, S_CUST_FIND, S_CUST_PAGE,
-    S_EV_INS, S_EV_DEL, S_ORD_INS, S_LINE_INS, S_ORD_GET, S_ORD_REFUND,
+    S_EV_INS, S_EV_BODY, S_EV_DEL, S_EV_DEL_BODY, S_LOAD_HEADS, S_ORD_INS, S_LINE_INS, S_ORD_GET, S_ORD_REFUND,
     S_MERGE_INS, S_MERGE_LAST, S_MERGE_ID, S_MERGE_UNDO,
     S_LOAD_CUST, S_LOAD_ORD,
     S_NSTMT
@@ -76,9 +78,12 @@ static const char *const sql_text[S_NSTMT] = {
     [S_CUST_TRAITS_SET] = "UPDATE customers SET traits=? WHERE id=?",
     [S_CUST_FIND] = "SELECT id FROM customers WHERE shop=? AND kind=? AND ext_id=?",
     [S_CUST_PAGE] = "SELECT id FROM customers WHERE shop=? AND kind=0 AND id>? ORDER BY id LIMIT ?",
-    [S_EV_INS] = "INSERT OR IGNORE INTO events(shop,customer,message_id,type,kind,name,t,received,"
-                 "body) VALUES(?,?,?,?,?,?,?,?,?)",
+    [S_EV_INS] = "INSERT OR IGNORE INTO events(shop,customer,prev,message_id,type,kind,name,t,"
+                 "received) VALUES(?,?,?,?,?,?,?,?,?)",
+    [S_EV_BODY] = "INSERT INTO event_bodies(seq,body) VALUES(?,?)",
     [S_EV_DEL] = "DELETE FROM events WHERE seq=?",
+    [S_EV_DEL_BODY] = "DELETE FROM event_bodies WHERE seq=?",
+    [S_LOAD_HEADS] = "SELECT seq,customer FROM events",
     [S_ORD_INS] = "INSERT OR IGNORE INTO orders(shop,order_id,customer,t,amount,currency,event)"
                   " VALUES(?,?,?,?,?,?,?)",
     [S_LINE_INS] = "INSERT INTO order_lines(customer,shop,order_id,product_id,sku,category,name,"
@@ -490,7 +495,7 @@ int pt_store_customer_page(struct pt_store *s, int64_t shop, int64_t after, int 
 
 /* ---- events and orders ---- */
 
-int pt_store_event_insert(struct pt_store *s, int64_t shop, int64_t customer,
+int pt_store_event_insert(struct pt_store *s, int64_t shop, int64_t customer, int64_t prev,
                           const struct pt_event *ev, int64_t received, int64_t *seq, int *dup,
                           struct pt_err *e)
 {
@@ -499,28 +504,59 @@ int pt_store_event_insert(struct pt_store *s, int64_t shop, int64_t customer,
         return db_fail(s, e, "insert event");
     sqlite3_bind_int64(q, 1, shop);
     sqlite3_bind_int64(q, 2, customer);
-    bind_text(q, 3, ev->message_id);
-    sqlite3_bind_int(q, 4, (int)ev->type);
-    sqlite3_bind_int(q, 5, (int)ev->kind);
-    bind_text(q, 6, ev->name);
-    sqlite3_bind_int64(q, 7, ev->t);
-    sqlite3_bind_int64(q, 8, received);
-    sqlite3_bind_text(q, 9, ev->json, (int)ev->json_len, SQLITE_STATIC);
+    if (prev > 0)
+        sqlite3_bind_int64(q, 3, prev);
+    bind_text(q, 4, ev->message_id);
+    sqlite3_bind_int(q, 5, (int)ev->type);
+    sqlite3_bind_int(q, 6, (int)ev->kind);
+    bind_text(q, 7, ev->name);
+    sqlite3_bind_int64(q, 8, ev->t);
+    sqlite3_bind_int64(q, 9, received);
     int rc = run(s, q, e, "insert event");
     if (rc)
         return rc;
     *dup = sqlite3_changes(s->db) == 0;
     *seq = *dup ? 0 : sqlite3_last_insert_rowid(s->db);
-    return 0;
+    if (*dup)
+        return 0;
+    q = stmt(s, S_EV_BODY);
+    if (q == NULL)
+        return db_fail(s, e, "insert event body");
+    sqlite3_bind_int64(q, 1, *seq);
+    sqlite3_bind_text(q, 2, ev->json, (int)ev->json_len, SQLITE_STATIC);
+    return run(s, q, e, "insert event body");
 }
 
 int pt_store_event_delete(struct pt_store *s, int64_t seq, struct pt_err *e)
 {
-    sqlite3_stmt *q = stmt(s, S_EV_DEL);
+    for (int k = 0; k < 2; k++) {
+        sqlite3_stmt *q = stmt(s, k ? S_EV_DEL_BODY : S_EV_DEL);
+        if (q == NULL)
+            return db_fail(s, e, "delete event");
+        sqlite3_bind_int64(q, 1, seq);
+        int rc = run(s, q, e, "delete event");
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int pt_store_load_heads(struct pt_store *s, int (*cb)(void *ctx, int64_t customer, int64_t seq),
+                        void *ctx, struct pt_err *e)
+{
+    sqlite3_stmt *q = stmt(s, S_LOAD_HEADS);
     if (q == NULL)
-        return db_fail(s, e, "delete event");
-    sqlite3_bind_int64(q, 1, seq);
-    return run(s, q, e, "delete event");
+        return db_fail(s, e, "load events");
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        int r = cb(ctx, sqlite3_column_int64(q, 1), sqlite3_column_int64(q, 0));
+        if (r) {
+            sqlite3_reset(q);
+            return r;
+        }
+    }
+    sqlite3_reset(q);
+    return rc == SQLITE_DONE ? 0 : db_fail(s, e, "load events");
 }
 
 int pt_store_order_insert(struct pt_store *s, int64_t shop, int64_t customer,
@@ -650,10 +686,17 @@ int pt_store_merge_undo(struct pt_store *s, int64_t merge_id, int64_t into, int6
 
 /* ---- erasure ---- */
 
-int pt_store_erase(struct pt_store *s, const int64_t *ids, size_t n, struct pt_err *e)
+int pt_store_erase(struct pt_store *s, const int64_t *ids, const int64_t *heads, size_t n,
+                   struct pt_err *e)
 {
     static const char *const del[] = {
-        "DELETE FROM events WHERE customer=?1",
+        /* the identity's events: its chain from the head, bodies first */
+        "WITH RECURSIVE ch(seq) AS (SELECT ?2 UNION ALL SELECT e.prev FROM events e"
+        " JOIN ch ON e.seq = ch.seq WHERE e.prev IS NOT NULL)"
+        " DELETE FROM event_bodies WHERE seq IN (SELECT seq FROM ch)",
+        "WITH RECURSIVE ch(seq) AS (SELECT ?2 UNION ALL SELECT e.prev FROM events e"
+        " JOIN ch ON e.seq = ch.seq WHERE e.prev IS NOT NULL)"
+        " DELETE FROM events WHERE seq IN (SELECT seq FROM ch)",
         "DELETE FROM order_lines WHERE customer=?1",
         "DELETE FROM orders WHERE customer=?1",
         "DELETE FROM merges WHERE into_customer=?1 OR from_customer=?1",
@@ -665,6 +708,7 @@ int pt_store_erase(struct pt_store *s, const int64_t *ids, size_t n, struct pt_e
             if (sqlite3_prepare_v2(s->db, del[k], -1, &q, NULL))
                 return db_fail(s, e, "erase");
             sqlite3_bind_int64(q, 1, ids[i]);
+            sqlite3_bind_int64(q, 2, heads[i]);
             int rc = sqlite3_step(q);
             sqlite3_finalize(q);
             if (rc != SQLITE_DONE)
