@@ -80,6 +80,7 @@ test-one: $(BUILD)/patron $(UNIT_BIN) $(FUZZ_REPLAY)
 bench: deps all
 	@scripts/install-deps --bench
 	@bench/rfm/run.sh $(BUILD)/patron
+	@bench/serve/run.sh $(BUILD)/patron
 
 fuzz:
 	@mkdir -p $(BUILD)/fuzz
