@@ -216,7 +216,7 @@ int pt_store_open(const char *dir, int mode, struct pt_store **out, struct pt_er
     sqlite3_busy_timeout(s->db, 10000);
     if (exec(s,
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;"
-             "PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=1073741824;",
+             "PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;",
              e) ||
         (s->writer && migrate(s, e))) {
         pt_store_close(s);
