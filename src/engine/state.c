@@ -75,7 +75,7 @@ int64_t pt_state_find(const struct pt_state *s, uint32_t shop, int anon, const c
         const struct slot *x = &s->slot[i];
         if (x->row1 == 0)
             return -1;
-        if (x->hash == h && same_key(s, x->row1 - 1, shop, anon, id, len))
+        if (x->tag == (uint32_t)(h >> 32) && same_key(s, x->row1 - 1, shop, anon, id, len))
             return (int64_t)x->row1 - 1;
     }
 }
@@ -85,7 +85,7 @@ static void put_slot(struct slot *tab, size_t nslot, uint64_t h, uint32_t row1)
     size_t i = h & (nslot - 1);
     while (tab[i].row1)
         i = (i + 1) & (nslot - 1);
-    tab[i].hash = h;
+    tab[i].tag = (uint32_t)(h >> 32);
     tab[i].row1 = row1;
 }
 
@@ -100,8 +100,12 @@ static int grow_map(struct pt_state *s)
     size_t used = 0;
     for (size_t i = 0; i < s->nslot; i++) {
         struct slot *x = &s->slot[i];
-        if (x->row1 && !(s->flags[x->row1 - 1] & ROW_ERASED)) { /* drop erased rows */
-            put_slot(t, nn, x->hash, x->row1);
+        uint32_t r = x->row1 ? x->row1 - 1 : 0;
+        if (x->row1 && !(s->flags[r] & ROW_ERASED)) { /* drop erased rows */
+            put_slot(t, nn,
+                     key_hash(s->shop[r], s->flags[r] & ROW_ANON, s->keys.data + s->keyoff[r],
+                              s->keylen[r]),
+                     x->row1);
             used++;
         }
     }

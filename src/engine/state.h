@@ -37,10 +37,9 @@ struct pt_state {
     struct pt_buf keys; /* external ids */
     /* map (shop, kind, id) -> row */
     struct slot {
-        uint64_t hash;
-        uint32_t row1;
-        uint32_t pad;
-    } *slot;
+        uint32_t tag;  /* high half of the key's hash */
+        uint32_t row1; /* row + 1, 0 = empty */
+    } *slot;           /* 8 bytes a slot; at most half full */
     size_t nslot, nused;
     size_t live; /* present, not erased rows */
 };
