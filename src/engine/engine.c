@@ -7,6 +7,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include "util/mem.h"
 
@@ -228,6 +231,62 @@ static void *writer_main(void *arg)
         g->commits++;
         g->commit_events += n;
         g->commit_seconds += t1 - t0;
+        /* committed and applied: durable once the sync thread has synced the WAL */
+        if (g->s_tail)
+            g->s_tail->next = head;
+        else
+            g->s_head = head;
+        g->s_tail = last;
+        pthread_cond_signal(&g->sync_cv);
+        pthread_mutex_unlock(&g->mu);
+    }
+    return NULL;
+}
+
+/* fdatasync of the WAL file (its own descriptor: a sync covers the file, not
+ * a descriptor), reopened if SQLite ever replaced the file. */
+static int sync_wal(struct pt_engine *g)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/patron.db-wal", g->dir);
+    struct stat a, b;
+    if (g->wal_fd >= 0 && (stat(path, &a) || fstat(g->wal_fd, &b) || a.st_ino != b.st_ino)) {
+        fdatasync(g->wal_fd); /* the old file's frames, if it still matters */
+        close(g->wal_fd);
+        g->wal_fd = -1;
+    }
+    if (g->wal_fd < 0)
+        g->wal_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (g->wal_fd < 0)
+        return -1;
+    return fdatasync(g->wal_fd);
+}
+
+/* Group commit, second half: one fdatasync for every group committed since
+ * the last one, then the jobs are done and their callbacks run. */
+static void *sync_main(void *arg)
+{
+    struct pt_engine *g = arg;
+    pthread_mutex_lock(&g->mu);
+    for (;;) {
+        while (g->s_head == NULL && !g->writer_done)
+            pthread_cond_wait(&g->sync_cv, &g->mu);
+        if (g->s_head == NULL)
+            break;
+        struct pt_job *head = g->s_head;
+        g->s_head = g->s_tail = NULL;
+        pthread_mutex_unlock(&g->mu);
+        int rc = sync_wal(g);
+        if (rc) {
+            fprintf(stderr, "patron: engine: fdatasync of the WAL failed: %s\n",
+                    strerror(errno));
+            for (struct pt_job *j = head; j; j = j->next) {
+                j->rc = PT_EIO;
+                snprintf(j->msg, sizeof j->msg, "the store could not make the write durable");
+            }
+        }
+        pthread_mutex_lock(&g->mu);
+        g->syncs++;
         for (struct pt_job *j = head; j; j = j->next)
             j->finished = 1;
         pthread_cond_broadcast(&g->done_cv);
@@ -239,7 +298,9 @@ static void *writer_main(void *arg)
             if (j->done)
                 j->done(j, j->ctx);
         }
+        pthread_mutex_lock(&g->mu);
     }
+    pthread_mutex_unlock(&g->mu);
     return NULL;
 }
 
@@ -299,12 +360,18 @@ int pt_engine_open(const struct pt_engine_opts *o, struct pt_engine **out, struc
     pthread_cond_init(&g->work_cv, NULL);
     pthread_cond_init(&g->done_cv, NULL);
     pthread_cond_init(&g->ckpt_cv, NULL);
+    pthread_cond_init(&g->sync_cv, NULL);
+    g->wal_fd = -1;
     pthread_rwlock_init(&g->lock, NULL);
     pthread_key_create(&g->reader_key, close_reader);
-    int rc = g->dir ? pt_store_open(o->data_dir, PT_STORE_WRITE, &g->w, e)
+    int rc = g->dir ? pt_store_open(o->data_dir, PT_STORE_ENGINE, &g->w, e)
                     : pt_err_set(e, PT_ENOMEM, "out of memory");
     if (rc == 0)
         rc = engine_load(g, e);
+    if (rc == 0 && pthread_create(&g->sync_thread, NULL, sync_main, g))
+        rc = pt_err_set(e, PT_EIO, "cannot start the engine's sync thread");
+    else if (rc == 0)
+        g->sync_started = 1;
     if (rc == 0 && pthread_create(&g->thread, NULL, writer_main, g))
         rc = pt_err_set(e, PT_EIO, "cannot start the engine thread");
     if (rc == 0 && pthread_create(&g->ckpt_thread, NULL, ckpt_main, g) == 0)
@@ -329,6 +396,14 @@ void pt_engine_close(struct pt_engine *g)
     if (!g->no_thread)
         pthread_join(g->thread, NULL);
     pthread_mutex_lock(&g->mu);
+    g->writer_done = 1;
+    pthread_cond_broadcast(&g->sync_cv);
+    pthread_mutex_unlock(&g->mu);
+    if (g->sync_started)
+        pthread_join(g->sync_thread, NULL);
+    if (g->wal_fd >= 0)
+        close(g->wal_fd);
+    pthread_mutex_lock(&g->mu);
     pthread_cond_broadcast(&g->ckpt_cv);
     pthread_mutex_unlock(&g->mu);
     if (g->ckpt_started)
@@ -352,6 +427,7 @@ void pt_engine_close(struct pt_engine *g)
     pthread_cond_destroy(&g->work_cv);
     pthread_cond_destroy(&g->done_cv);
     pthread_cond_destroy(&g->ckpt_cv);
+    pthread_cond_destroy(&g->sync_cv);
     pt_free(g);
 }
 

@@ -59,6 +59,14 @@ struct pt_engine {
     size_t ndirty, capdirty;
     int scrub;
 
+    /* durability: committed groups wait here for the sync thread's fdatasync
+     * of the WAL, while the writer goes on with the next group */
+    struct pt_job *s_head, *s_tail;
+    pthread_cond_t sync_cv;
+    pthread_t sync_thread;
+    int sync_started, writer_done, wal_fd;
+    uint64_t syncs;
+
     /* checkpoints, on their own thread and connection */
     pthread_t ckpt_thread;
     int ckpt_started;

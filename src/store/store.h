@@ -8,7 +8,8 @@
  * directory, and nothing above this header knows which database is behind it.
  *
  * Durability: pt_store_commit returns 0 only after the transaction is on disk
- * (WAL + fsync, synchronous=FULL). Erasure zeroes deleted content
+ * (WAL + fsync, synchronous=FULL), except on a PT_STORE_ENGINE connection
+ * (see below). Erasure zeroes deleted content
  * (secure_delete) and truncates the WAL, so erased data leaves the files.
  *
  * Errors: PT_EIO with pt_err.msg naming the statement and the database's
@@ -29,7 +30,11 @@
 
 struct pt_store;
 
-enum { PT_STORE_READ = 0, PT_STORE_WRITE = 1 };
+/* PT_STORE_ENGINE: a writer whose commits are not synced by the database
+ * (synchronous=NORMAL): the caller fdatasyncs the WAL file before it calls
+ * anything durable (the engine's group commit does, on another thread, while
+ * it writes the next group). PT_STORE_WRITE commits are durable on return. */
+enum { PT_STORE_READ = 0, PT_STORE_WRITE = 1, PT_STORE_ENGINE = 2 };
 
 /* Open (creating dir and database as needed) `dir`/patron.db. A writer runs
  * the schema migrations first. */

@@ -206,7 +206,7 @@ int pt_store_open(const char *dir, int mode, struct pt_store **out, struct pt_er
     struct pt_store *s = pt_calloc(1, sizeof *s);
     if (s == NULL)
         return pt_err_set(e, PT_ENOMEM, "out of memory");
-    s->writer = mode == PT_STORE_WRITE;
+    s->writer = mode == PT_STORE_WRITE || mode == PT_STORE_ENGINE;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
         pt_err_set(e, PT_EIO, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
@@ -231,6 +231,8 @@ int pt_store_open(const char *dir, int mode, struct pt_store **out, struct pt_er
      * from elsewhere never sees the WAL complete while the writer appends). */
     if (s->writer)
         exec(s, "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=4000", NULL);
+    if (mode == PT_STORE_ENGINE)
+        exec(s, "PRAGMA synchronous=NORMAL", NULL);
     else
         exec(s, "PRAGMA cache_size=-8192", NULL);
     *out = s;
