@@ -234,16 +234,24 @@ static int64_t find_user(struct pt_engine *g, int64_t shop, const char *user_id)
     return pt_state_find(&g->st, (uint32_t)shop, 0, user_id, strlen(user_id));
 }
 
-static int do_unmerge(struct grp_ctx *c, struct pt_job *j)
+/* The job's customer row, or -1 with the job answered "not found". */
+static int64_t job_customer(struct pt_engine *g, struct pt_job *j)
 {
-    struct pt_engine *g = c->g;
-    struct pt_state *s = &g->st;
     int64_t u = find_user(g, j->shop, j->user_id);
     if (u < 0) {
         j->rc = PT_ENOTFOUND;
         snprintf(j->msg, sizeof j->msg, "no customer with that id");
-        return 0;
     }
+    return u;
+}
+
+static int do_unmerge(struct grp_ctx *c, struct pt_job *j)
+{
+    struct pt_engine *g = c->g;
+    struct pt_state *s = &g->st;
+    int64_t u = job_customer(g, j);
+    if (u < 0)
+        return 0;
     int64_t from = 0;
     if (j->anonymous_id) {
         int64_t a = pt_state_find(s, (uint32_t)j->shop, 1, j->anonymous_id,
@@ -282,12 +290,9 @@ static int do_erase(struct grp_ctx *c, struct pt_job *j)
 {
     struct pt_engine *g = c->g;
     struct pt_state *s = &g->st;
-    int64_t u = find_user(g, j->shop, j->user_id);
-    if (u < 0) {
-        j->rc = PT_ENOTFOUND;
-        snprintf(j->msg, sizeof j->msg, "no customer with that id");
+    int64_t u = job_customer(g, j);
+    if (u < 0)
         return 0;
-    }
     size_t rows[PT_STATE_MAX_TREE];
     int64_t ids[PT_STATE_MAX_TREE], heads[PT_STATE_MAX_TREE];
     size_t root = pt_state_root(s, (size_t)u);

@@ -88,6 +88,8 @@ int json_str(struct pt_buf *b, const char *s); /* "escaped" */
 int json_strn(struct pt_buf *b, const char *s, size_t n);
 /* Submit r->job; on success the connection is suspended until done. */
 void submit_job(struct req *r);
+/* Submit r->batch as an events job (statuses allocated here). */
+void submit_events(struct req *r);
 const char *query(struct req *r, const char *key);
 void fmt_time(struct pt_buf *b, int64_t t); /* "YYYY-MM-DDTHH:MM:SSZ" (quoted) or null */
 

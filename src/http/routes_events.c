@@ -36,21 +36,11 @@ void route_events(struct req *r)
         reply_error(r, code, err.code, err.field, "%s", err.message);
         return;
     }
-    r->status = pt_alloc_array(r->batch.n ? r->batch.n : 1, sizeof *r->status);
-    if (r->status == NULL) {
-        reply_error(r, 500, "internal", NULL, "out of memory");
-        return;
-    }
     if (r->batch.n == 0) { /* partial, every event bad */
         route_events_done(r);
         return;
     }
-    memset(&r->job, 0, sizeof r->job);
-    r->job.kind = PT_JOB_EVENTS;
-    r->job.shop = r->shop;
-    r->job.batch = &r->batch;
-    r->job.status = r->status;
-    submit_job(r);
+    submit_events(r);
 }
 
 static const char *status_name(uint8_t s)

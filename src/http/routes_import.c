@@ -132,15 +132,5 @@ void route_import(struct req *r)
         reply_error(r, 400, "invalid_csv", NULL, "the CSV holds no orders");
         return;
     }
-    r->status = pt_alloc_array(r->batch.n, sizeof *r->status);
-    if (r->status == NULL) {
-        reply_error(r, 500, "internal", NULL, "out of memory");
-        return;
-    }
-    memset(&r->job, 0, sizeof r->job);
-    r->job.kind = PT_JOB_EVENTS;
-    r->job.shop = r->shop;
-    r->job.batch = &r->batch;
-    r->job.status = r->status;
-    submit_job(r);
+    submit_events(r);
 }

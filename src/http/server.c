@@ -225,6 +225,21 @@ void submit_job(struct req *r)
     }
 }
 
+void submit_events(struct req *r)
+{
+    r->status = pt_alloc_array(r->batch.n ? r->batch.n : 1, sizeof *r->status);
+    if (r->status == NULL) {
+        reply_error(r, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    memset(&r->job, 0, sizeof r->job);
+    r->job.kind = PT_JOB_EVENTS;
+    r->job.shop = r->shop;
+    r->job.batch = &r->batch;
+    r->job.status = r->status;
+    submit_job(r);
+}
+
 /* ---- the handler ---- */
 
 static void dispatch(struct req *r)

@@ -3,18 +3,14 @@
 # store and everything derived; afterwards no identifying byte of theirs is
 # left in the database files (the WAL included), and other customers are intact.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/serve_lib.sh"
 
 data="$T/data"
 key=$("$PATRON" shop create "Erase shop" --data "$data" --format json |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
-"$PATRON" serve --data "$data" --listen 127.0.0.1:0 --log off 2>"$T/server.err" &
-pid=$!
-trap 'kill -9 $pid 2>/dev/null; rm -rf "$T"' EXIT
-for _ in $(seq 1 100); do
-    port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$T/server.err" | cut -d: -f3)
-    [[ -n "$port" ]] && break
-    sleep 0.05
-done
+start_server main --data "$data" --listen 127.0.0.1:0 --log off
+pid=$SPID
+port=${URL##*:}
 U="http://127.0.0.1:$port"
 api() { curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $key" "$@"; }
 
@@ -65,13 +61,5 @@ code=$(api "$U/v1/customers/user-$who")
 check "a later event makes a fresh profile" python3 -c "import json;d=json.load(open('$T/body'));assert d['aggregates']['orders']==0 and d['traits']=={} and d['identities']==1, d"
 api -X DELETE "$U/v1/customers/user-$who" >/dev/null
 
-kill -TERM $pid
-wait $pid
-check "server stops cleanly" test $? -eq 0
-for f in "$data"/patron.db*; do cat "$f"; done >"$T/final.bin"
-n=$(grep -ac "$who" "$T/final.bin")
-check "no trace after shutdown ($n)" test "$n" -eq 0
-if grep -qE 'runtime error|AddressSanitizer|LeakSanitizer' "$T/server.err"; then
-    bad "sanitizer report: $(grep -m3 -E 'runtime error|Sanitizer' "$T/server.err")"
-fi
-finish
+stop_server main
+finish_serve

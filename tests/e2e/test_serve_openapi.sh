@@ -3,19 +3,15 @@
 # (not "no such route", not 405), undocumented paths are 404, and the methods
 # the document does not list for a path are refused.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/serve_lib.sh"
 
 spec="$ROOT/docs/api.yaml"
 data="$T/data"
 key=$("$PATRON" shop create "Doc shop" --data "$data" --format json |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
-"$PATRON" serve --data "$data" --listen 127.0.0.1:0 --log off 2>"$T/server.err" &
-pid=$!
-trap 'kill -9 $pid 2>/dev/null; rm -rf "$T"' EXIT
-for _ in $(seq 1 100); do
-    port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$T/server.err" | cut -d: -f3)
-    [[ -n "$port" ]] && break
-    sleep 0.05
-done
+start_server main --data "$data" --listen 127.0.0.1:0 --log off
+pid=$SPID
+port=${URL##*:}
 
 # paths and their methods, read from the document's "paths:" section (two-space
 # indented path keys, four-space indented methods)
@@ -75,7 +71,5 @@ while read -r r; do
     p=${doc[$r]:-}
     if [[ -n "$p" ]] && grep -q "^$p " "$T/routes"; then ok; else bad "server route $r is not in docs/api.yaml"; fi
 done <"$T/server_routes"
-kill -TERM $pid
-wait $pid
-check "server stops cleanly" test $? -eq 0
-finish
+stop_server main
+finish_serve

@@ -3,19 +3,14 @@
 # Retry-After and the error shape, and change nothing; every 200 is fully
 # written; a retry after the storm is accepted.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/serve_lib.sh"
 
 data="$T/data"
 key=$("$PATRON" shop create "Busy shop" --data "$data" --format json |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
-"$PATRON" serve --data "$data" --listen 127.0.0.1:0 --log off --queue 1000 --threads 8 \
-    2>"$T/server.err" &
-pid=$!
-trap 'kill -9 $pid 2>/dev/null; rm -rf "$T"' EXIT
-for _ in $(seq 1 100); do
-    port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$T/server.err" | cut -d: -f3)
-    [[ -n "$port" ]] && break
-    sleep 0.05
-done
+start_server main --data "$data" --listen 127.0.0.1:0 --log off --queue 1000 --threads 8
+pid=$SPID
+port=${URL##*:}
 U="http://127.0.0.1:$port"
 
 # 40 batches of 1000 events each, all at once
@@ -65,10 +60,5 @@ if [[ -f "$T/rejected" ]]; then
 fi
 stored=$(curl -s "$U/metrics" | awk '$1 == "patron_events_total{status=\"accepted\"}" {print $2}')
 check "after the retries every batch is stored once ($stored)" test "$stored" -eq 40000
-kill -TERM $pid
-wait $pid
-check "server stops cleanly" test $? -eq 0
-if grep -qE 'runtime error|AddressSanitizer|LeakSanitizer' "$T/server.err"; then
-    bad "sanitizer report: $(grep -m3 -E 'runtime error|Sanitizer' "$T/server.err")"
-fi
-finish
+stop_server main
+finish_serve
