@@ -561,8 +561,13 @@ void pt_http_stop(struct pt_http *h)
         return;
     /* stop accepting; requests waiting on the engine finish first */
     MHD_quiesce_daemon(h->d);
-    for (int i = 0; i < 3000 && atomic_load(&h->in_flight) > 0; i++)
+    /* suspended connections must be resumed (their jobs done) before the daemon
+     * stops; the engine is still running, so they drain */
+    for (int i = 0; i < 30000 && atomic_load(&h->in_flight) > 0; i++)
         usleep(2000);
+    if (atomic_load(&h->in_flight) > 0)
+        fprintf(stderr, "patron serve: %llu requests still in flight after 60 s\n",
+                (unsigned long long)atomic_load(&h->in_flight));
     MHD_stop_daemon(h->d);
     pthread_mutex_destroy(&h->log_mu);
     pt_free(h);
