@@ -444,22 +444,6 @@ int pt_store_customer_update(struct pt_store *s, const struct pt_cust_row *c, st
     return run(s, q, e, "update customer");
 }
 
-int pt_store_customer_traits(struct pt_store *s, int64_t id, const char *traits, struct pt_err *e)
-{
-    /* json_patch is RFC 7396 merge: new keys replace old ones, null removes. */
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(s->db,
-                           "UPDATE customers SET traits=json_patch(coalesce(traits,'{}'),?)"
-                           " WHERE id=?",
-                           -1, &q, NULL))
-        return db_fail(s, e, "traits");
-    bind_text(q, 1, traits);
-    sqlite3_bind_int64(q, 2, id);
-    int rc = sqlite3_step(q);
-    sqlite3_finalize(q);
-    return rc == SQLITE_DONE ? 0 : db_fail(s, e, "traits");
-}
-
 int pt_store_customer_find(struct pt_store *s, int64_t shop, int kind, const char *ext_id,
                            int64_t *id, struct pt_err *e)
 {
@@ -688,54 +672,6 @@ int pt_store_merge_undo(struct pt_store *s, int64_t merge_id, int64_t into, int6
 
 /* ---- erasure ---- */
 
-int pt_store_erase(struct pt_store *s, const int64_t *ids, const int64_t *heads, size_t n,
-                   struct pt_err *e)
-{
-    static const char *const del[] = {
-        /* the identity's events: its chain from the head, bodies first */
-        "WITH RECURSIVE ch(seq) AS (SELECT ?2 UNION ALL SELECT e.prev FROM events e"
-        " JOIN ch ON e.seq = ch.seq WHERE e.prev IS NOT NULL)"
-        " DELETE FROM event_bodies WHERE seq IN (SELECT seq FROM ch)",
-        "WITH RECURSIVE ch(seq) AS (SELECT ?2 UNION ALL SELECT e.prev FROM events e"
-        " JOIN ch ON e.seq = ch.seq WHERE e.prev IS NOT NULL)"
-        " DELETE FROM events WHERE seq IN (SELECT seq FROM ch)",
-        "DELETE FROM order_lines WHERE customer=?1",
-        "DELETE FROM orders WHERE customer=?1",
-        "DELETE FROM merges WHERE into_customer=?1 OR from_customer=?1",
-        "DELETE FROM customers WHERE id=?1",
-    };
-    for (size_t i = 0; i < n; i++) {
-        for (size_t k = 0; k < sizeof del / sizeof del[0]; k++) {
-            sqlite3_stmt *q;
-            if (sqlite3_prepare_v2(s->db, del[k], -1, &q, NULL))
-                return db_fail(s, e, "erase");
-            sqlite3_bind_int64(q, 1, ids[i]);
-            sqlite3_bind_int64(q, 2, heads[i]);
-            int rc = sqlite3_step(q);
-            sqlite3_finalize(q);
-            if (rc != SQLITE_DONE)
-                return db_fail(s, e, "erase");
-        }
-    }
-    return 0;
-}
-
-int pt_store_checkpoint(struct pt_store *s, int *wal_pages, struct pt_err *e)
-{
-    int log = 0, done = 0;
-    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-    if (wal_pages)
-        *wal_pages = log;
-    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-        return db_fail(s, e, "checkpoint");
-    return 0;
-}
-
-int pt_store_scrub(struct pt_store *s, struct pt_err *e)
-{
-    return exec(s, "PRAGMA wal_checkpoint(TRUNCATE)", e);
-}
-
 /* ---- loading ---- */
 
 int pt_store_load_customers(struct pt_store *s, int (*cb)(void *ctx, const struct pt_cust_row *c),
@@ -790,14 +726,3 @@ int pt_store_load_orders(struct pt_store *s, int (*cb)(void *ctx, const struct p
     return rc == SQLITE_DONE ? 0 : db_fail(s, e, "load orders");
 }
 
-int pt_store_max_customer(struct pt_store *s, int64_t *id, struct pt_err *e)
-{
-    sqlite3_stmt *q;
-    *id = 0;
-    if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(id),0) FROM customers", -1, &q, NULL))
-        return db_fail(s, e, "max customer");
-    if (sqlite3_step(q) == SQLITE_ROW)
-        *id = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    return 0;
-}
