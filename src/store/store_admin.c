@@ -5,17 +5,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 
-#include "store/store.h"
-
-/* The connection of a struct pt_store (store_sqlite.c keeps it first). */
-struct pt_store_head {
-    sqlite3 *db;
-};
-
-static sqlite3 *db_of(struct pt_store *s)
-{
-    return ((struct pt_store_head *)(void *)s)->db;
-}
+#include "store/store_int.h"
 
 static int fail(struct pt_store *s, struct pt_err *e, const char *what)
 {

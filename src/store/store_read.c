@@ -6,17 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "store/store.h"
-
-/* The connection of a struct pt_store (store_sqlite.c keeps it first). */
-struct pt_store_head {
-    sqlite3 *db;
-};
-
-static sqlite3 *db_of(struct pt_store *s)
-{
-    return ((struct pt_store_head *)(void *)s)->db;
-}
+#include "store/store_int.h"
 
 /* sql has one "%s" where "?,?,...,?" (n placeholders) goes; ids bind from `first`. */
 static int prepare_in(struct pt_store *s, const char *sql, size_t n, int first, const int64_t *ids,
