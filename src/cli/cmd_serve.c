@@ -1,11 +1,13 @@
 /*
  * cmd_serve.c - `patron serve`: the HTTP server on the engine (http/http.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "engine/engine.h"
@@ -143,6 +145,23 @@ static int read_config(struct serve_opts *o, const char *path)
     return rc;
 }
 
+static void remove_spools(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, "import-", 7) != 0 || strlen(de->d_name) != 13)
+            continue;
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (unlink(path) == 0)
+            fprintf(stderr, "patron serve: removed %s, left by an interrupted import\n", path);
+    }
+    closedir(d);
+}
+
 int cmd_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -196,6 +215,9 @@ int cmd_serve(int argc, char **argv)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+
+    /* CSV imports spooled by a server that died mid-request hold customer data */
+    remove_spools(o.data);
 
     double t0 = cli_now();
     struct pt_engine_opts eo = {.data_dir = o.data,

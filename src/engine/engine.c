@@ -4,6 +4,7 @@
 #include "engine/engine_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,8 +47,11 @@ int pt_engine_auth(struct pt_engine *g, const char *key, size_t len, int64_t *sh
      * runs stops working at once. */
     struct pt_store *r = pt_engine_reader(g);
     struct pt_shop sh;
-    if (r == NULL || pt_store_shop_by_key_id(r, key_id, &sh, NULL))
-        return PT_ENOTFOUND;
+    if (r == NULL)
+        return PT_EIO;
+    int rc = pt_store_shop_by_key_id(r, key_id, &sh, NULL);
+    if (rc)
+        return rc == PT_ENOTFOUND ? PT_ENOTFOUND : PT_EIO;
     if (sodium_memcmp(sh.key_hash, hash, 32) != 0)
         return PT_ENOTFOUND;
     *shop = sh.id;
@@ -133,7 +137,7 @@ int engine_load(struct pt_engine *g, struct pt_err *e)
             if (s->parent[i]) {
                 size_t p = s->parent[i] - 1;
                 s->parent[i] = 0;
-                if (p < s->n && (s->flags[p] & ROW_PRESENT))
+                if (p < s->n && (s->flags[p] & ROW_PRESENT) && s->shop[p] == s->shop[i])
                     pt_state_link(s, p, i);
             }
         }
@@ -276,27 +280,37 @@ static void *sync_main(void *arg)
         struct pt_job *head = g->s_head;
         g->s_head = g->s_tail = NULL;
         pthread_mutex_unlock(&g->mu);
-        int rc = sync_wal(g);
-        if (rc) {
-            fprintf(stderr, "patron: engine: fdatasync of the WAL failed: %s\n",
+        if (sync_wal(g)) {
+            /* After a failed fsync the kernel may have dropped the pages, and a
+             * later fsync can succeed without them: nothing committed since the
+             * last good sync can be called durable any more, nor can this
+             * process go on from its memory. Stop; a restart rebuilds from what
+             * is on disk, and no request of these groups was answered. */
+            fprintf(stderr, "patron: engine: fdatasync of the WAL failed: %s; stopping\n",
                     strerror(errno));
-            for (struct pt_job *j = head; j; j = j->next) {
-                j->rc = PT_EIO;
-                snprintf(j->msg, sizeof j->msg, "the store could not make the write durable");
-            }
+            abort();
         }
         pthread_mutex_lock(&g->mu);
         g->syncs++;
-        for (struct pt_job *j = head; j; j = j->next)
+        /* callbacks are collected before the jobs are marked finished: a
+         * waiter of pt_engine_run may free its job as soon as it is finished */
+        struct pt_job *cb = NULL, **cbt = &cb;
+        for (struct pt_job *j = head, *nx; j; j = nx) {
+            nx = j->next;
+            if (j->done) {
+                *cbt = j;
+                cbt = &j->cb_next;
+                j->cb_next = NULL;
+            }
             j->finished = 1;
+        }
         pthread_cond_broadcast(&g->done_cv);
         pthread_cond_signal(&g->ckpt_cv);
         pthread_mutex_unlock(&g->mu);
-        /* callbacks last: a callback may free its job */
-        for (struct pt_job *j = head, *nx; j; j = nx) {
-            nx = j->next;
-            if (j->done)
-                j->done(j, j->ctx);
+        /* a callback may free its job: read the next one first */
+        for (struct pt_job *j = cb, *nx; j; j = nx) {
+            nx = j->cb_next;
+            j->done(j, j->ctx);
         }
         pthread_mutex_lock(&g->mu);
     }
@@ -315,14 +329,28 @@ static void *ckpt_main(void *arg)
         return NULL;
     pthread_mutex_lock(&g->mu);
     for (;;) {
-        while (!g->stopping && g->commits == g->ckpt_commits)
+        while (!g->stopping && g->commits == g->ckpt_commits && !g->scrub_pending)
             pthread_cond_wait(&g->ckpt_cv, &g->mu);
-        if (g->stopping)
+        if (g->stopping && !g->scrub_pending)
             break;
         g->ckpt_commits = g->commits;
+        int scrub = g->scrub_pending;
         pthread_mutex_unlock(&g->mu);
         int pages = 0;
         struct pt_err e;
+        if (scrub) {
+            int rc = pt_store_scrub(s, &e);
+            pthread_mutex_lock(&g->mu);
+            if (rc == 0)
+                g->scrub_pending = 0;
+            pthread_mutex_unlock(&g->mu);
+            if (rc)
+                usleep(200000);
+            else
+                fprintf(stderr, "patron: engine: erased rows are out of the WAL\n");
+            pthread_mutex_lock(&g->mu);
+            continue;
+        }
         if (pt_store_checkpoint(s, &pages, &e))
             fprintf(stderr, "patron: engine: %s\n", e.msg);
         usleep(pages > 20000 ? 1000 : 50000); /* a long WAL: catch up sooner */
@@ -362,7 +390,13 @@ int pt_engine_open(const struct pt_engine_opts *o, struct pt_engine **out, struc
     pthread_cond_init(&g->ckpt_cv, NULL);
     pthread_cond_init(&g->sync_cv, NULL);
     g->wal_fd = -1;
-    pthread_rwlock_init(&g->lock, NULL);
+    /* writers first: a stream of readers (profile reads, RFM rebuilds) must
+     * not starve the engine */
+    pthread_rwlockattr_t la;
+    pthread_rwlockattr_init(&la);
+    pthread_rwlockattr_setkind_np(&la, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&g->lock, &la);
+    pthread_rwlockattr_destroy(&la);
     pthread_key_create(&g->reader_key, close_reader);
     int rc = g->dir ? pt_store_open(o->data_dir, PT_STORE_ENGINE, &g->w, e)
                     : pt_err_set(e, PT_ENOMEM, "out of memory");

@@ -46,7 +46,8 @@ struct pt_job {
     int64_t shop;
     struct pt_evbatch *batch; /* EVENTS: borrowed until done */
     uint8_t *status;          /* EVENTS: batch->n outcomes (caller-allocated) */
-    const char *user_id;      /* UNMERGE, ERASE */
+    const char *user_id;      /* UNMERGE, ERASE: the customer's id */
+    int anonymous;            /* UNMERGE, ERASE: user_id is an anonymousId */
     const char *anonymous_id; /* UNMERGE: which identity (NULL: the latest merge) */
     int64_t merge_id;         /* UNMERGE: or this merge (> 0) */
     /* results */
@@ -59,7 +60,7 @@ struct pt_job {
     void *ctx;
     /* engine use */
     int finished;
-    struct pt_job *next;
+    struct pt_job *next, *cb_next;
 };
 
 int pt_engine_open(const struct pt_engine_opts *o, struct pt_engine **out, struct pt_err *e);

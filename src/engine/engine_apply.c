@@ -2,6 +2,7 @@
  * engine_apply.c - one group commit: every job of the group written to the
  * store and applied to memory in one transaction (see engine.h).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -91,6 +92,15 @@ static int merge(struct grp_ctx *c, uint32_t shop, size_t into, size_t from, con
         if (mark_dirty(c->g, root))
             return pt_err_set(&c->e, PT_ENOMEM, "out of memory");
     }
+    /* consents the profile has not given yet come from the merged identity (a
+     * visitor's choice before logging in); the profile's own choice wins */
+    uint8_t take = (uint8_t)(s->consent_set[from] & ~s->consent_set[root]);
+    if (take) {
+        s->consent_set[root] |= take;
+        s->consent[root] = (uint8_t)(s->consent[root] | (s->consent[from] & take));
+        if (mark_dirty(c->g, root))
+            return pt_err_set(&c->e, PT_ENOMEM, "out of memory");
+    }
     int rc = mark_dirty(c->g, from);
     if (rc)
         return pt_err_set(&c->e, rc, "out of memory");
@@ -107,6 +117,8 @@ static int link_identity(struct grp_ctx *c, uint32_t shop, size_t user, const ch
         a = pt_state_find(s, shop, 0, other, strlen(other));
     if (a < 0) {
         size_t row;
+        if (tree_size(s, pt_state_root(s, user)) + 1 > PT_STATE_MAX_TREE)
+            return 0; /* over the limit: not linked (its own events make their own profile) */
         int rc = create_row(c, shop, 1, other, (int64_t)user, &row);
         if (rc)
             return rc;
@@ -130,7 +142,8 @@ static void apply_cart(struct pt_state *s, size_t r, const struct pt_event *ev)
     case PT_K_PRODUCT_ADDED:
         if (v == 0)
             s->cart_since[r] = ev->t;
-        v += ev->amount;
+        if (__builtin_add_overflow(v, ev->amount, &v))
+            v = INT64_MAX;
         break;
     case PT_K_PRODUCT_REMOVED:
         v = v > ev->amount ? v - ev->amount : 0;
@@ -237,7 +250,8 @@ static int64_t find_user(struct pt_engine *g, int64_t shop, const char *user_id)
 /* The job's customer row, or -1 with the job answered "not found". */
 static int64_t job_customer(struct pt_engine *g, struct pt_job *j)
 {
-    int64_t u = find_user(g, j->shop, j->user_id);
+    int64_t u = pt_state_find(&g->st, (uint32_t)j->shop, j->anonymous, j->user_id,
+                              strlen(j->user_id));
     if (u < 0) {
         j->rc = PT_ENOTFOUND;
         snprintf(j->msg, sizeof j->msg, "no customer with that id");
@@ -377,13 +391,22 @@ void engine_group(struct pt_engine *g, struct pt_job *head)
             snprintf(j->msg, sizeof j->msg, "the store failed; nothing was written");
             j->accepted = j->duplicates = 0;
         }
-    } else if (g->scrub) {
-        struct pt_err se;
-        if (pt_store_scrub(g->w, &se))
-            fprintf(stderr, "patron: engine: WAL truncate after erasure: %s\n", se.msg);
     }
+    int scrub = rc == 0 && g->scrub;
     g->version++;
     pthread_rwlock_unlock(&g->lock);
+    if (scrub) {
+        /* erased rows leave the WAL now (outside the lock: reads go on); if a
+         * reader still holds old frames, the checkpoint thread retries */
+        struct pt_err se;
+        if (pt_store_scrub(g->w, &se)) {
+            fprintf(stderr, "patron: engine: %s; retrying in the background\n", se.msg);
+            pthread_mutex_lock(&g->mu);
+            g->scrub_pending = 1;
+            pthread_cond_signal(&g->ckpt_cv);
+            pthread_mutex_unlock(&g->mu);
+        }
+    }
     pthread_mutex_lock(&g->mu);
     for (struct pt_job *j = head; j; j = j->next) {
         g->ev_accepted += j->accepted;

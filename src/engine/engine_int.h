@@ -58,6 +58,7 @@ struct pt_engine {
     size_t *dirty;
     size_t ndirty, capdirty;
     int scrub;
+    int scrub_pending; /* an erasure's WAL truncate is still to do (mu) */
 
     /* durability: committed groups wait here for the sync thread's fdatasync
      * of the WAL, while the writer goes on with the next group */

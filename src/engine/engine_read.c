@@ -194,22 +194,12 @@ static int fill(struct pt_engine *g, int64_t shop, size_t row, struct pt_profile
     p->last_t = a.last_t;
     p->revenue = a.revenue;
     p->refunded = a.refunded;
-    /* the cart is the latest one of any identity; a consent is the root's if it
-     * has one, else another identity's (a visitor's choice before logging in) */
-    size_t cart = root;
+    /* cart and consents live on the root (merges bring the visitor's along) */
     p->consent = s->consent[root];
     p->consent_set = s->consent_set[root];
-    for (size_t i = 1; i < n; i++) {
-        size_t x = rows[i];
-        if (s->cart_t[x] > s->cart_t[cart])
-            cart = x;
-        uint8_t take = (uint8_t)(s->consent_set[x] & ~p->consent_set);
-        p->consent_set |= take;
-        p->consent = (uint8_t)(p->consent | (s->consent[x] & take));
-    }
-    p->cart_value = s->cart_value[cart];
-    p->cart_since = s->cart_since[cart];
-    p->cart_t = s->cart_t[cart];
+    p->cart_value = s->cart_value[root];
+    p->cart_since = s->cart_since[root];
+    p->cart_t = s->cart_t[root];
     score(g, shop, p);
     return 0;
 }

@@ -3,6 +3,7 @@
  */
 #include "engine/state.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "util/err.h"
@@ -209,7 +210,8 @@ void pt_state_order(struct pt_state *s, size_t row, int64_t t, int64_t amount)
     if (s->orders[row] == 0 || t > s->last_t[row])
         s->last_t[row] = t;
     s->orders[row]++;
-    s->revenue[row] += amount;
+    if (__builtin_add_overflow(s->revenue[row], amount, &s->revenue[row]))
+        s->revenue[row] = amount < 0 ? INT64_MIN : INT64_MAX; /* saturate, never wrap */
 }
 
 void pt_state_agg(const struct pt_state *s, size_t root, struct pt_agg *a)
@@ -226,7 +228,9 @@ void pt_state_agg(const struct pt_state *s, size_t root, struct pt_agg *a)
         if (a->orders == 0 || s->last_t[r] > a->last_t)
             a->last_t = s->last_t[r];
         a->orders += s->orders[r];
-        a->revenue += s->revenue[r];
-        a->refunded += s->refunded[r];
+        if (__builtin_add_overflow(a->revenue, s->revenue[r], &a->revenue))
+            a->revenue = INT64_MAX;
+        if (__builtin_add_overflow(a->refunded, s->refunded[r], &a->refunded))
+            a->refunded = INT64_MAX;
     }
 }

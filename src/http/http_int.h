@@ -27,6 +27,8 @@ struct pt_http {
     _Atomic uint64_t lat_bucket[NBUCKETS + 1];
     _Atomic uint64_t lat_sum_us, lat_count;
     _Atomic uint64_t rejected_busy, in_flight;
+    _Atomic uint64_t suspended; /* connections waiting for the engine */
+    _Atomic int stopping;       /* new requests get 503 + Connection: close */
 };
 
 enum route {
@@ -48,7 +50,9 @@ struct req {
     int auth_ok;
     int too_big;
     enum req_state state;
-    int parked; /* handler thread only: suspended in this call */
+    int parked;    /* handler thread only: suspended in this call */
+    int suspended; /* counted in h->suspended until the handler runs again */
+    int close;     /* answer with Connection: close */
     struct pt_buf body;
     FILE *spool; /* CSV import */
     char spool_path[4096];

@@ -146,8 +146,9 @@ void route_customer(struct req *r)
 void route_customers(struct req *r)
 {
     const char *l = query(r, "limit"), *c = query(r, "cursor");
-    long limit = l ? strtol(l, NULL, 10) : 100;
-    if (limit < 1 || limit > 1000) {
+    char *lend = NULL;
+    long limit = l ? strtol(l, &lend, 10) : 100;
+    if ((l && (*l == '\0' || *lend)) || limit < 1 || limit > 1000) {
         reply_error(r, 400, "invalid_field", "limit", "limit must be 1..1000");
         return;
     }
@@ -199,6 +200,7 @@ void route_unmerge(struct req *r)
     r->job.kind = PT_JOB_UNMERGE;
     r->job.shop = r->shop;
     r->job.user_id = r->id;
+    r->job.anonymous = anon_flag(r);
     if (r->body.len) {
         json_error_t je;
         json_t *o = json_loadb(r->body.data, r->body.len, 0, &je);
@@ -235,6 +237,7 @@ void route_erase(struct req *r)
     r->job.kind = PT_JOB_ERASE;
     r->job.shop = r->shop;
     r->job.user_id = r->id;
+    r->job.anonymous = anon_flag(r);
     submit_job(r);
 }
 

@@ -48,25 +48,29 @@ static int take(void *ctx, const struct pt_order *o, size_t n, struct pt_err *e)
         if (ev->user_id[0] == '\0' || o[i].cid_len > PT_EV_MAX_ID || o[i].oid_len > PT_EV_MAX_ID)
             return pt_err_set(e, PT_EINVAL, "order %.40s: ids must be 1..%d bytes", ev->order_id,
                               PT_EV_MAX_ID);
-        char ts[24];
-        pt_format_utc(ev->t, ts);
-        struct pt_buf j;
-        pt_buf_init(&j);
-        pt_buf_adds(&j, "{\"type\":\"track\",\"event\":\"Order Completed\",\"userId\":");
-        json_str(&j, ev->user_id);
-        pt_buf_printf(&j, ",\"timestamp\":\"%s\",\"properties\":{\"order_id\":", ts);
-        json_str(&j, ev->order_id);
-        pt_buf_printf(&j, ",\"revenue_minor\":%lld},\"context\":{\"source\":\"import\"}}",
-                      (long long)a);
-        ev->json = j.data ? pt_evbatch_strdup(b, j.data, j.len) : NULL;
-        ev->json_len = j.len;
-        pt_buf_release(&j);
-        if (ev->json == NULL)
-            return pt_err_set(e, PT_ENOMEM, "out of memory");
         b->n++;
         c->r->import_orders++;
     }
     return 0;
+}
+
+/* The stored form of an imported order (after its amount is final). */
+static int event_json(struct pt_evbatch *b, struct pt_event *ev, struct pt_err *e)
+{
+    char ts[24];
+    pt_format_utc(ev->t, ts);
+    struct pt_buf j;
+    pt_buf_init(&j);
+    pt_buf_adds(&j, "{\"type\":\"track\",\"event\":\"Order Completed\",\"userId\":");
+    json_str(&j, ev->user_id);
+    pt_buf_printf(&j, ",\"timestamp\":\"%s\",\"properties\":{\"order_id\":", ts);
+    json_str(&j, ev->order_id);
+    pt_buf_printf(&j, ",\"revenue_minor\":%lld},\"context\":{\"source\":\"import\"}}",
+                  (long long)ev->amount);
+    ev->json = j.data ? pt_evbatch_strdup(b, j.data, j.len) : NULL;
+    ev->json_len = j.len;
+    pt_buf_release(&j);
+    return ev->json ? 0 : pt_err_set(e, PT_ENOMEM, "out of memory");
 }
 
 static void restart(void *ctx)
@@ -113,6 +117,8 @@ void route_import(struct req *r)
             r->batch.ev[i].amount = (a >= 0 ? a + 5 : a - 5) / 10;
         }
     }
+    for (size_t i = 0; rc == 0 && i < r->batch.n; i++)
+        rc = event_json(&r->batch, &r->batch.ev[i], &e);
     if (rc) {
         char field[64] = "";
         const char *f = strstr(e.msg, "field '");

@@ -161,6 +161,12 @@ static int b64val(char c)
     return -1;
 }
 
+static int auth_result(int rc)
+{
+    return rc == 0 ? 1 : rc == PT_ENOTFOUND ? 0 : -1;
+}
+
+/* 1: a key of a shop (r->shop set); 0: missing or wrong; -1: it could not be checked. */
 static int authenticate(struct req *r)
 {
     const char *a = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
@@ -170,7 +176,7 @@ static int authenticate(struct req *r)
         const char *k = a + 7;
         while (*k == ' ')
             k++;
-        return pt_engine_auth(r->h->g, k, strlen(k), &r->shop) == 0;
+        return auth_result(pt_engine_auth(r->h->g, k, strlen(k), &r->shop));
     }
     if (strncasecmp(a, "Basic ", 6) == 0) {
         char dec[256];
@@ -193,7 +199,7 @@ static int authenticate(struct req *r)
         dec[n] = '\0';
         char *colon = memchr(dec, ':', n);
         size_t klen = colon ? (size_t)(colon - dec) : n;
-        return pt_engine_auth(r->h->g, dec, klen, &r->shop) == 0;
+        return auth_result(pt_engine_auth(r->h->g, dec, klen, &r->shop));
     }
     return 0;
 }
@@ -214,6 +220,8 @@ void submit_job(struct req *r)
     r->job.ctx = r;
     r->state = ST_WAIT;
     r->parked = 1;
+    r->suspended = 1;
+    atomic_fetch_add(&r->h->suspended, 1);
     MHD_suspend_connection(r->conn);
     int rc = pt_engine_submit(r->h->g, &r->job);
     if (rc) {
@@ -284,6 +292,8 @@ static enum MHD_Result send_reply(struct req *r)
         MHD_add_response_header(resp, "Retry-After", "1");
     if (r->code == 401)
         MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"patron\"");
+    if (r->close || atomic_load(&r->h->stopping))
+        MHD_add_response_header(resp, "Connection", "close");
     enum MHD_Result ret = MHD_queue_response(r->conn, r->code ? r->code : 200, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -318,18 +328,28 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         *con_cls = r;
         atomic_fetch_add(&h->in_flight, 1);
         unsigned bad;
+        int auth;
         r->route = route_of(r, url, method, &bad);
         if (bad == 404)
             reply_error(r, 404, "not_found", NULL, "no such route: %s %s", method, url);
         else if (bad == 405)
             reply_error(r, 405, "method_not_allowed", NULL, "%s is not allowed on %s", method,
                         url);
-        else if (r->route != R_HEALTH && r->route != R_METRICS && !authenticate(r))
-            reply_error(r, 401, "unauthorized", NULL,
-                        "a valid API key is required (Authorization: Bearer KEY)");
+        else if (atomic_load(&h->stopping)) {
+            r->retry_after = 1;
+            r->close = 1;
+            reply_error(r, 503, "shutting_down", NULL, "the server is stopping; retry shortly");
+        } else if (r->route != R_HEALTH && r->route != R_METRICS && (auth = authenticate(r)) != 1)
+            reply_error(r, auth < 0 ? 503 : 401, auth < 0 ? "store_failed" : "unauthorized", NULL,
+                        auth < 0 ? "the key could not be checked; retry"
+                                 : "a valid API key is required (Authorization: Bearer KEY)");
         else
             r->auth_ok = 1;
         return MHD_YES;
+    }
+    if (r->suspended) { /* resumed by the engine */
+        r->suspended = 0;
+        atomic_fetch_sub(&h->suspended, 1);
     }
     if (*upload_size) {
         r->in_bytes += *upload_size;
@@ -343,6 +363,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
                              h->o.tmp_dir ? h->o.tmp_dir : "/tmp");
                     int fd = mkstemp(r->spool_path);
                     r->spool = fd >= 0 ? fdopen(fd, "w+") : NULL;
+                    if (r->spool == NULL && fd >= 0) {
+                        close(fd);
+                        unlink(r->spool_path);
+                    }
                     if (r->spool == NULL)
                         reply_error(r, 500, "internal", NULL, "cannot spool the import: %s",
                                     strerror(errno));
@@ -559,15 +583,20 @@ void pt_http_stop(struct pt_http *h)
 {
     if (h == NULL)
         return;
-    /* stop accepting; requests waiting on the engine finish first */
+    /* stop accepting; new requests on open connections get 503 + close; every
+     * connection suspended on the engine must be resumed and answered before
+     * the daemon may stop (its job always finishes: the engine still runs) */
+    atomic_store(&h->stopping, 1);
     MHD_quiesce_daemon(h->d);
-    /* suspended connections must be resumed (their jobs done) before the daemon
-     * stops; the engine is still running, so they drain */
-    for (int i = 0; i < 30000 && atomic_load(&h->in_flight) > 0; i++)
+    for (long i = 1; atomic_load(&h->suspended) > 0; i++) {
         usleep(2000);
-    if (atomic_load(&h->in_flight) > 0)
-        fprintf(stderr, "patron serve: %llu requests still in flight after 60 s\n",
-                (unsigned long long)atomic_load(&h->in_flight));
+        if (i % 5000 == 0)
+            fprintf(stderr, "patron serve: waiting for %llu requests in the engine\n",
+                    (unsigned long long)atomic_load(&h->suspended));
+    }
+    /* then a moment for answers being sent and uploads in progress */
+    for (int i = 0; i < 2500 && atomic_load(&h->in_flight) > 0; i++)
+        usleep(2000);
     MHD_stop_daemon(h->d);
     pthread_mutex_destroy(&h->log_mu);
     pt_free(h);

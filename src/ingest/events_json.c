@@ -361,7 +361,7 @@ static int64_t lines_value(const struct pt_event *ev)
         if (pt_ckd_mul(&v, ev->lines[i].price, ev->lines[i].quantity) || pt_ckd_add(&s, s, v))
             return -1;
     }
-    return s;
+    return s > 1000000000000000LL ? -1 : s; /* the cap of every amount: 10^15 minor units */
 }
 
 static int consent_bit(const char *purpose)
@@ -451,7 +451,12 @@ static int decode_track(struct ctx *c, json_t *o, struct pt_event *ev)
             goto out;
         if (!have && ev->nlines) {
             ev->amount = lines_value(ev);
-            have = ev->amount >= 0;
+            if (ev->amount < 0) {
+                rc = fail(c, "invalid_field", "properties.products",
+                          "the products' price x quantity is out of range");
+                goto out;
+            }
+            have = 1;
         }
         if (!have && ev->kind == PT_K_ORDER_COMPLETED) {
             rc = fail(c, "missing_field", "properties.revenue",
@@ -495,7 +500,12 @@ static int decode_track(struct ctx *c, json_t *o, struct pt_event *ev)
             goto out;
         if (!have && ev->nlines) {
             ev->amount = lines_value(ev);
-            have = ev->amount >= 0;
+            if (ev->amount < 0) {
+                rc = fail(c, "invalid_field", "properties.products",
+                          "the products' price x quantity is out of range");
+                goto out;
+            }
+            have = 1;
         }
         ev->has_amount = have;
         break;

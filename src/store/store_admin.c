@@ -12,17 +12,6 @@ static int fail(struct pt_store *s, struct pt_err *e, const char *what)
     return pt_err_set(e, PT_EIO, "store: %s: %s", what, sqlite3_errmsg(db_of(s)));
 }
 
-static int exec_sql(struct pt_store *s, const char *sql, struct pt_err *e)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(db_of(s), sql, NULL, NULL, &msg) != SQLITE_OK) {
-        pt_err_set(e, PT_EIO, "store: %s", msg ? msg : sqlite3_errmsg(db_of(s)));
-        sqlite3_free(msg);
-        return PT_EIO;
-    }
-    return 0;
-}
-
 int pt_store_customer_traits(struct pt_store *s, int64_t id, const char *traits, struct pt_err *e)
 {
     /* json_patch is RFC 7396 merge: new keys replace old ones, null removes. */
@@ -84,7 +73,13 @@ int pt_store_checkpoint(struct pt_store *s, int *wal_pages, struct pt_err *e)
 
 int pt_store_scrub(struct pt_store *s, struct pt_err *e)
 {
-    return exec_sql(s, "PRAGMA wal_checkpoint(TRUNCATE)", e);
+    int log = -1, done = -1;
+    sqlite3_busy_timeout(db_of(s), 200); /* do not hold the writer long: retried later */
+    int rc = sqlite3_wal_checkpoint_v2(db_of(s), NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+    sqlite3_busy_timeout(db_of(s), 10000);
+    if (rc == SQLITE_BUSY || (rc == SQLITE_OK && log != done))
+        return pt_err_set(e, PT_EIO, "store: WAL truncate: a reader still uses old frames");
+    return rc == SQLITE_OK ? 0 : fail(s, e, "WAL truncate");
 }
 
 int pt_store_max_customer(struct pt_store *s, int64_t *id, struct pt_err *e)

@@ -141,7 +141,9 @@ int pt_store_timeline_json(struct pt_store *s, const int64_t *heads, size_t n, i
              "SELECT json_group_array(json(j)) FROM (SELECT %s j FROM events WHERE seq IN"
              " (SELECT seq FROM ch) ORDER BY t DESC, seq DESC LIMIT %d)",
              EVENT_JSON_TEXT, limit);
-    if (prepare_chain(s, heads, n, limit, tail, &q, e))
+    /* walk deeper than `limit` per identity: events arrive out of timestamp
+     * order (imports of history), and the answer is the newest by timestamp */
+    if (prepare_chain(s, heads, n, (int64_t)limit * 4 + 100, tail, &q, e))
         return PT_EIO;
     return one_text(s, q, "[]", out, e);
 }
@@ -181,8 +183,10 @@ int pt_store_export_json(struct pt_store *s, const int64_t *ids, const int64_t *
         }
         if (rc)
             return PT_EIO;
-        if (pt_buf_printf(out, "%s\"%s\":", i ? "," : "", part[i][0]))
+        if (pt_buf_printf(out, "%s\"%s\":", i ? "," : "", part[i][0])) {
+            sqlite3_finalize(q);
             return pt_err_set(e, PT_ENOMEM, "out of memory");
+        }
         if (one_text(s, q, "[]", out, e))
             return PT_EIO;
     }
