@@ -152,6 +152,8 @@ int engine_load(struct pt_engine *g, struct pt_err *e)
         pthread_mutex_unlock(&g->shop_mu);
     }
     g->next_row = g->st.n;
+    g->live_rows = g->st.live;
+    g->all_rows = g->st.n;
     int64_t maxid = 0;
     /* rows of erased customers at the end leave no trace; continue after the store's max */
     if (rc == 0 && pt_store_max_customer(g->w, &maxid, e) == 0 && (size_t)maxid > g->next_row)
@@ -475,9 +477,7 @@ void pt_engine_stats(struct pt_engine *g, struct pt_engine_stats *st)
     st->commits = g->commits;
     st->commit_events = g->commit_events;
     st->commit_seconds = g->commit_seconds;
+    st->customers = g->live_rows; /* no state lock: /metrics never waits for a group */
+    st->rows = g->all_rows;
     pthread_mutex_unlock(&g->mu);
-    pthread_rwlock_rdlock(&g->lock);
-    st->customers = g->st.live;
-    st->rows = g->st.n;
-    pthread_rwlock_unlock(&g->lock);
 }

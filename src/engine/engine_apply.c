@@ -92,15 +92,6 @@ static int merge(struct grp_ctx *c, uint32_t shop, size_t into, size_t from, con
         if (mark_dirty(c->g, root))
             return pt_err_set(&c->e, PT_ENOMEM, "out of memory");
     }
-    /* consents the profile has not given yet come from the merged identity (a
-     * visitor's choice before logging in); the profile's own choice wins */
-    uint8_t take = (uint8_t)(s->consent_set[from] & ~s->consent_set[root]);
-    if (take) {
-        s->consent_set[root] |= take;
-        s->consent[root] = (uint8_t)(s->consent[root] | (s->consent[from] & take));
-        if (mark_dirty(c->g, root))
-            return pt_err_set(&c->e, PT_ENOMEM, "out of memory");
-    }
     int rc = mark_dirty(c->g, from);
     if (rc)
         return pt_err_set(&c->e, rc, "out of memory");
@@ -291,6 +282,15 @@ static int do_unmerge(struct grp_ctx *c, struct pt_job *j)
         return rc;
     size_t row = (size_t)from_id - 1;
     if (row < s->n) {
+        /* the cart the visitor brought at the merge goes back with it, unless the
+         * profile has changed its cart since */
+        size_t root = pt_state_root(s, row);
+        if (root != row && s->cart_t[root] == s->cart_t[row] &&
+            s->cart_value[root] == s->cart_value[row] && s->cart_value[row] > 0) {
+            s->cart_value[root] = s->cart_since[root] = 0;
+            if ((rc = mark_dirty(g, root)))
+                return pt_err_set(&c->e, rc, "out of memory");
+        }
         pt_state_unlink(s, row);
         s->flags[row] |= ROW_SPLIT;
         if ((rc = mark_dirty(g, row)))
@@ -412,5 +412,7 @@ void engine_group(struct pt_engine *g, struct pt_job *head)
         g->ev_accepted += j->accepted;
         g->ev_duplicate += j->duplicates;
     }
+    g->live_rows = g->st.live; /* the engine thread is the state's only writer */
+    g->all_rows = g->st.n;
     pthread_mutex_unlock(&g->mu);
 }

@@ -38,6 +38,7 @@ struct pt_engine {
     int stopping, no_thread;
     pthread_t thread;
     uint64_t ev_accepted, ev_duplicate, commits, commit_events;
+    size_t live_rows, all_rows; /* state sizes after the last group (mu) */
     double commit_seconds;
 
     /* shops */

@@ -7,6 +7,7 @@
  * sorted arrays) is rebuilt when it is older than rfm_refresh seconds and the
  * state has changed since; the customer's own values are always current.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -194,9 +195,25 @@ static int fill(struct pt_engine *g, int64_t shop, size_t row, struct pt_profile
     p->last_t = a.last_t;
     p->revenue = a.revenue;
     p->refunded = a.refunded;
-    /* cart and consents live on the root (merges bring the visitor's along) */
+    /* consents: the root's choice; for a purpose it has not decided, the
+     * earliest identity's (lowest row) that has - the same after a restart,
+     * and an unmerge takes the identity's choices away with it */
     p->consent = s->consent[root];
     p->consent_set = s->consent_set[root];
+    for (unsigned bit = 1; bit <= 4; bit <<= 1) {
+        if (p->consent_set & bit)
+            continue;
+        size_t best = SIZE_MAX;
+        for (size_t i = 1; i < n; i++)
+            if ((s->consent_set[rows[i]] & bit) && rows[i] < best)
+                best = rows[i];
+        if (best != SIZE_MAX) {
+            p->consent_set = (uint8_t)(p->consent_set | bit);
+            if (s->consent[best] & bit)
+                p->consent = (uint8_t)(p->consent | bit);
+        }
+    }
+    /* the cart lives on the root (a merge brings a newer visitor's cart along) */
     p->cart_value = s->cart_value[root];
     p->cart_since = s->cart_since[root];
     p->cart_t = s->cart_t[root];

@@ -25,10 +25,11 @@ static const char *const migrations[] = {
     " cart_t INTEGER NOT NULL DEFAULT 0, split INTEGER NOT NULL DEFAULT 0,"
     " created INTEGER NOT NULL,"
     " UNIQUE(shop, kind, ext_id));"
-    /* events: narrow rows appended in seq order; an identity's events form a
+    /* events: narrow rows appended in seq order (never reused, so a chain head
+     * of an erased identity can never lead into someone else's events); an identity's events form a
      * chain through `prev` (its previous event), so there is no per-customer
      * index to update at random on every insert; bodies live in event_bodies. */
-    "CREATE TABLE events(seq INTEGER PRIMARY KEY, shop INTEGER NOT NULL,"
+    "CREATE TABLE events(seq INTEGER PRIMARY KEY AUTOINCREMENT, shop INTEGER NOT NULL,"
     " customer INTEGER NOT NULL, prev INTEGER, message_id TEXT, type INTEGER NOT NULL,"
     " kind INTEGER NOT NULL, name TEXT, t INTEGER NOT NULL, received INTEGER NOT NULL);"
     "CREATE UNIQUE INDEX events_message ON events(shop, message_id);"

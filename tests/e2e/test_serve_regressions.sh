@@ -50,9 +50,17 @@ api POST /v1/batch '{"batch":[
 expect_code 200 "consent events"
 api GET /v1/customers/U
 cp "$T/body" "$T/before.json"
-jcheck "the first merged visitor's consent counts" <<'PY'
+jcheck "for a purpose the user never decided, the earliest identity's choice counts" <<'PY'
+j["consents"]["email_marketing"] is False
+PY
+# unmerging that identity takes its choice away with it
+api POST /v1/customers/U/unmerge '{"anonymousId":"A1"}'
+expect_code 200 "unmerge A1"
+api GET /v1/customers/U
+jcheck "after the unmerge the other visitor's choice shows" <<'PY'
 j["consents"]["email_marketing"] is True
 PY
+cp "$T/body" "$T/before.json"
 stop_server main
 start_server main2 --data "$data" --listen 127.0.0.1:0 --log off
 api GET /v1/customers/U
