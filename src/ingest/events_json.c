@@ -364,6 +364,29 @@ static int64_t lines_value(const struct pt_event *ev)
     return s > 1000000000000000LL ? -1 : s; /* the cap of every amount: 10^15 minor units */
 }
 
+/* products[], then the amount: properties.<first>, else properties.<second>,
+ * else the products' sum; *have = 0 if none of them is given. */
+static int get_value(struct ctx *c, json_t *p, int scale, const char *first, const char *second,
+                     struct pt_event *ev, int *have)
+{
+    char f1[32], f2[32];
+    snprintf(f1, sizeof f1, "properties.%s", first);
+    snprintf(f2, sizeof f2, "properties.%s", second);
+    int rc;
+    if ((rc = get_products(c, p, scale, ev)) ||
+        (rc = get_money(c, p, first, f1, scale, 0, &ev->amount, have)) ||
+        (!*have && (rc = get_money(c, p, second, f2, scale, 0, &ev->amount, have))))
+        return rc;
+    if (!*have && ev->nlines) {
+        ev->amount = lines_value(ev);
+        if (ev->amount < 0)
+            return fail(c, "invalid_field", "properties.products",
+                        "the products' price x quantity is out of range");
+        *have = 1;
+    }
+    return 0;
+}
+
 static int consent_bit(const char *purpose)
 {
     for (int i = 0; i < 3; i++)
@@ -442,22 +465,8 @@ static int decode_track(struct ctx *c, json_t *o, struct pt_event *ev)
                       ev->name);
             goto out;
         }
-        if ((rc = get_products(c, p, scale, ev)))
+        if ((rc = get_value(c, p, scale, "revenue", "total", ev, &have)))
             goto out;
-        if ((rc = get_money(c, p, "revenue", "properties.revenue", scale, 0, &ev->amount, &have)))
-            goto out;
-        if (!have && (rc = get_money(c, p, "total", "properties.total", scale, 0, &ev->amount,
-                                     &have)))
-            goto out;
-        if (!have && ev->nlines) {
-            ev->amount = lines_value(ev);
-            if (ev->amount < 0) {
-                rc = fail(c, "invalid_field", "properties.products",
-                          "the products' price x quantity is out of range");
-                goto out;
-            }
-            have = 1;
-        }
         if (!have && ev->kind == PT_K_ORDER_COMPLETED) {
             rc = fail(c, "missing_field", "properties.revenue",
                       "Order Completed needs properties.revenue, properties.total or products");
@@ -491,22 +500,8 @@ static int decode_track(struct ctx *c, json_t *o, struct pt_event *ev)
         break;
     case PT_K_CART_VIEWED:
     case PT_K_CHECKOUT_STARTED:
-        if ((rc = get_products(c, p, scale, ev)))
+        if ((rc = get_value(c, p, scale, "value", "revenue", ev, &have)))
             goto out;
-        if ((rc = get_money(c, p, "value", "properties.value", scale, 0, &ev->amount, &have)))
-            goto out;
-        if (!have && (rc = get_money(c, p, "revenue", "properties.revenue", scale, 0, &ev->amount,
-                                     &have)))
-            goto out;
-        if (!have && ev->nlines) {
-            ev->amount = lines_value(ev);
-            if (ev->amount < 0) {
-                rc = fail(c, "invalid_field", "properties.products",
-                          "the products' price x quantity is out of range");
-                goto out;
-            }
-            have = 1;
-        }
         ev->has_amount = have;
         break;
     case PT_K_STORE_VISITED:
