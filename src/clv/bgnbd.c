@@ -9,13 +9,11 @@
  *   ln A4 = ln(a) - ln(b + x - 1) - (r + x) ln(alpha + t_x)
  * The sum A3 + A4 is taken as a log-sum-exp.
  */
-#include <gsl/gsl_errno.h>
-#include <gsl/gsl_multimin.h>
 #include <gsl/gsl_sf_gamma.h>
-#include <assert.h>
 #include <math.h>
 
 #include "clv/clv.h"
+#include "clv/clv_int.h"
 #include "util/mem.h"
 
 static double lse(double u, double v)
@@ -112,54 +110,19 @@ int pt_bgnbd_fit(const struct pt_rfx *c, size_t n, struct pt_bgnbd *p, double *l
     int rc = check_input(c, n, e);
     if (rc)
         return rc;
-    gsl_set_error_handler_off();
-    static_assert(XCACHE > 0, "cache");
     struct fit_data *d = pt_malloc(sizeof *d);
     if (d == NULL)
         return pt_err_set(e, PT_ENOMEM, "out of memory");
     d->c = c;
     d->n = n;
-    gsl_multimin_function f = {.n = 4, .f = neg_ll, .params = d};
-    gsl_vector *x = gsl_vector_alloc(4), *step = gsl_vector_alloc(4);
-    gsl_multimin_fminimizer *m = gsl_multimin_fminimizer_alloc(gsl_multimin_fminimizer_nmsimplex2, 4);
-    if (!x || !step || !m) {
-        gsl_vector_free(x);
-        gsl_vector_free(step);
-        if (m)
-            gsl_multimin_fminimizer_free(m);
-        pt_free(d);
-        return pt_err_set(e, PT_ENOMEM, "out of memory");
-    }
-    double best = INFINITY;
-    /* start at 1,1,1,1; restart the simplex from its result until it stops improving */
-    gsl_vector_set_all(x, 0.0);
-    for (int round = 0; round < 8; round++) {
-        gsl_vector_set_all(step, round ? 0.1 : 1.0);
-        gsl_multimin_fminimizer_set(m, &f, x, step);
-        int status = GSL_CONTINUE;
-        for (int it = 0; it < 20000 && status == GSL_CONTINUE; it++) {
-            if (gsl_multimin_fminimizer_iterate(m))
-                break;
-            status = gsl_multimin_test_size(gsl_multimin_fminimizer_size(m), 1e-8);
-        }
-        gsl_vector_memcpy(x, gsl_multimin_fminimizer_x(m));
-        double v = gsl_multimin_fminimizer_minimum(m);
-        int done = best - v < 1e-9;
-        if (v < best)
-            best = v;
-        if (done)
-            break;
-    }
-    p->r = exp(gsl_vector_get(x, 0));
-    p->alpha = exp(gsl_vector_get(x, 1));
-    p->a = exp(gsl_vector_get(x, 2));
-    p->b = exp(gsl_vector_get(x, 3));
-    gsl_vector_free(x);
-    gsl_vector_free(step);
-    gsl_multimin_fminimizer_free(m);
+    double v[4], best;
+    rc = clv_minimize(neg_ll, d, 4, v, &best);
     pt_free(d);
-    if (!isfinite(best))
+    if (rc == PT_ENOMEM)
+        return pt_err_set(e, rc, "out of memory");
+    if (rc)
         return pt_err_set(e, PT_EIO, "BG/NBD: the fit did not reach a finite likelihood");
+    *p = (struct pt_bgnbd){exp(v[0]), exp(v[1]), exp(v[2]), exp(v[3])};
     *ll = -best;
     return 0;
 }

@@ -1,7 +1,7 @@
 /*
  * clv.h - customer lifetime value models (issue 4; in progress).
  *
- * Layer: clv (util + GSL). So far: the BG/NBD model of Fader, Hardie & Lee
+ * Layer: clv (util + GSL). So far: the Gamma-Gamma spend model and the BG/NBD model of Fader, Hardie & Lee
  * (2005), "Counting Your Customers the Easy Way: An Alternative to the
  * Pareto/NBD Model", Marketing Science 24(2): its log-likelihood and its
  * maximum-likelihood fit. Inputs are per-customer summaries in the
@@ -40,5 +40,18 @@ double pt_bgnbd_ll(const struct pt_bgnbd *p, const struct pt_rfx *c, size_t n);
 /* Maximum-likelihood fit; *ll receives the maximised log-likelihood. */
 int pt_bgnbd_fit(const struct pt_rfx *c, size_t n, struct pt_bgnbd *p, double *ll,
                  struct pt_err *e);
+
+/* Gamma-Gamma spend model: p, q, gamma > 0. */
+struct pt_gg {
+    double p, q, gamma;
+};
+/* Log-likelihood of a customer with x repeat transactions of mean value m (0 if x = 0). */
+double pt_gg_ll1(const struct pt_gg *g, double x, double m);
+/* Fit over customers (x[i], m[i]); those with x = 0 are skipped. */
+int pt_gg_fit(const double *x, const double *m, size_t n, struct pt_gg *g, double *ll,
+              struct pt_err *e);
+/* Expected mean transaction value of a customer (x, m); the population mean
+ * p gamma / (q - 1) when x = 0. Needs q > 1. */
+double pt_gg_mean(const struct pt_gg *g, double x, double m);
 
 #endif

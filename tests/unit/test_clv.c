@@ -93,3 +93,48 @@ Test(clv, bgnbd_refuses_impossible_summaries)
         cr_expect(strstr(e.msg, "customer 1") != NULL, "%s", e.msg);
     }
 }
+
+/* Gamma-Gamma on the CDNOW repeat customers (946 with x > 0): published
+ * p = 6.25, q = 3.74, gamma = 15.44 (Fader, Hardie & Lee 2005, "RFM and CLV"). */
+Test(clv, gamma_gamma_fits_cdnow_as_published)
+{
+    FILE *f = fopen("../shared/data/cdnow_summary_with_monetary.csv", "r");
+    if (f == NULL)
+        cr_skip_test("../shared/data is not here (a clone without it)");
+    static double x[4000], m[4000];
+    size_t n = 0, repeat = 0;
+    char line[256];
+    cr_assert(fgets(line, sizeof line, f));
+    while (n < 4000 && fgets(line, sizeof line, f)) {
+        long id;
+        double tx, T;
+        cr_assert_eq(sscanf(line, "%ld,%lf,%lf,%lf,%lf", &id, &x[n], &tx, &T, &m[n]), 5);
+        repeat += x[n] > 0;
+        n++;
+    }
+    fclose(f);
+    cr_assert_eq(n, 2357);
+    cr_assert_eq(repeat, 946);
+    struct pt_gg g;
+    double ll;
+    struct pt_err e;
+    cr_assert_eq(pt_gg_fit(x, m, n, &g, &ll, &e), 0, "%s", e.msg);
+    cr_expect(fabs(g.p - 6.25) < 0.006, "p = %.5f", g.p);
+    cr_expect(fabs(g.q - 3.74) < 0.006, "q = %.5f", g.q);
+    cr_expect(fabs(g.gamma - 15.44) < 0.011, "gamma = %.5f", g.gamma);
+    /* the population mean spend p gamma / (q - 1), about $35 */
+    double mean = pt_gg_mean(&g, 0, 0);
+    cr_expect(fabs(mean - g.p * g.gamma / (g.q - 1)) < 1e-9 && mean > 34 && mean < 36, "%g", mean);
+}
+
+Test(clv, gamma_gamma_refuses_impossible_summaries)
+{
+    double x[] = {1, 2}, m[] = {10, 0};
+    struct pt_gg g;
+    double ll;
+    struct pt_err e;
+    cr_expect_eq(pt_gg_fit(x, m, 2, &g, &ll, &e), PT_EINVAL);
+    cr_expect(strstr(e.msg, "customer 2") != NULL, "%s", e.msg);
+    double x0[] = {0, 0}, m0[] = {0, 0};
+    cr_expect_eq(pt_gg_fit(x0, m0, 2, &g, &ll, &e), PT_EINVAL);
+}
