@@ -14,27 +14,7 @@
 
 #include "util/mem.h"
 
-/* ---- shops (auth) ---- */
-
-static int add_shop(void *ctx, const struct pt_shop *sh)
-{
-    struct pt_engine *g = ctx;
-    if (g->nshops == g->capshops) {
-        size_t nc = g->capshops ? g->capshops * 2 : 16;
-        struct pt_shop *x = pt_realloc_array(g->shops, nc, sizeof *x);
-        if (x == NULL)
-            return PT_ENOMEM;
-        g->shops = x;
-        g->capshops = nc;
-    }
-    for (size_t i = 0; i < g->nshops; i++)
-        if (g->shops[i].id == sh->id) { /* rotated key */
-            g->shops[i] = *sh;
-            return 0;
-        }
-    g->shops[g->nshops++] = *sh;
-    return 0;
-}
+/* ---- auth ---- */
 
 int pt_engine_auth(struct pt_engine *g, const char *key, size_t len, int64_t *shop)
 {
@@ -145,12 +125,6 @@ int engine_load(struct pt_engine *g, struct pt_err *e)
     }
     if (rc == 0)
         rc = pt_store_load_heads(g->w, load_head, g, e);
-    if (rc == 0) {
-        pthread_mutex_lock(&g->shop_mu);
-        g->nshops = 0;
-        rc = pt_store_load_shops(g->w, add_shop, g, e);
-        pthread_mutex_unlock(&g->shop_mu);
-    }
     g->next_row = g->st.n;
     g->live_rows = g->st.live;
     g->all_rows = g->st.n;
@@ -293,7 +267,6 @@ static void *sync_main(void *arg)
             abort();
         }
         pthread_mutex_lock(&g->mu);
-        g->syncs++;
         /* callbacks are collected before the jobs are marked finished: a
          * waiter of pt_engine_run may free its job as soon as it is finished */
         struct pt_job *cb = NULL, **cbt = &cb;
@@ -385,7 +358,6 @@ int pt_engine_open(const struct pt_engine_opts *o, struct pt_engine **out, struc
     g->pctx = o->pctx;
     pt_state_init(&g->st);
     pthread_mutex_init(&g->mu, NULL);
-    pthread_mutex_init(&g->shop_mu, NULL);
     pthread_mutex_init(&g->rfm_mu, NULL);
     pthread_cond_init(&g->work_cv, NULL);
     pthread_cond_init(&g->done_cv, NULL);
@@ -453,12 +425,10 @@ void pt_engine_close(struct pt_engine *g)
     pt_store_close(g->w);
     pt_state_release(&g->st);
     engine_rfm_release(g);
-    pt_free(g->shops);
     pt_free(g->dirty);
     pt_free(g->dir);
     pthread_rwlock_destroy(&g->lock);
     pthread_mutex_destroy(&g->mu);
-    pthread_mutex_destroy(&g->shop_mu);
     pthread_mutex_destroy(&g->rfm_mu);
     pthread_cond_destroy(&g->work_cv);
     pthread_cond_destroy(&g->done_cv);

@@ -67,7 +67,8 @@ int pt_engine_open(const struct pt_engine_opts *o, struct pt_engine **out, struc
 /* Stop taking jobs, finish every queued one, commit, free. */
 void pt_engine_close(struct pt_engine *g);
 
-/* The store directory's shops. Key check: 0 and *shop, or PT_ENOTFOUND. */
+/* Key check against the store (every call: a rotated key is refused at once):
+ * 0 and *shop, PT_ENOTFOUND (not a key of any shop), or PT_EIO. */
 int pt_engine_auth(struct pt_engine *g, const char *key, size_t len, int64_t *shop);
 
 /* Queue a job (returns at once; j->done runs later). PT_ETOOBIG: queue full. */

@@ -41,11 +41,6 @@ struct pt_engine {
     size_t live_rows, all_rows; /* state sizes after the last group (mu) */
     double commit_seconds;
 
-    /* shops */
-    pthread_mutex_t shop_mu;
-    struct pt_shop *shops;
-    size_t nshops, capshops;
-
     /* per-thread readers */
     pthread_key_t reader_key;
 
@@ -67,7 +62,6 @@ struct pt_engine {
     pthread_cond_t sync_cv;
     pthread_t sync_thread;
     int sync_started, writer_done, wal_fd;
-    uint64_t syncs;
 
     /* checkpoints, on their own thread and connection */
     pthread_t ckpt_thread;

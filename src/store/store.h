@@ -122,8 +122,6 @@ int pt_store_checkpoint(struct pt_store *s, int *wal_pages, struct pt_err *e);
 int pt_store_scrub(struct pt_store *s, struct pt_err *e);
 
 /* ---- loading memory at start ---- */
-int pt_store_load_shops(struct pt_store *s, int (*cb)(void *ctx, const struct pt_shop *sh),
-                        void *ctx, struct pt_err *e);
 int pt_store_load_customers(struct pt_store *s,
                             int (*cb)(void *ctx, const struct pt_cust_row *c), void *ctx,
                             struct pt_err *e);

@@ -382,12 +382,6 @@ int pt_store_shop_list(struct pt_store *s, int (*cb)(void *ctx, const struct pt_
     return rc == SQLITE_DONE ? 0 : db_fail(s, e, "list shops");
 }
 
-int pt_store_load_shops(struct pt_store *s, int (*cb)(void *ctx, const struct pt_shop *sh),
-                        void *ctx, struct pt_err *e)
-{
-    return pt_store_shop_list(s, cb, ctx, e);
-}
-
 /* ---- transactions ---- */
 
 int pt_store_begin(struct pt_store *s, struct pt_err *e)
