@@ -2,11 +2,11 @@
 #include "cli/cli.h"
 
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ingest/fields.h"
 #include "util/err.h"
+#include "util/timeutil.h"
 
 int cli_exit_code(int rc)
 {
@@ -15,20 +15,13 @@ int cli_exit_code(int rc)
     return rc == PT_EUSAGE ? PT_EXIT_USAGE : PT_EXIT_FAIL;
 }
 
-double cli_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 void cli_progress_init(struct cli_progress *p, const char *label, uint64_t total, int bytes)
 {
     p->bytes = bytes;
     p->on = isatty(STDERR_FILENO);
     p->label = label;
     p->total = total;
-    p->t0 = cli_now();
+    p->t0 = pt_mono_now();
     p->last = 0;
 }
 
@@ -37,7 +30,7 @@ void cli_progress_update(void *arg, uint64_t done)
     struct cli_progress *p = arg;
     if (!p->on)
         return;
-    double now = cli_now();
+    double now = pt_mono_now();
     if (now - p->last < 0.1 && (p->total == 0 || done < p->total))
         return;
     p->last = now;

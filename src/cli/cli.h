@@ -33,9 +33,6 @@ void cli_progress_init(struct cli_progress *p, const char *label, uint64_t total
 void cli_progress_update(void *p, uint64_t done);
 void cli_progress_done(struct cli_progress *p);
 
-/* Monotonic seconds. */
-double cli_now(void);
-
 /* "1234567" -> "1,234,567" into out (at least 32 bytes). */
 const char *cli_group(uint64_t v, char *out);
 

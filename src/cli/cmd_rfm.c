@@ -379,7 +379,7 @@ int cmd_rfm(int argc, char **argv)
     struct rfm_args a;
     if (parse_args(argc, argv, &a))
         return PT_EXIT_USAGE;
-    double t0 = cli_now();
+    double t0 = pt_mono_now();
     int fd = STDIN_FILENO;
     int fd_was_file = 0;
     const char *name = "<stdin>";
@@ -440,10 +440,10 @@ int cmd_rfm(int argc, char **argv)
         close(fd);
     if (rej && fclose(rej) != 0 && rc == 0)
         rc = pt_err_set(&err, PT_EIO, "%s: %s", a.rejects, strerror(errno));
-    double t1 = cli_now();
+    double t1 = pt_mono_now();
     if (rc == 0)
         rc = pt_rfm_finish(x, st.scale, &res, &err);
-    double t2 = cli_now();
+    double t2 = pt_mono_now();
     if (rc) {
         fprintf(stderr, "%s%s\n", err.msg[0] && rc != PT_EUSAGE ? "" : "patron rfm: ",
                 err.msg[0] ? err.msg : pt_strerror(rc));
@@ -469,7 +469,7 @@ int cmd_rfm(int argc, char **argv)
             return PT_EXIT_FAIL;
         }
     }
-    double t3 = cli_now();
+    double t3 = pt_mono_now();
     if (getenv("PATRON_TIMING"))
         fprintf(stderr, "rfm: ingest %.3f s, scoring %.3f s, writing %.3f s\n", t1 - t0, t2 - t1,
                 t3 - t2);
@@ -488,7 +488,7 @@ int cmd_rfm(int argc, char **argv)
         if (res->dropped)
             fprintf(stderr, ", %s customers without an order before as-of left out",
                     cli_group(res->dropped, g3));
-        fprintf(stderr, " (%.2f s)\n", cli_now() - t0);
+        fprintf(stderr, " (%.2f s)\n", pt_mono_now() - t0);
         if (st.general_mode && fd_was_file)
             fprintf(stderr, "patron rfm: note: the rows of some orders are not adjacent, or order "
                             "ids are not increasing integers; the file was read in general mode "

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/timeutil.h"
 #include "cli/cli.h"
 #include "engine/engine.h"
 #include "http/http.h"
@@ -219,7 +220,7 @@ int cmd_serve(int argc, char **argv)
     /* CSV imports spooled by a server that died mid-request hold customer data */
     remove_spools(o.data);
 
-    double t0 = cli_now();
+    double t0 = pt_mono_now();
     struct pt_engine_opts eo = {.data_dir = o.data,
                                 .queue_events = (size_t)o.queue,
                                 .group_events = (size_t)o.group,
@@ -247,7 +248,7 @@ int cmd_serve(int argc, char **argv)
         return PT_EXIT_FAIL;
     }
     fprintf(stderr, "patron serve: %zu customers loaded in %.2f s\n", st.customers,
-            cli_now() - t0);
+            pt_mono_now() - t0);
     fprintf(stderr, "patron serve: listening on http://%s:%u\n", o.host,
             (unsigned)pt_http_port(h));
     int sig = 0;

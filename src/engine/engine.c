@@ -3,16 +3,16 @@
  */
 #include "engine/engine_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/mem.h"
+#include "util/timeutil.h"
 
 /* ---- auth ---- */
 
@@ -203,9 +203,9 @@ static void *writer_main(void *arg)
         g->q_jobs -= jobs;
         pthread_mutex_unlock(&g->mu);
 
-        double t0 = (double)clock_gettime_ns() / 1e9;
+        double t0 = pt_mono_now();
         engine_group(g, head);
-        double t1 = (double)clock_gettime_ns() / 1e9;
+        double t1 = pt_mono_now();
 
         pthread_mutex_lock(&g->mu);
         g->commits++;
@@ -335,13 +335,6 @@ static void *ckpt_main(void *arg)
     pt_store_checkpoint(s, NULL, NULL);
     pt_store_close(s);
     return NULL;
-}
-
-int64_t clock_gettime_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 int pt_engine_open(const struct pt_engine_opts *o, struct pt_engine **out, struct pt_err *e)

@@ -76,6 +76,5 @@ struct pt_engine {
 int engine_load(struct pt_engine *g, struct pt_err *e);
 void engine_group(struct pt_engine *g, struct pt_job *head);
 void engine_rfm_release(struct pt_engine *g);
-int64_t clock_gettime_ns(void);
 
 #endif

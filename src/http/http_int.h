@@ -57,7 +57,7 @@ struct req {
     FILE *spool; /* CSV import */
     char spool_path[4096];
     size_t in_bytes;
-    int64_t t0_ns;
+    double t0; /* pt_mono_now() at the first call */
     /* engine work */
     struct pt_job job;
     struct pt_evbatch batch;

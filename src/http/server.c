@@ -299,13 +299,6 @@ static enum MHD_Result send_reply(struct req *r)
     return ret;
 }
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,
                                const char *method, const char *version, const char *upload,
                                size_t *upload_size, void **con_cls)
@@ -320,7 +313,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         r->h = h;
         r->conn = conn;
         r->method = method;
-        r->t0_ns = mono_ns();
+        r->t0 = pt_mono_now();
         snprintf(r->path, sizeof r->path, "%s", url);
         pt_buf_init(&r->body);
         pt_buf_init(&r->out);
@@ -439,7 +432,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     *con_cls = NULL;
     unsigned code = r->code ? r->code : 200;
-    double ms = (double)(mono_ns() - r->t0_ns) / 1e6;
+    double ms = (pt_mono_now() - r->t0) * 1e3;
     atomic_fetch_add(&h->req_by_class[code / 100 < 6 ? code / 100 : 5], 1);
     atomic_fetch_add(&h->req_by_route[r->route], 1);
     static const double bounds[NBUCKETS] = {0.5, 1, 2, 5, 10, 20, 50, 100, 250, 500, 1000, 5000};

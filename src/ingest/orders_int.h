@@ -127,12 +127,11 @@ void *part_thread(void *arg);
 
 /* orders_io.c: read() until buf holds cap bytes or input ends (0 or PT_EIO);
  * map in [from, to) of a file mapping in one call (best effort); whether fd is
- * a regular file at offset 0; monotonic seconds. */
+ * a regular file at offset 0. */
 int input_fill(int fd, const char *name, char *buf, size_t *len, size_t cap, int *eof,
                struct pt_err *e);
 void input_populate(const char *map, size_t from, size_t to);
 int input_seekable(int fd);
-double input_now(void);
 
 /* Parse the header record into *L (detect the layout). */
 int layout_from_header(struct layout *L, const struct pt_csv_rec *r, enum pt_layout want,

@@ -27,6 +27,7 @@
 #include "util/ckd.h"
 #include "util/hash.h"
 #include "util/mem.h"
+#include "util/timeutil.h"
 
 #define DEFAULT_BLOCK (16u << 20)
 #define MAX_THREADS 8
@@ -569,7 +570,7 @@ static int run_pass(struct reader *R, int fd, char *rbuf, size_t cap, const char
     line += hdr.nlines;
     consumed = pos;
     for (;;) {
-        double t0 = input_now();
+        double t0 = pt_mono_now();
         if (R->skip_line) {
             /* The rest of an over-long line: already reported, skip it. */
             const char *nl = memchr(buf + pos, '\n', len - pos);
@@ -584,7 +585,7 @@ static int run_pass(struct reader *R, int fd, char *rbuf, size_t cap, const char
         R->wend = buf + len;
         R->weof = eof;
         int np = parse_block(R, buf + pos, len - pos, eof);
-        double t1 = input_now();
+        double t1 = pt_mono_now();
         R->t_parse += t1 - t0;
         uint64_t base = line;
         int stop = 0;
@@ -634,10 +635,10 @@ static int run_pass(struct reader *R, int fd, char *rbuf, size_t cap, const char
             }
         }
         /* Deliver before carrying: delivered orders may point into the carry. */
-        double t2 = input_now();
+        double t2 = pt_mono_now();
         R->t_merge += t2 - t1;
         rc = deliver(R);
-        R->t_sink += input_now() - t2;
+        R->t_sink += pt_mono_now() - t2;
         if (rc == 0 && R->o->rejects)
             rc = flush_rejects(R);
         if (rc)
@@ -648,7 +649,7 @@ static int run_pass(struct reader *R, int fd, char *rbuf, size_t cap, const char
         progress(R, consumed);
         if (eof && pos == len)
             break;
-        double t3 = input_now();
+        double t3 = pt_mono_now();
         if (map) {
             /* Slide: drop what is behind, map in what is ahead. */
             size_t page = 4096, upto = pos / page * page;
@@ -668,7 +669,7 @@ static int run_pass(struct reader *R, int fd, char *rbuf, size_t cap, const char
             size_t want = len + blk < cap ? len + blk : cap;
             rc = input_fill(fd, R->o->name, rbuf, &len, want, &eof, R->e);
         }
-        R->t_read += input_now() - t3;
+        R->t_read += pt_mono_now() - t3;
         if (rc)
             return rc;
     }

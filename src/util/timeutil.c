@@ -11,6 +11,7 @@
 #include "util/timeutil.h"
 
 #include <stdio.h>
+#include <time.h>
 
 int64_t pt_days_from_civil(int64_t y, int m, int d)
 {
@@ -53,9 +54,17 @@ void pt_format_utc(int64_t t, char out[21])
     int64_t y;
     int m, d;
     pt_civil_from_days(days, &y, &m, &d);
-    int yy = (int)(y % 10000), hh = (int)(sec / 3600), mi = (int)(sec / 60 % 60), ss = (int)(sec % 60);
+    int yy = (int)(y % 10000), hh = (int)(sec / 3600), mi = (int)(sec / 60 % 60),
+        ss = (int)(sec % 60);
     if (yy < 0)
         yy = -yy;
     snprintf(out, 21, "%04u-%02u-%02uT%02u:%02u:%02uZ", (unsigned)yy % 10000u, (unsigned)m % 100u,
              (unsigned)d % 100u, (unsigned)hh % 100u, (unsigned)mi % 100u, (unsigned)ss % 100u);
+}
+
+double pt_mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

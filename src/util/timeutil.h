@@ -21,6 +21,9 @@ static inline int64_t pt_floor_div(int64_t a, int64_t b)
     int64_t q = a / b;
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
+/* Monotonic clock, seconds (for measuring durations). Thread-safe. */
+double pt_mono_now(void);
+
 /* Write t as "YYYY-MM-DDTHH:MM:SSZ" into out (at least 21 bytes). */
 void pt_format_utc(int64_t t, char out[21]);
 
