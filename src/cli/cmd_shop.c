@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "store/store.h"
+#include "util/buf.h"
 #include "util/timeutil.h"
 
 static const char k_help[] =
@@ -20,19 +21,14 @@ static const char k_help[] =
     "also for a running server). With --format json, create and rotate-key print\n"
     "{\"shop_id\": \"...\", \"api_key\": \"...\"}.\n";
 
+/* s as a JSON string on standard output. */
 static void print_json_str(const char *s)
 {
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch < 0x20)
-            printf("\\u%04x", ch);
-        else
-            putchar(ch);
-    }
-    putchar('"');
+    struct pt_buf b;
+    pt_buf_init(&b);
+    if (pt_buf_add_json_str(&b, s, strlen(s)) == 0)
+        fwrite(b.data, 1, b.len, stdout);
+    pt_buf_release(&b);
 }
 
 struct list_ctx {

@@ -88,8 +88,7 @@ void route_metrics(struct req *r);
 /* Helpers (server.c). */
 void reply_error(struct req *r, unsigned code, const char *ecode, const char *field,
                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-int json_str(struct pt_buf *b, const char *s); /* "escaped" */
-int json_strn(struct pt_buf *b, const char *s, size_t n);
+int json_str(struct pt_buf *b, const char *s); /* pt_buf_add_json_str, or null for NULL */
 /* Submit r->job; on success the connection is suspended until done. */
 void submit_job(struct req *r);
 /* Submit r->batch as an events job (statuses allocated here). */

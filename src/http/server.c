@@ -18,33 +18,9 @@
 
 /* ---- JSON helpers ---- */
 
-int json_strn(struct pt_buf *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    if (pt_buf_reserve(b, n + 2))
-        return PT_ENOMEM;
-    pt_buf_addc(b, '"');
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        int rc = 0;
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            rc = pt_buf_add(b, e, 2);
-        } else if (c < 0x20) {
-            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            rc = pt_buf_add(b, e, 6);
-        } else {
-            rc = pt_buf_addc(b, (char)c);
-        }
-        if (rc)
-            return rc;
-    }
-    return pt_buf_addc(b, '"');
-}
-
 int json_str(struct pt_buf *b, const char *s)
 {
-    return s ? json_strn(b, s, strlen(s)) : pt_buf_adds(b, "null");
+    return s ? pt_buf_add_json_str(b, s, strlen(s)) : pt_buf_adds(b, "null");
 }
 
 void fmt_time(struct pt_buf *b, int64_t t)

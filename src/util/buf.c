@@ -129,3 +129,31 @@ int pt_buf_add_money(struct pt_buf *b, int64_t minor, int scale)
     b->data[b->len] = '\0';
     return 0;
 }
+
+int pt_buf_add_json_str(struct pt_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t len0 = b->len;
+    int rc = pt_buf_reserve(b, n + 2) || pt_buf_addc(b, '"');
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            rc = pt_buf_add(b, e, 2);
+        } else if (c < 0x20) {
+            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            rc = pt_buf_add(b, e, 6);
+        } else {
+            rc = pt_buf_addc(b, (char)c);
+        }
+    }
+    if (rc == 0)
+        rc = pt_buf_addc(b, '"');
+    if (rc) { /* as every pt_buf call: unchanged on failure */
+        b->len = len0;
+        if (b->data)
+            b->data[len0] = '\0';
+        return PT_ENOMEM;
+    }
+    return 0;
+}

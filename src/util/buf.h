@@ -32,6 +32,9 @@ int pt_buf_printf(struct pt_buf *b, const char *fmt, ...) __attribute__((format(
  * (e.g. 1250, 2 -> "12.50"; -5, 2 -> "-0.05"). */
 int pt_buf_add_i64(struct pt_buf *b, int64_t v);
 int pt_buf_add_money(struct pt_buf *b, int64_t minor, int scale);
+/* Append s[0..n) as a JSON string: quoted, with " and \ escaped and control
+ * characters as \u00XX (other bytes as they are: the caller gives UTF-8). */
+int pt_buf_add_json_str(struct pt_buf *b, const char *s, size_t n);
 static inline void pt_buf_reset(struct pt_buf *b)
 {
     b->len = 0;

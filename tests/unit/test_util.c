@@ -611,3 +611,23 @@ Test(err, long_message_is_cut_visibly)
     cr_expect_eq(strlen(e.msg), PT_ERR_MSG_MAX - 1);
     cr_expect_eq(e.msg[PT_ERR_MSG_MAX - 2], 'm');
 }
+
+Test(buf, json_str_escapes_and_is_unchanged_on_failure)
+{
+    struct pt_buf b;
+    pt_buf_init(&b);
+    cr_assert_eq(pt_buf_adds(&b, "x="), 0);
+    const char s[] = "a\"b\\c\n\x01\xc5\x82";
+    cr_assert_eq(pt_buf_add_json_str(&b, s, sizeof s - 1), 0);
+    cr_expect_str_eq(b.data, "x=\"a\\\"b\\\\c\\u000a\\u0001\xc5\x82\"");
+    size_t len = b.len;
+    pt_mem_fail_after(1);
+    char big[5000];
+    memset(big, '\n', sizeof big);
+    int rc = pt_buf_add_json_str(&b, big, sizeof big);
+    pt_mem_fail_after(0);
+    cr_expect_eq(rc, PT_ENOMEM);
+    cr_expect_eq(b.len, len);
+    cr_expect_str_eq(b.data, "x=\"a\\\"b\\\\c\\u000a\\u0001\xc5\x82\"");
+    pt_buf_release(&b);
+}
