@@ -4,6 +4,7 @@
 # acknowledged event is present exactly once, and memory rebuilt from the store
 # agrees with the store.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/serve_lib.sh"
 
 ROUNDS=${PATRON_CRASH_ROUNDS:-20}
 data="$T/data"
@@ -12,33 +13,14 @@ key=$("$PATRON" shop create "Crash shop" --data "$data" --format json |
 check "shop created" test -n "$key"
 acked="$T/acked"
 : >"$acked"
-: >"$T/server.err"
-
-start_server() { # -> $pid, $port (empty if it did not come up)
-    local before
-    before=$(grep -c 'listening on' "$T/server.err" 2>/dev/null)
-    "$PATRON" serve --data "$data" --listen 127.0.0.1:0 --log off 2>>"$T/server.err" &
-    pid=$!
-    port=""
-    for _ in $(seq 1 400); do
-        if [[ $(grep -c 'listening on' "$T/server.err") -gt ${before:-0} ]]; then
-            port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$T/server.err" | tail -1 | cut -d: -f3)
-            curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return
-        fi
-        sleep 0.05
-    done
-    port=""
-}
-trap 'kill -9 $pid 2>/dev/null; [[ -n "${KEEP:-}" ]] || rm -rf "$T"' EXIT
 
 rnd_sleep() { python3 -c "import random; print(round(random.uniform(0.15, 0.9), 3))"; }
 
 for round in $(seq 1 "$ROUNDS"); do
-    start_server
-    if [[ -z "$port" ]]; then
-        bad "round $round: server did not start: $(tail -3 "$T/server.err")"
-        break
-    fi
+    start_server "r$round" --data "$data" --listen 127.0.0.1:0 --log off
+    [[ -n $URL ]] || break
+    pid=$SPID
+    port=${URL##*:}
     python3 "$E2E_DIR/py/crash_client.py" "$port" "$key" "$round" "$acked" 2>"$T/client.err" &
     cpid=$!
     sleep "$(rnd_sleep)"
@@ -61,8 +43,8 @@ orders_ev=$(sqlite3 "$db" "SELECT count(*) FROM events WHERE name='Order Complet
 check "orders and order events agree ($orders_db vs $orders_ev)" test "$orders_db" -eq "$orders_ev"
 
 # memory rebuilt from the store agrees with it: sum of profile orders = stored orders
-start_server
-[[ -n "$port" ]] || bad "final start: $(tail -3 "$T/server.err")"
+start_server final --data "$data" --listen 127.0.0.1:0 --log off
+port=${URL##*:}
 total=$(python3 - "$port" "$key" <<'PY'
 import http.client, json, sys
 port, key = int(sys.argv[1]), sys.argv[2]
@@ -84,11 +66,5 @@ print(total)
 PY
 )
 check "profiles after restart count every stored order ($total vs $orders_db)" test "$total" = "$orders_db"
-kill -TERM "$pid"
-wait "$pid"
-st=$?
-check "SIGTERM after the crash rounds exits 0 (got $st)" test "$st" -eq 0
-if grep -qE 'runtime error|AddressSanitizer|LeakSanitizer' "$T/server.err"; then
-    bad "sanitizer report in the server log: $(grep -m3 -E 'runtime error|Sanitizer' "$T/server.err")"
-fi
-finish
+stop_server final
+finish_serve
