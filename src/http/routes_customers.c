@@ -194,13 +194,19 @@ void route_customers(struct req *r)
     r->state = ST_READY;
 }
 
-void route_unmerge(struct req *r)
+/* A job on the customer of the path (?anonymous=1: an anonymousId). */
+static void customer_job(struct req *r, enum pt_job_kind kind)
 {
     memset(&r->job, 0, sizeof r->job);
-    r->job.kind = PT_JOB_UNMERGE;
+    r->job.kind = kind;
     r->job.shop = r->shop;
     r->job.user_id = r->id;
     r->job.anonymous = anon_flag(r);
+}
+
+void route_unmerge(struct req *r)
+{
+    customer_job(r, PT_JOB_UNMERGE);
     if (r->body.len) {
         json_error_t je;
         json_t *o = json_loadb(r->body.data, r->body.len, 0, &je);
@@ -233,11 +239,7 @@ void route_unmerge(struct req *r)
 
 void route_erase(struct req *r)
 {
-    memset(&r->job, 0, sizeof r->job);
-    r->job.kind = PT_JOB_ERASE;
-    r->job.shop = r->shop;
-    r->job.user_id = r->id;
-    r->job.anonymous = anon_flag(r);
+    customer_job(r, PT_JOB_ERASE);
     submit_job(r);
 }
 
