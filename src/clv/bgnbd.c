@@ -1,5 +1,5 @@
 /*
- * bgnbd.c - BG/NBD log-likelihood and maximum-likelihood fit (see clv.h).
+ * bgnbd.c - BG/NBD log-likelihood, its gradient and the maximum-likelihood fit.
  *
  * Per customer (Fader, Hardie & Lee 2005, eq. 6):
  *   L = A1 A2 (A3 + [x > 0] A4)
@@ -7,24 +7,20 @@
  *   ln A2 = lnG(a + b) + lnG(b + x) - lnG(b) - lnG(a + b + x)
  *   ln A3 = -(r + x) ln(alpha + T)
  *   ln A4 = ln(a) - ln(b + x - 1) - (r + x) ln(alpha + t_x)
- * The sum A3 + A4 is taken as a log-sum-exp.
+ * The sum A3 + A4 is taken as a log-sum-exp. The fit minimises the mean
+ * negative log-likelihood over log-parameters with BFGS on the analytic
+ * gradient (digamma terms once per distinct x, logarithms once per distinct
+ * time value), then confirms the point with a small simplex.
  */
 #include <gsl/gsl_sf_gamma.h>
+#include <gsl/gsl_sf_psi.h>
 #include <math.h>
 
-#include "clv/clv.h"
 #include "clv/clv_int.h"
-#include "util/mem.h"
 
-static double lse(double u, double v)
+double clv_bgnbd_ll1(const double *v, const struct pt_rfx *c)
 {
-    double m = u > v ? u : v;
-    return m + log(exp(u - m) + exp(v - m));
-}
-
-double pt_bgnbd_ll1(const struct pt_bgnbd *p, const struct pt_rfx *c)
-{
-    double r = p->r, al = p->alpha, a = p->a, b = p->b, x = c->x;
+    double r = v[0], al = v[1], a = v[2], b = v[3], x = c->x;
     double la1 = gsl_sf_lngamma(r + x) - gsl_sf_lngamma(r) + r * log(al);
     double la2 = gsl_sf_lngamma(a + b) + gsl_sf_lngamma(b + x) - gsl_sf_lngamma(b) -
                  gsl_sf_lngamma(a + b + x);
@@ -32,97 +28,82 @@ double pt_bgnbd_ll1(const struct pt_bgnbd *p, const struct pt_rfx *c)
     if (x <= 0)
         return la1 + la2 + la3;
     double la4 = log(a) - log(b + x - 1) - (r + x) * log(al + c->tx);
-    return la1 + la2 + lse(la3, la4);
+    return la1 + la2 + clv_lse(la3, la4);
 }
 
-double pt_bgnbd_ll(const struct pt_bgnbd *p, const struct pt_rfx *c, size_t n)
+/* Mean negative log-likelihood at log-parameters v; gradient in g if not NULL. */
+static double objective(const double *v, double *g, void *arg)
 {
-    double s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += pt_bgnbd_ll1(p, &c[i]);
-    return s;
-}
-
-#define XCACHE 256 /* the x-only terms of customers with x < XCACHE are computed once */
-
-struct fit_data {
-    const struct pt_rfx *c;
-    size_t n;
-    double lx[XCACHE]; /* per evaluation: lnA1 + lnA2 - r ln(alpha) for x, by x */
-};
-
-/* The likelihood as pt_bgnbd_ll, with the terms that depend on x only (three
- * lgamma each) computed once per distinct x instead of once per customer. */
-static double fast_ll(const struct pt_bgnbd *p, struct fit_data *d)
-{
-    double r = p->r, al = p->alpha, a = p->a, b = p->b;
-    double base = -gsl_sf_lngamma(r) + gsl_sf_lngamma(a + b) - gsl_sf_lngamma(b);
-    for (int x = 0; x < XCACHE; x++)
-        d->lx[x] = NAN;
-    double s = 0, lal = log(al), la = log(a);
-    for (size_t i = 0; i < d->n; i++) {
-        const struct pt_rfx *c = &d->c[i];
-        if (c->x >= XCACHE) {
-            s += pt_bgnbd_ll1(p, c);
-            continue;
+    const struct clv_set *s = arg;
+    double r = exp(v[0]), al = exp(v[1]), a = exp(v[2]), b = exp(v[3]);
+    if (!(r > 0 && al > 0 && a > 0 && b > 0) || !isfinite(r * al * a * b))
+        return INFINITY;
+    double *lt = s->tab, *inv = s->tab + s->nv;
+    for (size_t i = 0; i < s->nv; i++) {
+        lt[i] = log(al + s->val[i]);
+        inv[i] = 1 / (al + s->val[i]);
+    }
+    double W = s->wsum, la = log(a);
+    double ll = W * (-gsl_sf_lngamma(r) + r * log(al) + gsl_sf_lngamma(a + b) - gsl_sf_lngamma(b));
+    double dr = 0, dal = 0, da = 0, db = 0;
+    size_t i = 0;
+    while (i < s->ng) {
+        double x = s->x[i];
+        double lx = gsl_sf_lngamma(r + x) + gsl_sf_lngamma(b + x) - gsl_sf_lngamma(a + b + x);
+        double lb1 = x > 0 ? log(b + x - 1) : 0, ib1 = x > 0 ? 1 / (b + x - 1) : 0;
+        double wx = 0, sl = 0, sr = 0, sal = 0, s4 = 0;
+        for (; i < s->ng && s->x[i] == x; i++) {
+            double w = s->w[i], la3 = -(r + x) * lt[s->iT[i]];
+            wx += w;
+            if (x == 0) {
+                sl += w * la3;
+                sr -= w * lt[s->iT[i]];
+                sal -= w * (r + x) * inv[s->iT[i]];
+                continue;
+            }
+            double la4 = la - lb1 - (r + x) * lt[s->ix[i]];
+            double L = clv_lse(la3, la4), p3 = exp(la3 - L), p4 = exp(la4 - L);
+            sl += w * L;
+            sr -= w * (p3 * lt[s->iT[i]] + p4 * lt[s->ix[i]]);
+            sal -= w * (r + x) * (p3 * inv[s->iT[i]] + p4 * inv[s->ix[i]]);
+            s4 += w * p4;
         }
-        int x = (int)c->x;
-        if (isnan(d->lx[x]))
-            d->lx[x] = base + gsl_sf_lngamma(r + x) + gsl_sf_lngamma(b + x) -
-                       gsl_sf_lngamma(a + b + x);
-        double la3 = -(r + x) * log(al + c->T), v = la3;
-        if (x > 0)
-            v = lse(la3, la - log(b + x - 1) - (r + x) * log(al + c->tx));
-        s += d->lx[x] + r * lal + v;
+        ll += wx * lx + sl;
+        if (g) {
+            double pab = gsl_sf_psi(a + b + x);
+            dr += wx * gsl_sf_psi(r + x) + sr;
+            dal += sal;
+            da += -wx * pab + s4 / a;
+            db += wx * (gsl_sf_psi(b + x) - pab) - s4 * ib1;
+        }
     }
-    return s;
-}
-
-/* Negative log-likelihood of log-parameters (+inf where it is not finite). */
-static double neg_ll(const gsl_vector *v, void *arg)
-{
-    struct fit_data *d = arg;
-    struct pt_bgnbd p = {exp(gsl_vector_get(v, 0)), exp(gsl_vector_get(v, 1)),
-                         exp(gsl_vector_get(v, 2)), exp(gsl_vector_get(v, 3))};
-    double ll = fast_ll(&p, d);
-    return isfinite(ll) ? -ll : INFINITY;
-}
-
-static int check_input(const struct pt_rfx *c, size_t n, struct pt_err *e)
-{
-    if (n == 0)
-        return pt_err_set(e, PT_EINVAL, "BG/NBD: no customers to fit");
-    for (size_t i = 0; i < n; i++) {
-        const struct pt_rfx *x = &c[i];
-        if (!(x->x >= 0) || x->x != floor(x->x) || !(x->T > 0) || !(x->tx >= 0) ||
-            x->tx > x->T || (x->x == 0 && x->tx != 0))
-            return pt_err_set(e, PT_EINVAL,
-                              "BG/NBD: customer %zu has an impossible summary (x=%g, t_x=%g, "
-                              "T=%g)",
-                              i + 1, x->x, x->tx, x->T);
+    if (!isfinite(ll))
+        return INFINITY;
+    if (g) {
+        double pab = gsl_sf_psi(a + b);
+        dr += W * (log(al) - gsl_sf_psi(r));
+        dal += W * r / al;
+        da += W * pab;
+        db += W * (pab - gsl_sf_psi(b));
+        g[0] = -r * dr / W;
+        g[1] = -al * dal / W;
+        g[2] = -a * da / W;
+        g[3] = -b * db / W;
     }
-    return 0;
+    return -ll / W;
 }
 
-int pt_bgnbd_fit(const struct pt_rfx *c, size_t n, struct pt_bgnbd *p, double *ll,
-                 struct pt_err *e)
+int clv_bgnbd_fit(const struct clv_set *s, double *v, struct pt_clv_fit *fit)
 {
-    int rc = check_input(c, n, e);
+    struct clv_obj o = {.dim = 4, .f = objective, .arg = (void *)s};
+    double x[4] = {0, 0, 0, 0}, best;
+    int rc = clv_minimize(&o, 1, x, &best);
     if (rc)
         return rc;
-    struct fit_data *d = pt_malloc(sizeof *d);
-    if (d == NULL)
-        return pt_err_set(e, PT_ENOMEM, "out of memory");
-    d->c = c;
-    d->n = n;
-    double v[4], best;
-    rc = clv_minimize(neg_ll, d, 4, v, &best);
-    pt_free(d);
-    if (rc == PT_ENOMEM)
-        return pt_err_set(e, rc, "out of memory");
-    if (rc)
-        return pt_err_set(e, PT_EIO, "BG/NBD: the fit did not reach a finite likelihood");
-    *p = (struct pt_bgnbd){exp(v[0]), exp(v[1]), exp(v[2]), exp(v[3])};
-    *ll = -best;
+    for (int k = 0; k < 4; k++)
+        v[k] = exp(x[k]);
+    fit->ll = -best * s->wsum;
+    clv_std_errors(&o, x, s->wsum, fit->se);
+    fit->evals = o.evals;
     return 0;
 }

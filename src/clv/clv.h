@@ -1,19 +1,30 @@
 /*
- * clv.h - customer lifetime value models (issue 4; in progress).
+ * clv.h - customer lifetime value models: BG/NBD, Pareto/NBD and Gamma-Gamma.
  *
- * Layer: clv (util + GSL). So far: the Gamma-Gamma spend model and the BG/NBD model of Fader, Hardie & Lee
- * (2005), "Counting Your Customers the Easy Way: An Alternative to the
- * Pareto/NBD Model", Marketing Science 24(2): its log-likelihood and its
- * maximum-likelihood fit. Inputs are per-customer summaries in the
+ * Layer: clv (util + GSL). Inputs are per-customer summaries in the
  * literature's convention: x repeat purchases, t_x the time of the last
  * purchase and T the customer's age, both measured from the first purchase,
- * in one time unit (weeks for CDNOW).
+ * in one time unit (weeks for CDNOW). Predictions are for a customer with that
+ * summary, over the next t time units after T.
  *
- * Numerics: everything is computed in log space (lgamma, log-sum-exp), so
- * customers with hundreds of purchases and extreme parameters give finite
- * values; the fit works on log-parameters (all four are positive).
- * Errors: PT_EINVAL for bad input (negative or inconsistent x, t_x, T),
- * PT_ENOMEM, PT_EIO when the optimiser does not converge.
+ * Models and sources (formulas in docs/clv.md):
+ *  - BG/NBD: Fader, Hardie & Lee (2005), "Counting Your Customers the Easy
+ *    Way", Marketing Science 24(2).
+ *  - Pareto/NBD: Schmittlein, Morrison & Colombo (1987), Management Science
+ *    33(1); likelihood and expectations as in Fader & Hardie (2005), "A Note
+ *    on Deriving the Pareto/NBD Model and Related Expressions".
+ *  - Gamma-Gamma spend: Fader, Hardie & Lee (2005), "RFM and CLV", JMR 42(4).
+ *
+ * Numerics: everything is computed in log space (lgamma, log-sum-exp,
+ * hypergeometric functions in a bounded transformed form), so customers with
+ * hundreds of purchases and extreme parameters give finite values. Fits work
+ * on log-parameters (all are positive); standard errors come from the inverse
+ * of a finite-difference Hessian of the log-likelihood at the optimum (NAN
+ * when that Hessian is not negative definite).
+ *
+ * Errors: PT_EINVAL for bad input (negative or inconsistent x, t_x, T; no
+ * customers), PT_ENOMEM, PT_EIO when the optimiser finds no finite optimum.
+ * Nothing here keeps global state; every function is thread-safe.
  */
 #ifndef PT_CLV_CLV_H
 #define PT_CLV_CLV_H
@@ -25,21 +36,55 @@
 struct pt_rfx {
     double x;  /* repeat purchases (an integer >= 0) */
     double tx; /* time of the last purchase, 0 <= t_x <= T (0 when x = 0) */
-    double T;  /* age: time from the first purchase to the end of calibration */
+    double T;  /* age: time from the first purchase to the end of calibration, > 0 */
 };
 
-struct pt_bgnbd {
-    double r, alpha, a, b;
+enum pt_clv_model { PT_BGNBD = 0, PT_PNBD = 1 };
+
+/* Parameters of a purchase model: BG/NBD (r, alpha, a, b) or Pareto/NBD
+ * (r, alpha, s, beta), in that order in v. */
+struct pt_clv_params {
+    enum pt_clv_model model;
+    double v[4];
 };
 
-/* Log-likelihood of one customer (natural log). */
-double pt_bgnbd_ll1(const struct pt_bgnbd *p, const struct pt_rfx *c);
-/* Sum over n customers. */
-double pt_bgnbd_ll(const struct pt_bgnbd *p, const struct pt_rfx *c, size_t n);
+/* What a fit reports besides the parameters. */
+struct pt_clv_fit {
+    double ll;    /* maximised log-likelihood (natural log) */
+    double se[4]; /* standard errors of the parameters, NAN if unavailable */
+    int evals;    /* likelihood evaluations used */
+};
 
-/* Maximum-likelihood fit; *ll receives the maximised log-likelihood. */
-int pt_bgnbd_fit(const struct pt_rfx *c, size_t n, struct pt_bgnbd *p, double *ll,
-                 struct pt_err *e);
+const char *pt_clv_model_name(enum pt_clv_model m); /* "bgnbd", "pareto_nbd" */
+
+/* Log-likelihood of one customer / summed over n customers. */
+double pt_clv_ll1(const struct pt_clv_params *p, const struct pt_rfx *c);
+double pt_clv_ll(const struct pt_clv_params *p, const struct pt_rfx *c, size_t n);
+
+/* Maximum-likelihood fit of model m (p->model is set). Customers with equal
+ * summaries are grouped, so cost grows with the number of distinct ones. */
+int pt_clv_fit(enum pt_clv_model m, const struct pt_rfx *c, size_t n, struct pt_clv_params *p,
+               struct pt_clv_fit *fit, struct pt_err *e);
+
+/* Probability that the customer is still active at T. */
+double pt_clv_palive(const struct pt_clv_params *p, const struct pt_rfx *c);
+/* Expected repeat purchases in (T, T + t]. */
+double pt_clv_expected(const struct pt_clv_params *p, const struct pt_rfx *c, double t);
+/* P(exactly y purchases in (T, T + t]), y >= 0. */
+double pt_clv_pmf(const struct pt_clv_params *p, const struct pt_rfx *c, double t, int y);
+/* Expected repeat purchases in (0, t] of a customer who made a first purchase
+ * at 0 (the population curve behind tracking plots). */
+double pt_clv_expected_new(const struct pt_clv_params *p, double t);
+/* Time after T by which one more purchase is expected (expected purchases
+ * reach 1), or NAN if that does not happen within max_t. */
+double pt_clv_next_purchase(const struct pt_clv_params *p, const struct pt_rfx *c, double max_t);
+/*
+ * Discounted value over (T, T + horizon]: the horizon is cut into periods of
+ * `period` time units (the last may be shorter); the expected purchases of
+ * period k are worth `spend` each and discounted by (1 + rate)^-k.
+ */
+double pt_clv_value(const struct pt_clv_params *p, const struct pt_rfx *c, double horizon,
+                    double period, double rate, double spend);
 
 /* Gamma-Gamma spend model: p, q, gamma > 0. */
 struct pt_gg {
@@ -47,11 +92,12 @@ struct pt_gg {
 };
 /* Log-likelihood of a customer with x repeat transactions of mean value m (0 if x = 0). */
 double pt_gg_ll1(const struct pt_gg *g, double x, double m);
-/* Fit over customers (x[i], m[i]); those with x = 0 are skipped. */
-int pt_gg_fit(const double *x, const double *m, size_t n, struct pt_gg *g, double *ll,
+/* Fit over customers (x[i], m[i]); those with x = 0 are skipped. fit->se[0..3)
+ * are the standard errors of p, q, gamma. */
+int pt_gg_fit(const double *x, const double *m, size_t n, struct pt_gg *g, struct pt_clv_fit *fit,
               struct pt_err *e);
 /* Expected mean transaction value of a customer (x, m); the population mean
- * p gamma / (q - 1) when x = 0. Needs q > 1. */
+ * p gamma / (q - 1) when x = 0. NAN unless q > 1. */
 double pt_gg_mean(const struct pt_gg *g, double x, double m);
 
 #endif

@@ -1,20 +1,78 @@
 /*
- * clv_int.h - shared parts of the CLV models.
+ * clv_int.h - shared parts of the CLV models (not for use outside src/clv).
  */
 #ifndef PT_CLV_CLV_INT_H
 #define PT_CLV_CLV_INT_H
 
 #include <gsl/gsl_multimin.h>
+#include <math.h>
+#include <stdint.h>
 
+#include "clv/clv.h"
 #include "util/err.h"
 
 /*
- * Minimise f over R^dim (dim <= 8) from the origin with GSL's Nelder-Mead
- * simplex, restarted from its own result (smaller steps) until a restart no
- * longer improves it. x[0..dim) receives the minimiser, *best the minimum.
- * PT_ENOMEM, or PT_EIO if no finite value was found.
+ * Customers compiled for fitting: equal (x, t_x, T) summaries become one group
+ * with a weight; the distinct time values (of t_x and T together) are listed
+ * once so that per-evaluation logarithms are taken per distinct value. Groups
+ * are sorted by x.
  */
-int clv_minimize(double (*f)(const gsl_vector *v, void *arg), void *arg, size_t dim, double *x,
-                 double *best);
+struct clv_set {
+    size_t ng;        /* groups */
+    double *w, *x;    /* weight (customers) and x of each group */
+    uint32_t *ix, *iT; /* indices into val of t_x and T */
+    size_t nv;
+    double *val; /* distinct times, ascending */
+    double wsum; /* customers */
+    int xmax;    /* largest x */
+    double *tab; /* scratch: 4 * nv doubles for the models */
+};
+
+/* Validates (PT_EINVAL naming the 1-based customer) and compiles. */
+int clv_set_make(const struct pt_rfx *c, size_t n, struct clv_set *s, struct pt_err *e);
+void clv_set_free(struct clv_set *s);
+
+/* Objective for the minimisers: value and (optionally) gradient at v. */
+struct clv_obj {
+    size_t dim;
+    /* f(v) (and g = gradient if g != NULL); +INFINITY where not finite */
+    double (*f)(const double *v, double *g, void *arg);
+    void *arg;
+    int evals;
+};
+
+/*
+ * Minimise from x (in/out; x[0..dim) start point, dim <= 8): quasi-Newton
+ * (GSL's BFGS2) when the objective has a gradient, then Nelder-Mead simplex
+ * restarts from that point until a restart no longer improves it.
+ * *best receives the minimum. PT_ENOMEM, or PT_EIO if nothing finite was found.
+ */
+int clv_minimize(struct clv_obj *o, int has_grad, double *x, double *best);
+
+/*
+ * Standard errors of natural parameters theta = exp(v) at the optimum of the
+ * objective o (in log-parameters; scale * o is the negative log-likelihood):
+ * the inverse of the Hessian in theta, by central differences. se[i] = NAN when it is not positive definite.
+ */
+void clv_std_errors(struct clv_obj *o, const double *v, double scale, double *se);
+
+/* ln 2F1(1, b; c; z) for 0 <= z < 1, c > b > 0 (all terms positive). */
+double clv_log_h1(double b, double c, double z);
+
+static inline double clv_lse(double u, double v)
+{
+    double m = u > v ? u : v;
+    if (m == -INFINITY)
+        return -INFINITY;
+    return m + log1p(exp((u > v ? v : u) - m));
+}
+
+/* Per-model internals shared with predict.c */
+double clv_bgnbd_ll1(const double *v, const struct pt_rfx *c);
+double clv_pnbd_ll1(const double *v, const struct pt_rfx *c);
+/* log of the Pareto/NBD integral term s * (F(t_x) - F(T)) (see pnbd.c) */
+double clv_pnbd_log_tail(const double *v, double x, double tx, double T);
+int clv_bgnbd_fit(const struct clv_set *s, double *v, struct pt_clv_fit *fit);
+int clv_pnbd_fit(const struct clv_set *s, double *v, struct pt_clv_fit *fit);
 
 #endif

@@ -1,19 +1,89 @@
 /*
- * fit.c - the optimiser the CLV models share (see clv_int.h).
+ * fit.c - the optimiser and standard errors the CLV models share (see clv_int.h).
  */
 #include <gsl/gsl_errno.h>
+#include <gsl/gsl_linalg.h>
 #include <math.h>
+#include <string.h>
 
 #include "clv/clv_int.h"
 
-int clv_minimize(double (*f)(const gsl_vector *v, void *arg), void *arg, size_t dim, double *x,
-                 double *best)
+#define MAXDIM 8
+
+static double wrap_f(const gsl_vector *v, void *arg)
+{
+    struct clv_obj *o = arg;
+    o->evals++;
+    return o->f(v->data, NULL, o->arg);
+}
+
+static void wrap_df(const gsl_vector *v, void *arg, gsl_vector *g)
+{
+    struct clv_obj *o = arg;
+    o->evals++;
+    if (!isfinite(o->f(v->data, g->data, o->arg)))
+        gsl_vector_set_all(g, 0.0);
+}
+
+static void wrap_fdf(const gsl_vector *v, void *arg, double *f, gsl_vector *g)
+{
+    struct clv_obj *o = arg;
+    o->evals++;
+    *f = o->f(v->data, g->data, o->arg);
+    if (!isfinite(*f))
+        gsl_vector_set_all(g, 0.0);
+}
+
+/* BFGS2 from x; leaves its end point in x if it is finite. *converged = 1 if
+ * it stopped on a vanishing gradient. */
+static int quasi_newton(struct clv_obj *o, double *x, double *best, int *converged)
+{
+    gsl_multimin_function_fdf fn = {
+        .n = o->dim, .f = wrap_f, .df = wrap_df, .fdf = wrap_fdf, .params = o};
+    gsl_vector *v = gsl_vector_alloc(o->dim);
+    gsl_multimin_fdfminimizer *m =
+        gsl_multimin_fdfminimizer_alloc(gsl_multimin_fdfminimizer_vector_bfgs2, o->dim);
+    if (!v || !m) {
+        gsl_vector_free(v);
+        if (m)
+            gsl_multimin_fdfminimizer_free(m);
+        return PT_ENOMEM;
+    }
+    memcpy(v->data, x, o->dim * sizeof *x);
+    if (gsl_multimin_fdfminimizer_set(m, &fn, v, 0.1, 0.1) == GSL_SUCCESS) {
+        int status = GSL_CONTINUE;
+        for (int it = 0; it < 1000 && status == GSL_CONTINUE; it++) {
+            if (gsl_multimin_fdfminimizer_iterate(m))
+                break;
+            status = gsl_multimin_test_gradient(gsl_multimin_fdfminimizer_gradient(m), 1e-9);
+        }
+        double val = gsl_multimin_fdfminimizer_minimum(m);
+        *converged = status == GSL_SUCCESS && isfinite(val);
+        if (isfinite(val) && val < *best) {
+            *best = val;
+            memcpy(x, gsl_multimin_fdfminimizer_x(m)->data, o->dim * sizeof *x);
+        }
+    }
+    gsl_vector_free(v);
+    gsl_multimin_fdfminimizer_free(m);
+    return 0;
+}
+
+int clv_minimize(struct clv_obj *o, int has_grad, double *x, double *best)
 {
     gsl_set_error_handler_off();
-    gsl_multimin_function fn = {.n = dim, .f = f, .params = arg};
-    gsl_vector *v = gsl_vector_alloc(dim), *step = gsl_vector_alloc(dim);
+    *best = o->f(x, NULL, o->arg);
+    if (!isfinite(*best))
+        *best = INFINITY;
+    if (has_grad) {
+        int converged = 0, rc = quasi_newton(o, x, best, &converged);
+        if (rc || converged)
+            return rc;
+    }
+    gsl_multimin_function fn = {.n = o->dim, .f = wrap_f, .params = o};
+    gsl_vector *v = gsl_vector_alloc(o->dim), *step = gsl_vector_alloc(o->dim);
     gsl_multimin_fminimizer *m =
-        gsl_multimin_fminimizer_alloc(gsl_multimin_fminimizer_nmsimplex2, dim);
+        gsl_multimin_fminimizer_alloc(gsl_multimin_fminimizer_nmsimplex2, o->dim);
     if (!v || !step || !m) {
         gsl_vector_free(v);
         gsl_vector_free(step);
@@ -21,29 +91,90 @@ int clv_minimize(double (*f)(const gsl_vector *v, void *arg), void *arg, size_t 
             gsl_multimin_fminimizer_free(m);
         return PT_ENOMEM;
     }
-    *best = INFINITY;
-    gsl_vector_set_all(v, 0.0);
+    memcpy(v->data, x, o->dim * sizeof *x);
+    /* after a quasi-Newton run that stalled, the simplex goes on from its
+     * point with small steps */
+    int first_big = !(has_grad && isfinite(*best));
     for (int round = 0; round < 8; round++) {
-        gsl_vector_set_all(step, round ? 0.1 : 1.0);
+        gsl_vector_set_all(step, round == 0 && first_big ? 1.0 : 0.05);
         gsl_multimin_fminimizer_set(m, &fn, v, step);
         int status = GSL_CONTINUE;
-        for (int it = 0; it < 20000 && status == GSL_CONTINUE; it++) {
+        for (int it = 0; it < 5000 && status == GSL_CONTINUE; it++) {
             if (gsl_multimin_fminimizer_iterate(m))
                 break;
-            status = gsl_multimin_test_size(gsl_multimin_fminimizer_size(m), 1e-8);
+            status = gsl_multimin_test_size(gsl_multimin_fminimizer_size(m), 1e-7);
+        }
+        double val = gsl_multimin_fminimizer_minimum(m);
+        int done = !(val < *best - 1e-11);
+        if (val < *best) {
+            *best = val;
+            memcpy(x, gsl_multimin_fminimizer_x(m)->data, o->dim * sizeof *x);
         }
         gsl_vector_memcpy(v, gsl_multimin_fminimizer_x(m));
-        double val = gsl_multimin_fminimizer_minimum(m);
-        int done = *best - val < 1e-9;
-        if (val < *best)
-            *best = val;
         if (done)
             break;
     }
-    for (size_t i = 0; i < dim; i++)
-        x[i] = gsl_vector_get(v, i);
     gsl_vector_free(v);
     gsl_vector_free(step);
     gsl_multimin_fminimizer_free(m);
     return isfinite(*best) ? 0 : PT_EIO;
+}
+
+/* Objective at natural parameters theta. */
+static double at_theta(struct clv_obj *o, const double *theta)
+{
+    double v[MAXDIM];
+    for (size_t i = 0; i < o->dim; i++)
+        v[i] = log(theta[i]);
+    return o->f(v, NULL, o->arg);
+}
+
+void clv_std_errors(struct clv_obj *o, const double *v, double scale, double *se)
+{
+    size_t d = o->dim;
+    double th[MAXDIM], h[MAXDIM], t[MAXDIM];
+    for (size_t i = 0; i < d; i++) {
+        th[i] = exp(v[i]);
+        h[i] = 1e-4 * th[i];
+        se[i] = NAN;
+    }
+    double f0 = at_theta(o, th);
+    gsl_matrix *H = gsl_matrix_alloc(d, d);
+    if (H == NULL || !isfinite(f0)) {
+        gsl_matrix_free(H);
+        return;
+    }
+    for (size_t i = 0; i < d; i++)
+        for (size_t j = i; j < d; j++) {
+            double s = 0;
+            if (i == j) {
+                memcpy(t, th, d * sizeof *t);
+                t[i] = th[i] + h[i];
+                s += at_theta(o, t);
+                t[i] = th[i] - h[i];
+                s += at_theta(o, t);
+                s = (s - 2 * f0) / (h[i] * h[i]);
+            } else {
+                static const int sg[4][2] = {{1, 1}, {1, -1}, {-1, 1}, {-1, -1}};
+                for (int k = 0; k < 4; k++) {
+                    memcpy(t, th, d * sizeof *t);
+                    t[i] += sg[k][0] * h[i];
+                    t[j] += sg[k][1] * h[j];
+                    s += sg[k][0] * sg[k][1] * at_theta(o, t);
+                }
+                s /= 4 * h[i] * h[j];
+            }
+            gsl_matrix_set(H, i, j, s * scale);
+            gsl_matrix_set(H, j, i, s * scale);
+        }
+    int ok = 1;
+    for (size_t i = 0; i < d * d; i++)
+        ok &= isfinite(H->data[i]);
+    if (ok && gsl_linalg_cholesky_decomp1(H) == GSL_SUCCESS &&
+        gsl_linalg_cholesky_invert(H) == GSL_SUCCESS)
+        for (size_t i = 0; i < d; i++) {
+            double var = gsl_matrix_get(H, i, i);
+            se[i] = var > 0 ? sqrt(var) : NAN;
+        }
+    gsl_matrix_free(H);
 }
