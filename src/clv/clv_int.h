@@ -39,12 +39,14 @@ struct clv_obj {
     double (*f)(const double *v, double *g, void *arg);
     void *arg;
     int evals;
+    int differenced; /* f's gradient is by finite differences (clv_minimize sets it) */
 };
 
 /*
  * Minimise from x (in/out; x[0..dim) start point, dim <= 8): quasi-Newton
- * (GSL's BFGS2) when the objective has a gradient, then Nelder-Mead simplex
- * restarts from that point until a restart no longer improves it.
+ * (GSL's BFGS2) on the objective's gradient, or on central differences when
+ * it has none (has_grad = 0); if that stalls before the gradient vanishes,
+ * Nelder-Mead simplex restarts from its point until one no longer improves it.
  * *best receives the minimum. PT_ENOMEM, or PT_EIO if nothing finite was found.
  */
 int clv_minimize(struct clv_obj *o, int has_grad, double *x, double *best);

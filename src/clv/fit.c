@@ -36,7 +36,7 @@ static void wrap_fdf(const gsl_vector *v, void *arg, double *f, gsl_vector *g)
 
 /* BFGS2 from x; leaves its end point in x if it is finite. *converged = 1 if
  * it stopped on a vanishing gradient. */
-static int quasi_newton(struct clv_obj *o, double *x, double *best, int *converged)
+static int quasi_newton(struct clv_obj *o, double *x, double *best, int *converged, double gtol)
 {
     gsl_multimin_function_fdf fn = {
         .n = o->dim, .f = wrap_f, .df = wrap_df, .fdf = wrap_fdf, .params = o};
@@ -55,7 +55,7 @@ static int quasi_newton(struct clv_obj *o, double *x, double *best, int *converg
         for (int it = 0; it < 1000 && status == GSL_CONTINUE; it++) {
             if (gsl_multimin_fdfminimizer_iterate(m))
                 break;
-            status = gsl_multimin_test_gradient(gsl_multimin_fdfminimizer_gradient(m), 1e-9);
+            status = gsl_multimin_test_gradient(gsl_multimin_fdfminimizer_gradient(m), gtol);
         }
         double val = gsl_multimin_fdfminimizer_minimum(m);
         *converged = status == GSL_SUCCESS && isfinite(val);
@@ -69,17 +69,47 @@ static int quasi_newton(struct clv_obj *o, double *x, double *best, int *converg
     return 0;
 }
 
+/* An objective without a gradient, given one by central differences (the
+ * objectives are smooth and computed to ~1e-15 relative, so h = 1e-5 in log
+ * space leaves an error near 1e-10). */
+static double numeric_grad(const double *v, double *g, void *arg)
+{
+    struct clv_obj *o = arg;
+    double f = o->f(v, NULL, o->arg);
+    o->evals += 1 + (g ? 2 * (int)o->dim : 0);
+    if (g == NULL || !isfinite(f))
+        return f;
+    double t[MAXDIM];
+    memcpy(t, v, o->dim * sizeof *t);
+    for (size_t i = 0; i < o->dim; i++) {
+        const double h = 1e-5;
+        t[i] = v[i] + h;
+        double fp = o->f(t, NULL, o->arg);
+        t[i] = v[i] - h;
+        double fm = o->f(t, NULL, o->arg);
+        t[i] = v[i];
+        g[i] = (fp - fm) / (2 * h);
+        if (!isfinite(g[i]))
+            return INFINITY;
+    }
+    return f;
+}
+
 int clv_minimize(struct clv_obj *o, int has_grad, double *x, double *best)
 {
+    if (!has_grad) {
+        struct clv_obj w = {.dim = o->dim, .f = numeric_grad, .arg = o, .differenced = 1};
+        return clv_minimize(&w, 1, x, best);
+    }
     gsl_set_error_handler_off();
     *best = o->f(x, NULL, o->arg);
     if (!isfinite(*best))
         *best = INFINITY;
-    if (has_grad) {
-        int converged = 0, rc = quasi_newton(o, x, best, &converged);
-        if (rc || converged)
-            return rc;
-    }
+    /* a differenced gradient is good to ~1e-9 */
+    double gtol = o->differenced ? 1e-6 : 1e-7;
+    int converged = 0, rc = quasi_newton(o, x, best, &converged, gtol);
+    if (rc || converged)
+        return rc;
     gsl_multimin_function fn = {.n = o->dim, .f = wrap_f, .params = o};
     gsl_vector *v = gsl_vector_alloc(o->dim), *step = gsl_vector_alloc(o->dim);
     gsl_multimin_fminimizer *m =
@@ -94,15 +124,15 @@ int clv_minimize(struct clv_obj *o, int has_grad, double *x, double *best)
     memcpy(v->data, x, o->dim * sizeof *x);
     /* after a quasi-Newton run that stalled, the simplex goes on from its
      * point with small steps */
-    int first_big = !(has_grad && isfinite(*best));
+    int first_big = !isfinite(*best);
     for (int round = 0; round < 8; round++) {
         gsl_vector_set_all(step, round == 0 && first_big ? 1.0 : 0.05);
         gsl_multimin_fminimizer_set(m, &fn, v, step);
         int status = GSL_CONTINUE;
-        for (int it = 0; it < 5000 && status == GSL_CONTINUE; it++) {
+        for (int it = 0; it < 3000 && status == GSL_CONTINUE; it++) {
             if (gsl_multimin_fminimizer_iterate(m))
                 break;
-            status = gsl_multimin_test_size(gsl_multimin_fminimizer_size(m), 1e-7);
+            status = gsl_multimin_test_size(gsl_multimin_fminimizer_size(m), 1e-6);
         }
         double val = gsl_multimin_fminimizer_minimum(m);
         int done = !(val < *best - 1e-11);
