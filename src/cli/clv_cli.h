@@ -45,6 +45,7 @@ struct clv_run {
     struct pt_clv_fit gg_fit;
     size_t gg_n;
     double gg_seconds;
+    double read_seconds, score_seconds; /* reading + summaries; writing --out */
     /* holdout */
     int holdout;
     uint64_t act_dist[CLV_BUCKETS];

@@ -254,6 +254,8 @@ static json_t *summary_json(const struct clv_run *r)
     json_object_set_new(o, "discount_rate_monthly", num(r->discount));
     json_object_set_new(o, "repeat_purchases_calibration", json_integer((json_int_t)r->co.repeat_cal));
     json_object_set_new(o, "scored_with", json_string(k_model_key[r->score_with]));
+    json_object_set_new(o, "read_seconds", num(r->read_seconds));
+    json_object_set_new(o, "score_seconds", num(r->score_seconds));
     for (int mi = 0; mi < 2; mi++)
         if (r->mod[mi].on)
             json_object_set_new(o, k_model_key[mi], model_json(r, mi));

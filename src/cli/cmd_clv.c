@@ -407,6 +407,7 @@ int cmd_clv(int argc, char **argv)
     r.file = argv[optind];
     pt_txlog_init(&r.log);
     struct pt_err e = {0};
+    double t0 = now_s();
     int rc = load(&r, cdnow, layout, columns, &e);
     if (rc == 0 && r.log.n == 0)
         rc = pt_err_set(&e, PT_EPARSE, "%s: no orders", r.file);
@@ -420,6 +421,7 @@ int cmd_clv(int argc, char **argv)
             r.end_day = mx;
         }
         rc = pt_cohort_build(&r.log, r.end_day, r.horizon_days, &r.co, &e);
+        r.read_seconds = now_s() - t0;
     }
     if (rc == 0) {
         r.holdout = r.co.day_max > r.end_day;
@@ -430,8 +432,10 @@ int cmd_clv(int argc, char **argv)
     if (rc == 0 && (r.tracking || r.chart) && clv_tracking(&r))
         rc = pt_err_set(&e, PT_ENOMEM, "out of memory");
     const char *failed = NULL;
+    double t1 = now_s();
     if (rc == 0 && r.out && write_scores(&r, r.out))
         failed = r.out;
+    r.score_seconds = now_s() - t1;
     if (rc == 0 && !failed && r.tracking && clv_write_tracking(&r, r.tracking))
         failed = r.tracking;
     if (rc == 0 && !failed && r.chart && clv_write_chart(&r, r.chart))
