@@ -31,13 +31,13 @@ int clv_holdout(struct clv_run *r)
             continue;
         for (size_t i = 0; i < r->co.n; i++) {
             struct pt_rfx c = clv_rfx(r, i);
-            double e = pt_clv_expected(&mo->p, &c, t), rest = 1;
+            double e = pt_clv_expected(&mo->p, &c, t), rest = 1, q[CLV_BUCKETS - 1];
             mo->pred_total += e;
             mo->mae += fabs(e - r->co.hold[i]);
+            pt_clv_pmf_all(&mo->p, &c, t, CLV_BUCKETS - 1, q);
             for (int k = 0; k < CLV_BUCKETS - 1; k++) {
-                double q = pt_clv_pmf(&mo->p, &c, t, k);
-                mo->dist[k] += q;
-                rest -= q;
+                mo->dist[k] += q[k];
+                rest -= q[k];
             }
             mo->dist[CLV_BUCKETS - 1] += rest > 0 ? rest : 0;
             mo->by_x[c.x < CLV_BUCKETS - 1 ? (int)c.x : CLV_BUCKETS - 1] += e;

@@ -351,8 +351,9 @@ int cmd_clv(int argc, char **argv)
             break;
         }
         case 'H':
-            if (parse_duration(optarg, &r.horizon_days))
-                return usage("--horizon: expected a length like 39w, 273d or 1y, got", optarg);
+            if (parse_duration(optarg, &r.horizon_days) || r.horizon_days > 1826)
+                return usage("--horizon: expected a length like 39w, 273d or 1y, at most 5y, got",
+                             optarg);
             break;
         case 'u':
             if (strcmp(optarg, "week") && strcmp(optarg, "day"))

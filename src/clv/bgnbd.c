@@ -62,7 +62,9 @@ static double objective(const double *v, double *g, void *arg)
                 continue;
             }
             double la4 = la - lb1 - (r + x) * lt[s->ix[i]];
-            double L = clv_lse(la3, la4), p3 = exp(la3 - L), p4 = exp(la4 - L);
+            /* L = lse(la3, la4) and the shares p3, p4 of its two terms, with one exp */
+            double d = la3 - la4, q = exp(-fabs(d)), L = (d > 0 ? la3 : la4) + log1p(q);
+            double big = 1 / (1 + q), p3 = d > 0 ? big : q * big, p4 = 1 - p3;
             sl += w * L;
             sr -= w * (p3 * lt[s->iT[i]] + p4 * lt[s->ix[i]]);
             sal -= w * (r + x) * (p3 * inv[s->iT[i]] + p4 * inv[s->ix[i]]);

@@ -72,6 +72,9 @@ double pt_clv_palive(const struct pt_clv_params *p, const struct pt_rfx *c);
 double pt_clv_expected(const struct pt_clv_params *p, const struct pt_rfx *c, double t);
 /* P(exactly y purchases in (T, T + t]), y >= 0. */
 double pt_clv_pmf(const struct pt_clv_params *p, const struct pt_rfx *c, double t, int y);
+/* The same for y = 0 .. n-1 at once into out[0..n) (much cheaper than n calls). */
+void pt_clv_pmf_all(const struct pt_clv_params *p, const struct pt_rfx *c, double t, int n,
+                    double *out);
 /* Expected repeat purchases in (0, t] of a customer who made a first purchase
  * at 0 (the population curve behind tracking plots). */
 double pt_clv_expected_new(const struct pt_clv_params *p, double t);
@@ -81,7 +84,8 @@ double pt_clv_next_purchase(const struct pt_clv_params *p, const struct pt_rfx *
 /*
  * Discounted value over (T, T + horizon]: the horizon is cut into periods of
  * `period` time units (the last may be shorter); the expected purchases of
- * period k are worth `spend` each and discounted by (1 + rate)^-k.
+ * period k are worth `spend` each and discounted by (1 + rate)^-k. At most
+ * 64 periods (NAN beyond).
  */
 double pt_clv_value(const struct pt_clv_params *p, const struct pt_rfx *c, double horizon,
                     double period, double rate, double spend);

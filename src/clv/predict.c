@@ -98,6 +98,26 @@ static double bg_alive_by_quadrature(const double *v, double x, double T, double
     return res;
 }
 
+/* 2F1(A, B; C; z) by its power series for 0 <= z <= 0.8 (C > 0); 0 if it does
+ * not settle (then GSL takes over). Much cheaper than GSL's general routine,
+ * which scoring calls a dozen times per customer. */
+static int series_2f1(double A, double B, double C, double z, double *out)
+{
+    if (!(z >= 0 && z <= 0.8) || !(C > 0))
+        return 0;
+    double term = 1, sum = 1;
+    for (int k = 0; k < 3000; k++) {
+        term *= (A + k) * (B + k) / ((C + k) * (k + 1)) * z;
+        sum += term;
+        /* past |A| and |B| the terms shrink steadily (ratio -> z) */
+        if (fabs(term) <= 1e-17 * fabs(sum) && k > fabs(A) + fabs(B) + 2) {
+            *out = sum;
+            return isfinite(sum);
+        }
+    }
+    return 0;
+}
+
 /* BG/NBD expected purchases in (T, T+t] if alive (FHL 2005 eq. 10 without
  * its P(alive) denominator), with the 2F1 in Euler-transformed form:
  *   (a+b+x-1)/(a-1) [1 - (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)],
@@ -109,13 +129,17 @@ static double bg_alive_expected(const double *v, double x, double T, double t)
     if (t <= 0)
         return 0;
     if (fabs(a - 1) > 1e-3) {
-        double z = t / (al + T + t);
-        gsl_sf_result h;
-        gsl_set_error_handler_off();
-        if (gsl_sf_hyperg_2F1_e(a + b - 1 - r, a - 1, a + b + x - 1, z, &h) == GSL_SUCCESS &&
-            isfinite(h.val)) {
-            double e = (a + b + x - 1) / (a - 1) * -expm1((a - 1) * log1p(-z) + log(fabs(h.val)));
-            if (h.val > 0 && isfinite(e) && e >= 0)
+        double z = t / (al + T + t), h;
+        if (!series_2f1(a + b - 1 - r, a - 1, a + b + x - 1, z, &h)) {
+            gsl_sf_result g;
+            gsl_set_error_handler_off();
+            h = gsl_sf_hyperg_2F1_e(a + b - 1 - r, a - 1, a + b + x - 1, z, &g) == GSL_SUCCESS
+                    ? g.val
+                    : NAN;
+        }
+        if (h > 0 && isfinite(h)) {
+            double e = (a + b + x - 1) / (a - 1) * -expm1((a - 1) * log1p(-z) + log(h));
+            if (isfinite(e) && e >= 0)
                 return e;
         }
     }
@@ -202,6 +226,58 @@ double pt_clv_pmf(const struct pt_clv_params *p, const struct pt_rfx *c, double 
     return (y == 0 ? 1 - pa : 0) + pa * alive;
 }
 
+void pt_clv_pmf_all(const struct pt_clv_params *p, const struct pt_rfx *c, double t, int n,
+                    double *out)
+{
+    const double *v = p->v;
+    double pa = pt_clv_palive(p, c), x = c->x, R = v[0] + x, A = v[1] + c->T;
+    if (n <= 0)
+        return;
+    if (t <= 0) {
+        for (int y = 0; y < n; y++)
+            out[y] = y == 0;
+        return;
+    }
+    /* NB(y) over (0, t] by the recurrence NB(y+1) = NB(y) (R+y)/(y+1) t/(A+t) */
+    double q = t / (A + t), nb = exp(-R * log1p(t / A));
+    if (p->model == PT_BGNBD) {
+        /* B(a, bx+y)/B(a, bx) and B(a+1, bx+y-1)/B(a, bx) by their own recurrences */
+        double a = v[2], bx = v[3] + x, b1 = 1, cum = 0;
+        for (int y = 0; y < n; y++) {
+            double alive = b1 * nb;
+            if (y > 0) {
+                double b2 = b1 * (a + bx + y - 1) / (bx + y - 1) * a / (a + bx + y - 1);
+                double tail = 1 - cum;
+                alive += b2 * (tail > 0 ? tail : 0);
+            }
+            out[y] = (y == 0 ? 1 - pa : 0) + pa * alive;
+            cum += nb;
+            nb *= (R + y) / (y + 1) * q;
+            b1 *= (bx + y) / (a + bx + y);
+        }
+        return;
+    }
+    /* Pareto/NBD: alive through t, plus the Lomax-weighted NB over (0, tau] */
+    double s = v[2], B = v[3] + c->T, head = exp(-s * log1p(t / B));
+    for (int y = 0; y < n; y++) {
+        out[y] = head * nb;
+        nb *= (R + y) / (y + 1) * q;
+    }
+    pthread_once(&g_gl_once, gl_init);
+    for (size_t i = 0; g_gl && i < g_gl->n; i++) {
+        double tau, w;
+        gsl_integration_glfixed_point(0, t, i, &tau, &w, g_gl);
+        double f = w * s / B * exp(-(s + 1) * log1p(tau / B) - R * log1p(tau / A));
+        double qt = tau / (A + tau);
+        for (int y = 0; y < n; y++) {
+            out[y] += f;
+            f *= (R + y) / (y + 1) * qt;
+        }
+    }
+    for (int y = 0; y < n; y++)
+        out[y] = (y == 0 ? 1 - pa : 0) + pa * out[y];
+}
+
 double pt_clv_next_purchase(const struct pt_clv_params *p, const struct pt_rfx *c, double max_t)
 {
     double pa = pt_clv_palive(p, c);
@@ -226,19 +302,69 @@ double pt_clv_next_purchase(const struct pt_clv_params *p, const struct pt_rfx *
     return hi;
 }
 
+/*
+ * BG/NBD alive expectations at several t at once (t ascending, n <= 64): the
+ * series coefficients of 2F1(a+b-1-r, a-1; a+b+x-1; z) do not depend on t, so
+ * they are computed once and summed for every z. 0 if the shared series does
+ * not apply (then each t goes its own way).
+ */
+static int bg_alive_expected_many(const double *v, double x, double T, const double *t, int n,
+                                  double *out)
+{
+    double r = v[0], al = v[1], a = v[2], b = v[3];
+    double A = a + b - 1 - r, B = a - 1, C = a + b + x - 1, z[64], zp[64], sum[64];
+    if (n > 64 || fabs(a - 1) <= 1e-3 || !(C > 0))
+        return 0;
+    for (int i = 0; i < n; i++) {
+        z[i] = t[i] / (al + T + t[i]);
+        zp[i] = 1;
+        sum[i] = 1;
+        if (!(z[i] >= 0 && z[i] <= 0.8))
+            return 0;
+    }
+    double coef = 1;
+    int done = 0;
+    for (int k = 0; k < 3000 && !done; k++) {
+        coef *= (A + k) * (B + k) / ((C + k) * (k + 1));
+        for (int i = 0; i < n; i++) {
+            zp[i] *= z[i];
+            sum[i] += coef * zp[i];
+        }
+        double last = fabs(coef * zp[n - 1]); /* the largest z converges last */
+        done = last <= 1e-17 * fabs(sum[n - 1]) && k > fabs(A) + fabs(B) + 2;
+    }
+    if (!done)
+        return 0;
+    for (int i = 0; i < n; i++) {
+        if (!(sum[i] > 0) || !isfinite(sum[i]))
+            return 0;
+        out[i] = C / B * -expm1(B * log1p(-z[i]) + log(sum[i]));
+        if (!(out[i] >= 0) || !isfinite(out[i]))
+            return 0;
+    }
+    return 1;
+}
+
 double pt_clv_value(const struct pt_clv_params *p, const struct pt_rfx *c, double horizon,
                     double period, double rate, double spend)
 {
     if (!(horizon > 0) || !(period > 0) || !(spend > 0))
         return 0;
+    double ts[64], es[64];
+    int n = 0;
+    for (double t0 = 0; t0 < horizon && n < 64; t0 += period)
+        ts[n++] = t0 + period < horizon ? t0 + period : horizon;
+    if (n == 64 && ts[63] < horizon)
+        return NAN; /* more than 64 periods: not supported (documented) */
+    int many = p->model == PT_BGNBD && bg_alive_expected_many(p->v, c->x, c->T, ts, n, es);
+    for (int i = 0; i < n && !many; i++)
+        es[i] = p->model == PT_BGNBD ? bg_alive_expected(p->v, c->x, c->T, ts[i])
+                                     : pnbd_alive_expected(p->v, c->x, c->T, ts[i]);
     double pa = pt_clv_palive(p, c), prev = 0, sum = 0, disc = 1;
-    for (double t0 = 0; t0 < horizon; t0 += period) {
-        double t = t0 + period < horizon ? t0 + period : horizon;
-        double e = p->model == PT_BGNBD ? bg_alive_expected(p->v, c->x, c->T, t)
-                                        : pnbd_alive_expected(p->v, c->x, c->T, t);
+    for (int i = 0; i < n; i++) {
         disc /= 1 + rate;
-        sum += (e - prev) * disc;
-        prev = e;
+        sum += (es[i] - prev) * disc;
+        prev = es[i];
     }
     return pa * spend * sum;
 }
