@@ -347,6 +347,7 @@ int pt_engine_open(const struct pt_engine_opts *o, struct pt_engine **out, struc
     g->queue_cap = o->queue_events ? o->queue_events : 200000;
     g->group_cap = o->group_events ? o->group_events : 20000;
     g->rfm_refresh = o->rfm_refresh_s > 0 ? o->rfm_refresh_s : 5;
+    g->clv_refit = o->clv_refit_s == 0 ? 3600 : o->clv_refit_s;
     g->progress = o->progress;
     g->pctx = o->pctx;
     pt_state_init(&g->st);
@@ -377,6 +378,8 @@ int pt_engine_open(const struct pt_engine_opts *o, struct pt_engine **out, struc
         rc = pt_err_set(e, PT_EIO, "cannot start the engine thread");
     if (rc == 0 && pthread_create(&g->ckpt_thread, NULL, ckpt_main, g) == 0)
         g->ckpt_started = 1;
+    if (rc == 0 && engine_clv_start(g))
+        rc = pt_err_set(e, PT_EIO, "cannot start the engine's CLV thread");
     if (rc) {
         g->no_thread = 1;
         pt_engine_close(g);
@@ -394,6 +397,7 @@ void pt_engine_close(struct pt_engine *g)
     g->stopping = 1;
     pthread_cond_broadcast(&g->work_cv);
     pthread_mutex_unlock(&g->mu);
+    engine_clv_stop(g);
     if (!g->no_thread)
         pthread_join(g->thread, NULL);
     pthread_mutex_lock(&g->mu);

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clv/clv.h"
 #include "ingest/events.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -32,6 +33,7 @@ struct pt_engine_opts {
     size_t queue_events; /* queued events before submit says "full"; 0 = 200000 */
     size_t group_events; /* events per transaction at most; 0 = 20000 */
     int rfm_refresh_s;   /* RFM quintile boundaries at most this old; 0 = 5 */
+    int clv_refit_s;     /* CLV models refit per shop this often; 0 = 3600, < 0 = never */
     void (*progress)(void *ctx, const char *phase, uint64_t done); /* loading; may be NULL */
     void *pctx;
 };
@@ -90,6 +92,12 @@ struct pt_profile {
     uint8_t consent, consent_set;
     int has_rfm;
     int recency_days, r, f, m, seg;
+    /* live CLV (has_clv = 0 until the shop's models are fitted) */
+    int has_clv;
+    double clv_p_alive, clv_exp90, clv_exp365; /* expected orders in 90 / 365 days */
+    int64_t clv_value365, clv_aov; /* minor units; -1 = no spend model */
+    int64_t clv_next_t;            /* expected next order (Unix s); 0 = not expected */
+    int64_t clv_fitted_at;
     int64_t now;
 };
 /* Profile of row `row` of shop (any identity in a tree gives the tree's
@@ -97,6 +105,18 @@ struct pt_profile {
 int pt_engine_profile_row(struct pt_engine *g, int64_t shop, int64_t row, struct pt_profile *p);
 int pt_engine_profile(struct pt_engine *g, int64_t shop, const char *user_id, int anonymous,
                       struct pt_profile *p);
+
+/* A shop's live CLV models (docs/clv.md, "Live"). */
+struct pt_clv_live {
+    int64_t shop, fitted_at;
+    size_t customers;
+    struct pt_clv_params bg; /* BG/NBD, time in weeks */
+    double bg_ll;
+    struct pt_gg gg; /* Gamma-Gamma on order values in minor units (has_gg) */
+    int has_gg;
+};
+/* The shop's latest fit: 0, or PT_ENOTFOUND if none yet. */
+int pt_engine_clv_model(struct pt_engine *g, int64_t shop, struct pt_clv_live *out);
 
 struct pt_engine_stats {
     size_t queue_events, queue_jobs, customers, rows;

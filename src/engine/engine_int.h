@@ -69,6 +69,14 @@ struct pt_engine {
     pthread_cond_t ckpt_cv;
     uint64_t ckpt_commits; /* commits seen by the checkpointer */
 
+    /* live CLV (engine_clv.c): fits under rfm_mu */
+    pthread_t clv_thread;
+    pthread_cond_t clv_cv; /* with mu: wakes the CLV thread to stop */
+    int clv_started, clv_cv_init, clv_refit;
+    struct pt_clv_live *clv;
+    size_t nclv;
+    uint64_t clv_fits;
+
     void (*progress)(void *ctx, const char *phase, uint64_t done);
     void *pctx;
 };
@@ -76,5 +84,8 @@ struct pt_engine {
 int engine_load(struct pt_engine *g, struct pt_err *e);
 void engine_group(struct pt_engine *g, struct pt_job *head);
 void engine_rfm_release(struct pt_engine *g);
+int engine_clv_start(struct pt_engine *g);
+void engine_clv_stop(struct pt_engine *g);
+void engine_clv_score(struct pt_engine *g, int64_t shop, struct pt_profile *p);
 
 #endif

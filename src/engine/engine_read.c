@@ -218,6 +218,7 @@ static int fill(struct pt_engine *g, int64_t shop, size_t row, struct pt_profile
     p->cart_since = s->cart_since[root];
     p->cart_t = s->cart_t[root];
     score(g, shop, p);
+    engine_clv_score(g, shop, p);
     return 0;
 }
 

@@ -33,7 +33,7 @@ struct pt_http {
 
 enum route {
     R_NONE = 0, R_TRACK, R_IDENTIFY, R_ALIAS, R_PAGE, R_SCREEN, R_GROUP, R_BATCH,
-    R_CUSTOMERS, R_CUSTOMER, R_EXPORT, R_UNMERGE, R_IMPORT_ORDERS, R_HEALTH, R_METRICS,
+    R_CUSTOMERS, R_CUSTOMER, R_EXPORT, R_UNMERGE, R_IMPORT_ORDERS, R_HEALTH, R_METRICS, R_CLV,
     R_NROUTES
 };
 
@@ -84,6 +84,7 @@ void route_erase(struct req *r);
 void route_job_done(struct req *r);
 void route_import(struct req *r);
 void route_metrics(struct req *r);
+void route_clv(struct req *r);
 
 /* Helpers (server.c). */
 void reply_error(struct req *r, unsigned code, const char *ecode, const char *field,

@@ -16,6 +16,62 @@ static void money(struct pt_buf *b, const char *name, int64_t v)
     pt_buf_printf(b, "\"%s\":%lld", name, (long long)v);
 }
 
+/* Live CLV predictions of a profile, or null before the shop's first fit. */
+static void clv_json(struct pt_buf *b, const struct pt_profile *p)
+{
+    if (!p->has_clv) {
+        pt_buf_adds(b, "null");
+        return;
+    }
+    pt_buf_printf(b,
+                  "{\"p_alive\":%.6f,\"expected_orders_90d\":%.6f,"
+                  "\"expected_orders_365d\":%.6f,\"clv_365d_minor\":",
+                  p->clv_p_alive, p->clv_exp90, p->clv_exp365);
+    if (p->clv_value365 >= 0)
+        pt_buf_printf(b, "%lld", (long long)p->clv_value365);
+    else
+        pt_buf_adds(b, "null");
+    pt_buf_adds(b, ",\"expected_order_value_minor\":");
+    if (p->clv_aov >= 0)
+        pt_buf_printf(b, "%lld", (long long)p->clv_aov);
+    else
+        pt_buf_adds(b, "null");
+    pt_buf_adds(b, ",\"next_order_at\":");
+    fmt_time(b, p->clv_next_t);
+    pt_buf_adds(b, ",\"model_fitted_at\":");
+    fmt_time(b, p->clv_fitted_at);
+    pt_buf_addc(b, '}');
+}
+
+/* GET /v1/clv: the shop's live models. */
+void route_clv(struct req *r)
+{
+    struct pt_clv_live m;
+    if (pt_engine_clv_model(r->h->g, r->shop, &m)) {
+        reply_error(r, 404, "not_fitted", NULL,
+                    "no CLV model for this shop yet: it is fitted when the shop has at least two "
+                    "customers with orders, at start and every --clv-refit seconds");
+        return;
+    }
+    struct pt_buf *b = &r->out;
+    pt_buf_reset(b);
+    pt_buf_adds(b, "{\"fitted_at\":");
+    fmt_time(b, m.fitted_at);
+    pt_buf_printf(b,
+                  ",\"customers\":%zu,\"time_unit\":\"week\",\"bgnbd\":{\"params\":{\"r\":%.10g,"
+                  "\"alpha\":%.10g,\"a\":%.10g,\"b\":%.10g},\"log_likelihood\":%.10g},"
+                  "\"gamma_gamma\":",
+                  m.customers, m.bg.v[0], m.bg.v[1], m.bg.v[2], m.bg.v[3], m.bg_ll);
+    if (m.has_gg)
+        pt_buf_printf(b, "{\"params\":{\"p\":%.10g,\"q\":%.10g,\"gamma\":%.10g},"
+                         "\"mean_order_value_minor\":%.2f}}",
+                      m.gg.p, m.gg.q, m.gg.gamma, pt_gg_mean(&m.gg, 0, 0));
+    else
+        pt_buf_adds(b, "null}");
+    r->code = 200;
+    r->state = ST_READY;
+}
+
 /* The profile object (without the closing brace) into b. */
 static int profile_json(struct req *r, const struct pt_profile *p, int full, struct pt_buf *b)
 {
@@ -94,6 +150,8 @@ static int profile_json(struct req *r, const struct pt_profile *p, int full, str
     } else {
         pt_buf_adds(b, "null");
     }
+    pt_buf_adds(b, ",\"clv\":");
+    clv_json(b, p);
     if (full) {
         const char *lim = query(r, "timeline");
         char *end = NULL;

@@ -63,7 +63,7 @@ const char *query(struct req *r, const char *key)
 
 static const char *const route_names[R_NROUTES] = {
     "none", "track", "identify", "alias", "page", "screen", "group", "batch", "customers",
-    "customer", "export", "unmerge", "import_orders", "healthz", "metrics"};
+    "customer", "export", "unmerge", "import_orders", "healthz", "metrics", "clv"};
 
 static enum route route_of(struct req *r, const char *url, const char *method, unsigned *bad)
 {
@@ -88,10 +88,10 @@ static enum route route_of(struct req *r, const char *url, const char *method, u
             *bad = 405;
         return url[1] == 'h' ? R_HEALTH : R_METRICS;
     }
-    if (strcmp(url, "/v1/customers") == 0) {
+    if (strcmp(url, "/v1/customers") == 0 || strcmp(url, "/v1/clv") == 0) {
         if (!is_get)
             *bad = 405;
-        return R_CUSTOMERS;
+        return url[4] == 'c' && url[5] == 'u' ? R_CUSTOMERS : R_CLV;
     }
     const char *pre = "/v1/customers/";
     if (strncmp(url, pre, strlen(pre)) == 0) {
@@ -250,6 +250,9 @@ static void dispatch(struct req *r)
         break;
     case R_IMPORT_ORDERS:
         route_import(r);
+        break;
+    case R_CLV:
+        route_clv(r);
         break;
     default:
         reply_error(r, 404, "not_found", NULL, "no such route");
