@@ -66,7 +66,7 @@ declare -A doc=([track]=/v1/track [identify]=/v1/identify [alias]=/v1/alias [pag
     [screen]=/v1/screen [group]=/v1/group [batch]=/v1/batch [customers]=/v1/customers
     [customer]='/v1/customers/{id}' [export]='/v1/customers/{id}/export'
     [unmerge]='/v1/customers/{id}/unmerge' [import_orders]=/v1/import/orders
-    [healthz]=/healthz [metrics]=/metrics)
+    [healthz]=/healthz [metrics]=/metrics [clv]=/v1/clv)
 while read -r r; do
     p=${doc[$r]:-}
     if [[ -n "$p" ]] && grep -q "^$p " "$T/routes"; then ok; else bad "server route $r is not in docs/api.yaml"; fi
