@@ -22,6 +22,7 @@
 #include "ingest/orders.h"
 #include "util/buf.h"
 #include "util/mem.h"
+#include "util/par.h"
 #include "util/timeutil.h"
 
 static const char k_help[] =
@@ -237,27 +238,106 @@ out:
     return rc;
 }
 
-static void put_id(FILE *f, const char *id, uint32_t len)
+static void put_id(struct pt_buf *b, const char *id, uint32_t len)
 {
     if (!memchr(id, ',', len) && !memchr(id, '"', len)) {
-        fwrite(id, 1, len, f);
+        pt_buf_add(b, id, len);
         return;
     }
-    fputc('"', f);
+    pt_buf_addc(b, '"');
     for (uint32_t k = 0; k < len; k++) {
         if (id[k] == '"')
-            fputc('"', f);
-        fputc(id[k], f);
+            pt_buf_addc(b, '"');
+        pt_buf_addc(b, id[k]);
     }
-    fputc('"', f);
+    pt_buf_addc(b, '"');
 }
 
-static void put_num(FILE *f, double v)
+/* ",v" with at most `dec` decimals (trailing zeros dropped); "," alone for a
+ * value that cannot be computed. Hand-made: printf's %g was a third of the
+ * scoring time. */
+static void put_num(struct pt_buf *b, double v, int dec)
 {
-    if (isfinite(v))
-        fprintf(f, ",%.6g", v);
-    else
-        fputs(",", f);
+    static const int64_t p10[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+    pt_buf_addc(b, ',');
+    if (!isfinite(v))
+        return;
+    if (fabs(v) >= 1e12) {
+        pt_buf_printf(b, "%.6g", v);
+        return;
+    }
+    int64_t sc = llround(fabs(v) * (double)p10[dec]);
+    if (sc == 0) {
+        pt_buf_addc(b, '0');
+        return;
+    }
+    if (v < 0)
+        pt_buf_addc(b, '-');
+    pt_buf_add_i64(b, sc / p10[dec]);
+    int64_t frac = sc % p10[dec];
+    if (frac == 0)
+        return;
+    char d[8];
+    int n = dec;
+    while (frac % 10 == 0) {
+        frac /= 10;
+        n--;
+    }
+    for (int k = n - 1; k >= 0; k--) {
+        d[k] = (char)('0' + frac % 10);
+        frac /= 10;
+    }
+    pt_buf_addc(b, '.');
+    pt_buf_add(b, d, (size_t)n);
+}
+
+struct score_job {
+    const struct clv_run *r;
+    struct pt_buf out[PT_PAR_PARTS];
+    int failed[PT_PAR_PARTS];
+};
+
+/* Scores and formats the rows of customers [lo, hi) into this part's buffer. */
+static void score_part(void *arg, int part, size_t lo, size_t hi)
+{
+    struct score_job *sj = arg;
+    const struct clv_run *r = sj->r;
+    struct pt_buf *b = &sj->out[part];
+    const struct pt_clv_params *p = &r->mod[r->score_with].p;
+    double div = pow(10, r->scale), horizon = (double)r->horizon_days / r->unit;
+    double period = 365.25 / 12 / r->unit, max_t = 3652.5 / r->unit;
+    for (size_t i = lo; i < hi; i++) {
+        struct pt_rfx c = clv_rfx(r, i);
+        uint32_t len;
+        const char *id = pt_idmap_id(&r->log.ids, r->co.id[i], &len);
+        put_id(b, id, len);
+        pt_buf_addc(b, ',');
+        pt_buf_add_i64(b, (int64_t)c.x);
+        put_num(b, c.tx, 6);
+        put_num(b, c.T, 6);
+        double mv = r->co.m[i] / div;
+        put_num(b, mv, 4);
+        put_num(b, pt_clv_palive(p, &c), 6);
+        put_num(b, pt_clv_expected(p, &c, horizon), 6);
+        double aov = r->use_gg ? pt_gg_mean(&r->gg, c.x > 0 && mv > 0 ? c.x : 0, mv) : NAN;
+        put_num(b, aov, 4);
+        put_num(b, isfinite(aov) ? pt_clv_value(p, &c, horizon, period, r->discount, aov) : NAN, 4);
+        double t = pt_clv_next_purchase(p, &c, max_t);
+        pt_buf_addc(b, ',');
+        if (isfinite(t)) {
+            char ts[21];
+            pt_format_utc((r->end_day + (int64_t)ceil(t * r->unit)) * 86400, ts);
+            pt_buf_add(b, ts, 10);
+        }
+        if (r->holdout) {
+            pt_buf_addc(b, ',');
+            pt_buf_add_i64(b, r->co.hold[i]);
+        }
+        if (pt_buf_addc(b, '\n')) {
+            sj->failed[part] = 1;
+            return;
+        }
+    }
 }
 
 static int write_scores(const struct clv_run *r, const char *path)
@@ -265,40 +345,24 @@ static int write_scores(const struct clv_run *r, const char *path)
     FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
     if (f == NULL)
         return -1;
-    const struct pt_clv_params *p = &r->mod[r->score_with].p;
-    double div = pow(10, r->scale), horizon = (double)r->horizon_days / r->unit;
-    double period = 365.25 / 12 / r->unit, max_t = 3652.5 / r->unit;
     fprintf(f, "customer_id,x,t_x,T,monetary_value,p_alive,expected_purchases,"
                "expected_order_value,clv,next_order_date%s\n",
             r->holdout ? ",holdout_purchases" : "");
-    for (size_t i = 0; i < r->co.n; i++) {
-        struct pt_rfx c = clv_rfx(r, i);
-        uint32_t len;
-        const char *id = pt_idmap_id(&r->log.ids, r->co.id[i], &len);
-        put_id(f, id, len);
-        fprintf(f, ",%.0f", c.x);
-        put_num(f, c.tx);
-        put_num(f, c.T);
-        double mv = r->co.m[i] / div;
-        put_num(f, mv);
-        put_num(f, pt_clv_palive(p, &c));
-        put_num(f, pt_clv_expected(p, &c, horizon));
-        double aov = r->use_gg ? pt_gg_mean(&r->gg, c.x > 0 && mv > 0 ? c.x : 0, mv) : NAN;
-        put_num(f, aov);
-        put_num(f, isfinite(aov) ? pt_clv_value(p, &c, horizon, period, r->discount, aov) : NAN);
-        double t = pt_clv_next_purchase(p, &c, max_t);
-        if (isfinite(t)) {
-            char ts[21];
-            pt_format_utc((r->end_day + (int64_t)ceil(t * r->unit)) * 86400, ts);
-            fprintf(f, ",%.10s", ts);
-        } else {
-            fputc(',', f);
+    struct score_job sj = {.r = r};
+    for (int k = 0; k < PT_PAR_PARTS; k++)
+        pt_buf_init(&sj.out[k]);
+    pt_parallel(r->co.n, score_part, &sj);
+    int bad = 0;
+    for (int k = 0; k < PT_PAR_PARTS; k++) {
+        if (sj.failed[k]) {
+            bad = 1;
+            errno = ENOMEM;
         }
-        if (r->holdout)
-            fprintf(f, ",%u", r->co.hold[i]);
-        fputc('\n', f);
+        if (!bad && sj.out[k].len && fwrite(sj.out[k].data, 1, sj.out[k].len, f) != sj.out[k].len)
+            bad = 1;
+        pt_buf_release(&sj.out[k]);
     }
-    int bad = ferror(f);
+    bad |= ferror(f);
     if (f != stdout)
         bad |= fclose(f) != 0;
     else

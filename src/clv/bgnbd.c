@@ -31,28 +31,28 @@ double clv_bgnbd_ll1(const double *v, const struct pt_rfx *c)
     return la1 + la2 + clv_lse(la3, la4);
 }
 
-/* Mean negative log-likelihood at log-parameters v; gradient in g if not NULL. */
-static double objective(const double *v, double *g, void *arg)
+struct bg_eval {
+    const struct clv_set *s;
+    double r, al, a, b, la;
+    int grad;
+    double part[PT_PAR_PARTS][5]; /* ll, d/dr, d/dalpha, d/da, d/db over a part's groups */
+};
+
+/* The groups [lo, hi): their terms of the log-likelihood and its gradient. */
+static void bg_part(void *arg, int part, size_t lo, size_t hi)
 {
-    const struct clv_set *s = arg;
-    double r = exp(v[0]), al = exp(v[1]), a = exp(v[2]), b = exp(v[3]);
-    if (!(r > 0 && al > 0 && a > 0 && b > 0) || !isfinite(r * al * a * b))
-        return INFINITY;
-    double *lt = s->tab, *inv = s->tab + s->nv;
-    for (size_t i = 0; i < s->nv; i++) {
-        lt[i] = log(al + s->val[i]);
-        inv[i] = 1 / (al + s->val[i]);
-    }
-    double W = s->wsum, la = log(a);
-    double ll = W * (-gsl_sf_lngamma(r) + r * log(al) + gsl_sf_lngamma(a + b) - gsl_sf_lngamma(b));
-    double dr = 0, dal = 0, da = 0, db = 0;
-    size_t i = 0;
-    while (i < s->ng) {
+    struct bg_eval *ev = arg;
+    const struct clv_set *s = ev->s;
+    const double *lt = s->tab, *inv = s->tab + s->nv;
+    double r = ev->r, a = ev->a, b = ev->b, la = ev->la;
+    double ll = 0, dr = 0, dal = 0, da = 0, db = 0;
+    size_t i = lo;
+    while (i < hi) {
         double x = s->x[i];
         double lx = gsl_sf_lngamma(r + x) + gsl_sf_lngamma(b + x) - gsl_sf_lngamma(a + b + x);
         double lb1 = x > 0 ? log(b + x - 1) : 0, ib1 = x > 0 ? 1 / (b + x - 1) : 0;
         double wx = 0, sl = 0, sr = 0, sal = 0, s4 = 0;
-        for (; i < s->ng && s->x[i] == x; i++) {
+        for (; i < hi && s->x[i] == x; i++) {
             double w = s->w[i], la3 = -(r + x) * lt[s->iT[i]];
             wx += w;
             if (x == 0) {
@@ -71,7 +71,7 @@ static double objective(const double *v, double *g, void *arg)
             s4 += w * p4;
         }
         ll += wx * lx + sl;
-        if (g) {
+        if (ev->grad) {
             double pab = gsl_sf_psi(a + b + x);
             dr += wx * gsl_sf_psi(r + x) + sr;
             dal += sal;
@@ -79,18 +79,42 @@ static double objective(const double *v, double *g, void *arg)
             db += wx * (gsl_sf_psi(b + x) - pab) - s4 * ib1;
         }
     }
+    double *o = ev->part[part];
+    o[0] = ll;
+    o[1] = dr;
+    o[2] = dal;
+    o[3] = da;
+    o[4] = db;
+}
+
+/* Mean negative log-likelihood at log-parameters v; gradient in g if not NULL. */
+static double objective(const double *v, double *g, void *arg)
+{
+    const struct clv_set *s = arg;
+    double r = exp(v[0]), al = exp(v[1]), a = exp(v[2]), b = exp(v[3]);
+    if (!(r > 0 && al > 0 && a > 0 && b > 0) || !isfinite(r * al * a * b))
+        return INFINITY;
+    double *lt = s->tab, *inv = s->tab + s->nv;
+    for (size_t i = 0; i < s->nv; i++) {
+        lt[i] = log(al + s->val[i]);
+        inv[i] = 1 / (al + s->val[i]);
+    }
+    struct bg_eval ev = {.s = s, .r = r, .al = al, .a = a, .b = b, .la = log(a), .grad = g != NULL};
+    pt_parallel(s->ng, bg_part, &ev);
+    double W = s->wsum, sum[5] = {0};
+    for (int p = 0; p < PT_PAR_PARTS; p++)
+        for (int k = 0; k < 5; k++)
+            sum[k] += ev.part[p][k];
+    double ll = W * (-gsl_sf_lngamma(r) + r * log(al) + gsl_sf_lngamma(a + b) - gsl_sf_lngamma(b)) +
+                sum[0];
     if (!isfinite(ll))
         return INFINITY;
     if (g) {
         double pab = gsl_sf_psi(a + b);
-        dr += W * (log(al) - gsl_sf_psi(r));
-        dal += W * r / al;
-        da += W * pab;
-        db += W * (pab - gsl_sf_psi(b));
-        g[0] = -r * dr / W;
-        g[1] = -al * dal / W;
-        g[2] = -a * da / W;
-        g[3] = -b * db / W;
+        g[0] = -r * (sum[1] + W * (log(al) - gsl_sf_psi(r))) / W;
+        g[1] = -al * (sum[2] + W * r / al) / W;
+        g[2] = -a * (sum[3] + W * pab) / W;
+        g[3] = -b * (sum[4] + W * (pab - gsl_sf_psi(b))) / W;
     }
     return -ll / W;
 }

@@ -10,6 +10,7 @@
 
 #include "clv/clv.h"
 #include "util/err.h"
+#include "util/par.h"
 
 /*
  * Customers compiled for fitting: equal (x, t_x, T) summaries become one group
@@ -25,7 +26,7 @@ struct clv_set {
     double *val; /* distinct times, ascending */
     double wsum; /* customers */
     int xmax;    /* largest x */
-    double *tab; /* scratch: 4 * nv doubles for the models */
+    double *tab; /* scratch: (2 + 2 * PT_PAR_PARTS) * nv doubles for the models */
 };
 
 /* Validates (PT_EINVAL naming the 1-based customer) and compiles. */
@@ -60,6 +61,8 @@ void clv_std_errors(struct clv_obj *o, const double *v, double scale, double *se
 
 /* ln 2F1(1, b; c; z) for 0 <= z < 1, c > b > 0 (all terms positive). */
 double clv_log_h1(double b, double c, double z);
+
+/* Objectives split their groups among threads with pt_parallel (util/par.h). */
 
 static inline double clv_lse(double u, double v)
 {

@@ -90,7 +90,7 @@ int clv_set_make(const struct pt_rfx *c, size_t n, struct clv_set *s, struct pt_
             vals[nv++] = vals[i];
     s->val = vals;
     s->nv = nv;
-    s->tab = pt_alloc_array(nv, 4 * sizeof *s->tab);
+    s->tab = pt_alloc_array(nv, (2 + 2 * PT_PAR_PARTS) * sizeof *s->tab);
     if (s->tab == NULL) {
         pt_free(srt);
         clv_set_free(s);

@@ -9,7 +9,6 @@
 #include "clv/clv_int.h"
 
 #define MAXDIM 8
-
 static double wrap_f(const gsl_vector *v, void *arg)
 {
     struct clv_obj *o = arg;

@@ -57,26 +57,36 @@ double clv_pnbd_ll1(const double *v, const struct pt_rfx *c)
            clv_lse(head, tail);
 }
 
-static double objective(const double *v, double *g, void *arg)
+struct pn_eval {
+    const struct clv_set *s;
+    double r, al, sh, be;
+    double part[PT_PAR_PARTS];
+};
+
+/* ln(e^head + s (e^ftx - e^fT)) with two exps and one log (fT <= ftx). */
+static double group_ll(double head, double ls, double ftx, double fT)
 {
-    (void)g;
-    const struct clv_set *s = arg;
-    double r = exp(v[0]), al = exp(v[1]), sh = exp(v[2]), be = exp(v[3]);
-    if (!(r > 0 && al > 0 && sh > 0 && be > 0) || !isfinite(r * al * sh * be))
-        return INFINITY;
+    if (!(fT < ftx))
+        return head;
+    double m = head > ftx + ls ? head : ftx + ls;
+    return m + log(exp(head - m) + exp(ftx + ls - m) * -expm1(fT - ftx));
+}
+
+/* The groups [lo, hi), with this part's own cache of ln F per (x, time). */
+static void pn_part(void *arg, int part, size_t lo, size_t hi)
+{
+    struct pn_eval *ev = arg;
+    const struct clv_set *s = ev->s;
     size_t nv = s->nv;
-    double *la = s->tab, *lb = s->tab + nv, *lf = s->tab + 2 * nv, *stamp = s->tab + 3 * nv;
-    for (size_t i = 0; i < nv; i++) {
-        la[i] = log(al + s->val[i]);
-        lb[i] = log(be + s->val[i]);
+    const double *la = s->tab, *lb = s->tab + nv;
+    double *lf = s->tab + (2 + 2 * (size_t)part) * nv, *stamp = lf + nv;
+    double r = ev->r, al = ev->al, sh = ev->sh, be = ev->be, ls = log(sh), ll = 0;
+    for (size_t i = 0; i < nv; i++)
         stamp[i] = -1;
-    }
-    double W = s->wsum;
-    double ll = W * (-gsl_sf_lngamma(r) + r * log(al) + sh * log(be));
-    size_t i = 0;
-    while (i < s->ng) {
+    size_t i = lo;
+    while (i < hi) {
         double x = s->x[i], wx = 0, sum = 0;
-        for (; i < s->ng && s->x[i] == x; i++) {
+        for (; i < hi && s->x[i] == x; i++) {
             uint32_t a = s->ix[i], b = s->iT[i];
             if (stamp[a] != x) {
                 lf[a] = log_f(r, al, sh, be, x, s->val[a], la[a], lb[a]);
@@ -86,12 +96,32 @@ static double objective(const double *v, double *g, void *arg)
                 lf[b] = log_f(r, al, sh, be, x, s->val[b], la[b], lb[b]);
                 stamp[b] = x;
             }
-            double head = -(r + x) * la[b] - sh * lb[b];
-            sum += s->w[i] * clv_lse(head, tail_of(sh, lf[a], lf[b]));
+            sum += s->w[i] * group_ll(-(r + x) * la[b] - sh * lb[b], ls, lf[a], lf[b]);
             wx += s->w[i];
         }
         ll += wx * gsl_sf_lngamma(r + x) + sum;
     }
+    ev->part[part] = ll;
+}
+
+static double objective(const double *v, double *g, void *arg)
+{
+    (void)g;
+    const struct clv_set *s = arg;
+    double r = exp(v[0]), al = exp(v[1]), sh = exp(v[2]), be = exp(v[3]);
+    if (!(r > 0 && al > 0 && sh > 0 && be > 0) || !isfinite(r * al * sh * be))
+        return INFINITY;
+    size_t nv = s->nv;
+    double *la = s->tab, *lb = s->tab + nv;
+    for (size_t i = 0; i < nv; i++) {
+        la[i] = log(al + s->val[i]);
+        lb[i] = log(be + s->val[i]);
+    }
+    struct pn_eval ev = {.s = s, .r = r, .al = al, .sh = sh, .be = be};
+    pt_parallel(s->ng, pn_part, &ev);
+    double W = s->wsum, ll = W * (-gsl_sf_lngamma(r) + r * log(al) + sh * log(be));
+    for (int p = 0; p < PT_PAR_PARTS; p++)
+        ll += ev.part[p];
     return isfinite(ll) ? -ll / W : INFINITY;
 }
 
