@@ -24,7 +24,9 @@
  *
  * Errors: PT_EINVAL for bad input (negative or inconsistent x, t_x, T; no
  * customers), PT_ENOMEM, PT_EIO when the optimiser finds no finite optimum.
- * Nothing here keeps global state; every function is thread-safe.
+ * Every function is thread-safe. Global state: the first call turns GSL's
+ * abort-on-error handler off for the whole process (this library checks every
+ * GSL status itself; a program that relies on GSL aborting must not use it).
  */
 #ifndef PT_CLV_CLV_H
 #define PT_CLV_CLV_H
@@ -78,8 +80,9 @@ void pt_clv_pmf_all(const struct pt_clv_params *p, const struct pt_rfx *c, doubl
 /* Expected repeat purchases in (0, t] of a customer who made a first purchase
  * at 0 (the population curve behind tracking plots). */
 double pt_clv_expected_new(const struct pt_clv_params *p, double t);
-/* Time after T by which one more purchase is expected (expected purchases
- * reach 1), or NAN if that does not happen within max_t. */
+/* Median time after T to the next purchase: the t at which P(at least one
+ * purchase in (T, T + t]) = 1/2; NAN if that chance stays at or below 1/2
+ * through max_t (in particular whenever P(alive) <= 1/2). */
 double pt_clv_next_purchase(const struct pt_clv_params *p, const struct pt_rfx *c, double max_t);
 /*
  * Discounted value over (T, T + horizon]: the horizon is cut into periods of

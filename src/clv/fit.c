@@ -100,7 +100,7 @@ int clv_minimize(struct clv_obj *o, int has_grad, double *x, double *best)
         struct clv_obj w = {.dim = o->dim, .f = numeric_grad, .arg = o, .differenced = 1};
         return clv_minimize(&w, 1, x, best);
     }
-    gsl_set_error_handler_off();
+    clv_gsl_quiet();
     *best = o->f(x, NULL, o->arg);
     if (!isfinite(*best))
         *best = INFINITY;

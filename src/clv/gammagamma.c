@@ -20,6 +20,7 @@
 
 double pt_gg_ll1(const struct pt_gg *g, double x, double m)
 {
+    clv_gsl_quiet();
     if (x <= 0)
         return 0;
     double px = g->p * x;
@@ -83,6 +84,7 @@ static double gg_objective(const double *v, double *g, void *arg)
 int pt_gg_fit(const double *x, const double *m, size_t n, struct pt_gg *g, struct pt_clv_fit *fit,
               struct pt_err *e)
 {
+    clv_gsl_quiet();
     size_t used = 0;
     for (size_t i = 0; i < n; i++) {
         if (!(x[i] >= 0) || x[i] != floor(x[i]) || (x[i] > 0 && !(m[i] > 0 && isfinite(m[i]))))

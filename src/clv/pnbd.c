@@ -13,9 +13,12 @@
  *   alpha >= beta: F(t) = H(r+x) (beta+t)^-s (alpha+t)^-(r+x) / S
  *   alpha <  beta: F(t) = H(s+1) (alpha+t)^(1-r-x) (beta+t)^-(s+1) / S
  * with H(b) = 2F1(1, b; S+1; z); for alpha >= beta H lies in [1, S/s], so
- * nothing overflows. The fit (no gradient) is the simplex on the mean negative
+ * nothing overflows. When z > 0.999 (one scale parameter ~1000x the other)
+ * the series would be slow, and s (F(t_x) - F(T)) is instead integrated
+ * directly over [t_x, T]. The fit (no gradient) is the simplex on the mean negative
  * log-likelihood; F is computed once per distinct (x, time) per evaluation.
  */
+#include <gsl/gsl_integration.h>
 #include <gsl/gsl_sf_gamma.h>
 #include <math.h>
 
@@ -32,6 +35,46 @@ static double log_f(double r, double al, double s, double be, double x, double t
            log(S);
 }
 
+struct tail_int {
+    double rx, s1, al, be, l0; /* r + x, s + 1, alpha, beta, ln of the integrand at t_x */
+};
+
+static double tail_integrand(double t, void *arg)
+{
+    const struct tail_int *q = arg;
+    return exp(-q->rx * log(q->al + t) - q->s1 * log(q->be + t) - q->l0);
+}
+
+/* ln s + ln of the integral over [t_x, T] of (alpha+t)^-(r+x) (beta+t)^-(s+1)
+ * (= s (F(t_x) - F(T))) by adaptive quadrature, scaled by the integrand's
+ * value at t_x (its largest): for one scale parameter very much larger than
+ * the other, where the series of F do not settle. */
+static double direct_tail(double r, double al, double s, double be, double x, double tx, double T)
+{
+    if (!(T > tx))
+        return -INFINITY;
+    struct tail_int q = {r + x, s + 1, al, be, 0};
+    q.l0 = -q.rx * log(al + tx) - q.s1 * log(be + tx);
+    /* the integrand falls by e over about L at t_x; breakpoints at t_x + L 10^k
+     * let the quadrature see a decay much faster than T - t_x */
+    double L = 1 / (q.rx / (al + tx) + q.s1 / (be + tx)), pts[40];
+    size_t np = 0;
+    pts[np++] = tx;
+    for (double d = L * 1e-2; np < 38 && tx + d < T; d *= 10)
+        pts[np++] = tx + d;
+    pts[np++] = T;
+    gsl_integration_workspace *w = gsl_integration_workspace_alloc(400);
+    if (w == NULL)
+        return NAN;
+    gsl_function f = {.function = tail_integrand, .params = &q};
+    double res = NAN, err;
+    gsl_integration_qagp(&f, pts, np, 0, 1e-12, 400, w, &res, &err);
+    gsl_integration_workspace_free(w);
+    if (!(res > 0) || !isfinite(res)) /* as for a pure exponential decay */
+        res = L * -expm1(-(T - tx) / L);
+    return log(s) + q.l0 + log(res);
+}
+
 /* ln of s (F(t_x) - F(T)) from ln F of both; -inf when they are equal. */
 static double tail_of(double s, double ftx, double fT)
 {
@@ -45,6 +88,8 @@ double clv_pnbd_log_tail(const double *v, double x, double tx, double T)
     double r = v[0], al = v[1], s = v[2], be = v[3];
     double ftx = log_f(r, al, s, be, x, tx, log(al + tx), log(be + tx));
     double fT = log_f(r, al, s, be, x, T, log(al + T), log(be + T));
+    if (isnan(ftx) || isnan(fT))
+        return direct_tail(r, al, s, be, x, tx, T);
     return tail_of(s, ftx, fT);
 }
 
@@ -96,7 +141,12 @@ static void pn_part(void *arg, int part, size_t lo, size_t hi)
                 lf[b] = log_f(r, al, sh, be, x, s->val[b], la[b], lb[b]);
                 stamp[b] = x;
             }
-            sum += s->w[i] * group_ll(-(r + x) * la[b] - sh * lb[b], ls, lf[a], lf[b]);
+            double head = -(r + x) * la[b] - sh * lb[b];
+            if (isnan(lf[a]) || isnan(lf[b])) /* extreme scale ratio: integrate */
+                sum += s->w[i] *
+                       clv_lse(head, direct_tail(r, al, sh, be, x, s->val[a], s->val[b]));
+            else
+                sum += s->w[i] * group_ll(head, ls, lf[a], lf[b]);
             wx += s->w[i];
         }
         ll += wx * gsl_sf_lngamma(r + x) + sum;

@@ -12,7 +12,6 @@
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_integration.h>
 #include <gsl/gsl_sf_gamma.h>
-#include <gsl/gsl_sf_hyperg.h>
 #include <math.h>
 #include <pthread.h>
 
@@ -25,6 +24,7 @@ const char *pt_clv_model_name(enum pt_clv_model m)
 
 double pt_clv_ll1(const struct pt_clv_params *p, const struct pt_rfx *c)
 {
+    clv_gsl_quiet();
     return p->model == PT_BGNBD ? clv_bgnbd_ll1(p->v, c) : clv_pnbd_ll1(p->v, c);
 }
 
@@ -39,6 +39,7 @@ double pt_clv_ll(const struct pt_clv_params *p, const struct pt_rfx *c, size_t n
 int pt_clv_fit(enum pt_clv_model m, const struct pt_rfx *c, size_t n, struct pt_clv_params *p,
                struct pt_clv_fit *fit, struct pt_err *e)
 {
+    clv_gsl_quiet();
     struct clv_set s;
     int rc = clv_set_make(c, n, &s, e);
     if (rc)
@@ -56,6 +57,7 @@ int pt_clv_fit(enum pt_clv_model m, const struct pt_rfx *c, size_t n, struct pt_
 
 double pt_clv_palive(const struct pt_clv_params *p, const struct pt_rfx *c)
 {
+    clv_gsl_quiet();
     const double *v = p->v;
     double x = c->x;
     if (p->model == PT_BGNBD) {
@@ -69,44 +71,84 @@ double pt_clv_palive(const struct pt_clv_params *p, const struct pt_rfx *c)
     return exp(head - clv_lse(head, tail));
 }
 
-/* BG/NBD, alive: E over p ~ Beta(a, b + x) of (1 - (A / (A + p t))^R) / p. */
+/* BG/NBD, alive: E over p ~ Beta(a, b + x) of g(p) = (1 - (A / (A + p t))^R) / p,
+ * by adaptive quadrature on two pieces split at the density's mode (or 1/2),
+ * so that a narrow peak sits at a piece's end. An end where the density is
+ * infinite (exponent below 1) is substituted away: p = u^(1/a) near 0,
+ * 1 - p = v^(1/(b+x)) near 1, leaving bounded smooth integrands. */
 struct bg_int {
     double a, bx, R, A, t, lnb;
+    int mode; /* 0: plain p, 1: u = p^a, 2: v = (1-p)^bx */
 };
 
-static double bg_integrand(double p, void *arg)
+static double bg_g(const struct bg_int *q, double p)
+{
+    if (p <= 0)
+        return q->R * q->t / q->A;
+    return -expm1(-q->R * log1p(p * q->t / q->A)) / p;
+}
+
+static double bg_integrand(double u, void *arg)
 {
     const struct bg_int *q = arg;
-    if (p <= 0 || p >= 1)
+    if (q->mode == 0) {
+        if (u <= 0 || u >= 1)
+            return 0;
+        return exp((q->a - 1) * log(u) + (q->bx - 1) * log1p(-u) - q->lnb) * bg_g(q, u);
+    }
+    if (q->mode == 1) {
+        double p = u > 0 ? exp(log(u) / q->a) : 0;
+        return exp((q->bx - 1) * log1p(-p) - log(q->a) - q->lnb) * bg_g(q, p);
+    }
+    if (u <= 0)
         return 0;
-    double g = -expm1(-q->R * log1p(p * q->t / q->A)) / p;
-    return exp((q->a - 1) * log(p) + (q->bx - 1) * log1p(-p) - q->lnb) * g;
+    double p = -expm1(log(u) / q->bx); /* 1 - u^(1/bx) */
+    return exp((q->a - 1) * log(p) - log(q->bx) - q->lnb) * bg_g(q, p);
 }
 
 static double bg_alive_by_quadrature(const double *v, double x, double T, double t)
 {
-    struct bg_int q = {v[2], v[3] + x, v[0] + x, v[1] + T, t, gsl_sf_lnbeta(v[2], v[3] + x)};
+    struct bg_int q = {v[2], v[3] + x, v[0] + x, v[1] + T, t, gsl_sf_lnbeta(v[2], v[3] + x), 0};
     gsl_integration_workspace *w = gsl_integration_workspace_alloc(200);
     if (w == NULL)
         return NAN;
     gsl_function f = {.function = bg_integrand, .params = &q};
-    double res = NAN, err;
-    if (gsl_integration_qags(&f, 0, 1, 0, 1e-10, 200, w, &res, &err) != GSL_SUCCESS &&
-        !(err < 1e-6 * fabs(res)))
-        res = NAN;
+    double m = q.a > 1 && q.bx > 1 ? (q.a - 1) / (q.a + q.bx - 2) : 0.5, sum = 0;
+    for (int h = 0; h < 2; h++) {
+        double lo, hi;
+        if (h == 0 && q.a < 1) {
+            q.mode = 1;
+            lo = 0;
+            hi = exp(q.a * log(m));
+        } else if (h == 1 && q.bx < 1) {
+            q.mode = 2;
+            lo = 0;
+            hi = exp(q.bx * log1p(-m));
+        } else {
+            q.mode = 0;
+            lo = h ? m : 0;
+            hi = h ? 1 : m;
+        }
+        double res = NAN, err = 0;
+        gsl_integration_qag(&f, lo, hi, 0, 1e-11, 200, GSL_INTEG_GAUSS21, w, &res, &err);
+        sum += res;
+    }
     gsl_integration_workspace_free(w);
-    return res;
+    /* QAG's error estimate is pessimistic at extreme parameters, where the
+     * value is still good to ~1e-8: a finite non-negative result is the best
+     * estimate there is */
+    return sum >= 0 && isfinite(sum) ? sum : NAN;
 }
 
-/* 2F1(A, B; C; z) by its power series for 0 <= z <= 0.8 (C > 0); 0 if it does
- * not settle (then GSL takes over). Much cheaper than GSL's general routine,
- * which scoring calls a dozen times per customer. */
+/* 2F1(A, B; C; z) by its power series for 0 <= z <= 0.95 (C > 0); 0 if it
+ * does not settle (then quadrature takes over). Much cheaper than a general
+ * routine, and scoring calls it a dozen times per customer. */
 static int series_2f1(double A, double B, double C, double z, double *out)
 {
-    if (!(z >= 0 && z <= 0.8) || !(C > 0))
+    if (!(z >= 0 && z <= 0.95) || !(C > 0))
         return 0;
     double term = 1, sum = 1;
-    for (int k = 0; k < 3000; k++) {
+    for (int k = 0; k < 20000; k++) {
         term *= (A + k) * (B + k) / ((C + k) * (k + 1)) * z;
         sum += term;
         /* past |A| and |B| the terms shrink steadily (ratio -> z) */
@@ -121,7 +163,8 @@ static int series_2f1(double A, double B, double C, double z, double *out)
 /* BG/NBD expected purchases in (T, T+t] if alive (FHL 2005 eq. 10 without
  * its P(alive) denominator), with the 2F1 in Euler-transformed form:
  *   (a+b+x-1)/(a-1) [1 - (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)],
- * z = t / (alpha + T + t). Near a = 1 (0/0) or where GSL gives up, the same
+ * z = t / (alpha + T + t), summed as a series. Near a = 1 (0/0), for
+ * a + b + x <= 1, for z > 0.95 or if the series does not settle, the same
  * expectation by quadrature over p. */
 static double bg_alive_expected(const double *v, double x, double T, double t)
 {
@@ -130,14 +173,7 @@ static double bg_alive_expected(const double *v, double x, double T, double t)
         return 0;
     if (fabs(a - 1) > 1e-3) {
         double z = t / (al + T + t), h;
-        if (!series_2f1(a + b - 1 - r, a - 1, a + b + x - 1, z, &h)) {
-            gsl_sf_result g;
-            gsl_set_error_handler_off();
-            h = gsl_sf_hyperg_2F1_e(a + b - 1 - r, a - 1, a + b + x - 1, z, &g) == GSL_SUCCESS
-                    ? g.val
-                    : NAN;
-        }
-        if (h > 0 && isfinite(h)) {
+        if (series_2f1(a + b - 1 - r, a - 1, a + b + x - 1, z, &h) && h > 0) {
             double e = (a + b + x - 1) / (a - 1) * -expm1((a - 1) * log1p(-z) + log(h));
             if (isfinite(e) && e >= 0)
                 return e;
@@ -200,6 +236,7 @@ static double pn_integrand(double tau, void *arg)
 
 double pt_clv_pmf(const struct pt_clv_params *p, const struct pt_rfx *c, double t, int y)
 {
+    clv_gsl_quiet();
     const double *v = p->v;
     double pa = pt_clv_palive(p, c), x = c->x, R = v[0] + x, A = v[1] + c->T;
     if (y < 0)
@@ -229,6 +266,7 @@ double pt_clv_pmf(const struct pt_clv_params *p, const struct pt_rfx *c, double 
 void pt_clv_pmf_all(const struct pt_clv_params *p, const struct pt_rfx *c, double t, int n,
                     double *out)
 {
+    clv_gsl_quiet();
     const double *v = p->v;
     double pa = pt_clv_palive(p, c), x = c->x, R = v[0] + x, A = v[1] + c->T;
     if (n <= 0)
