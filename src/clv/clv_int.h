@@ -59,8 +59,8 @@ int clv_minimize(struct clv_obj *o, int has_grad, double *x, double *best);
  */
 void clv_std_errors(struct clv_obj *o, const double *v, double scale, double *se);
 
-/* ln 2F1(1, b; c; z) for 0 <= z <= 0.999, c > b > 0, by its series of
- * positive terms; NAN beyond 0.999 (the caller then integrates directly:
+/* ln 2F1(1, b; c; z) for 0 <= z <= 0.95, c > b > 0, by its series of
+ * positive terms; NAN beyond 0.95 (the caller then integrates directly:
  * GSL's 2F1 is wrong near z = 1 when c - 1 - b is a whole number). */
 double clv_log_h1(double b, double c, double z);
 

@@ -147,8 +147,8 @@ double clv_log_h1(double b, double c, double z)
     if (z <= 0)
         return 0;
     double v;
-    /* up to z = 0.999 the series needs at most some 40,000 terms */
-    if (z <= 0.999 && h1_series(b, c, z, 100000, &v))
+    /* up to z = 0.95 the series needs at most about a thousand terms */
+    if (z <= 0.95 && h1_series(b, c, z, 5000, &v))
         return log(v);
     return NAN;
 }
