@@ -156,8 +156,10 @@ def load(path):
     return json.load(open(path, encoding="utf-8"))
 RANKS = ("r", "f", "m", "score", "segment")  # live RFM ranks: move as other customers come
 def strip(p, also=()):
-    """p without the fields that move with the clock (and the keys in also)."""
-    drop = ("days_since_last_order", "age_minutes", "recency_days") + tuple(also)
+    """p without the fields that move with the clock (and the keys in also).
+    clv moves with the refit schedule: a server fits at start, so after a
+    restart it has a model where the first process had none yet."""
+    drop = ("days_since_last_order", "age_minutes", "recency_days", "clv") + tuple(also)
     if isinstance(p, dict):
         return {k: strip(v, also) for k, v in p.items() if k not in drop}
     return [strip(v, also) for v in p] if isinstance(p, list) else p
