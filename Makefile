@@ -82,6 +82,7 @@ bench: deps all
 	@scripts/install-deps --bench
 	@bench/rfm/run.sh $(BUILD)/patron
 	@bench/serve/run.sh $(BUILD)/patron
+	@bench/clv/run.sh $(BUILD)/patron
 
 fuzz:
 	@mkdir -p $(BUILD)/fuzz

@@ -46,6 +46,7 @@ struct clv_run {
     size_t gg_n;
     double gg_seconds;
     double read_seconds, score_seconds; /* reading + summaries; writing --out */
+    double holdout_seconds;             /* the holdout comparison */
     /* holdout */
     int holdout;
     uint64_t act_dist[CLV_BUCKETS];

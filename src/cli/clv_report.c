@@ -5,6 +5,7 @@
  */
 #include <jansson.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -107,7 +108,7 @@ static void date_of(int64_t day, char out[11])
 
 int clv_write_tracking(const struct clv_run *r, const char *path)
 {
-    FILE *f = fopen(path, "w");
+    FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
     if (f == NULL)
         return -1;
     fprintf(f, "week,week_end,period,actual");
@@ -127,6 +128,8 @@ int clv_write_tracking(const struct clv_run *r, const char *path)
         fputc('\n', f);
     }
     int bad = ferror(f);
+    if (f == stdout)
+        return fflush(f) != 0 || bad ? -1 : 0;
     return (fclose(f) != 0 || bad) ? -1 : 0;
 }
 
@@ -215,6 +218,28 @@ static json_t *num(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
+/* Notes on a fit whose maximum lies at infinity (docs/clv.md, "Fits at the
+ * boundary"); returns how many of the two were written. */
+#define CLV_HUGE 1e4
+static int model_notes(const struct clv_run *r, int mi, char note[2][200])
+{
+    const double *v = r->mod[mi].p.v;
+    int n = 0;
+    if (v[0] > CLV_HUGE && v[1] > CLV_HUGE)
+        snprintf(note[n++], 200,
+                 "r and alpha grow without bound: purchase rates look the same for every "
+                 "customer (r/alpha = %.4g per %s)",
+                 v[0] / v[1], r->unit_name);
+    if (v[2] > CLV_HUGE && v[3] > CLV_HUGE)
+        snprintf(note[n++], 200,
+                 mi == 0 ? "a and b grow without bound: the chance to drop out after a purchase "
+                           "looks the same for every customer (a/(a+b) = %.4g)"
+                         : "s and beta grow without bound: dropout rates look the same for every "
+                           "customer (s/beta = %.4g per %s)",
+                 mi == 0 ? v[2] / (v[2] + v[3]) : v[2] / v[3], r->unit_name);
+    return n;
+}
+
 static json_t *model_json(const struct clv_run *r, int mi)
 {
     static const char *const names[2][4] = {{"r", "alpha", "a", "b"}, {"r", "alpha", "s", "beta"}};
@@ -229,6 +254,11 @@ static json_t *model_json(const struct clv_run *r, int mi)
     json_object_set_new(o, "log_likelihood", num(mo->fit.ll));
     json_object_set_new(o, "fit_seconds", num(mo->seconds));
     json_object_set_new(o, "evaluations", json_integer(mo->fit.evals));
+    char note[2][200];
+    json_t *notes = json_array();
+    for (int k = 0, nn = model_notes(r, mi, note); k < nn; k++)
+        json_array_append_new(notes, json_string(note[k]));
+    json_object_set_new(o, "notes", notes);
     return o;
 }
 
@@ -270,6 +300,7 @@ static json_t *summary_json(const struct clv_run *r)
         json_object_set_new(g, "params", p);
         json_object_set_new(g, "std_errors", se);
         json_object_set_new(g, "log_likelihood", num(r->gg_fit.ll));
+        json_object_set_new(g, "fit_seconds", num(r->gg_seconds));
         json_object_set_new(g, "customers", json_integer((json_int_t)r->gg_n));
         json_object_set_new(g, "mean_order_value", num(pt_gg_mean(&r->gg, 0, 0)));
         json_object_set_new(o, "gamma_gamma", g);
@@ -281,6 +312,7 @@ static json_t *summary_json(const struct clv_run *r)
         for (int k = 0; k < CLV_BUCKETS; k++)
             ad[k] = (double)r->act_dist[k];
         json_object_set_new(h, "actual_repeat_purchases", json_integer((json_int_t)r->co.repeat_hold));
+        json_object_set_new(h, "seconds", num(r->holdout_seconds));
         json_object_set_new(dist, "actual", darr(ad, CLV_BUCKETS));
         json_object_set_new(byx, "actual", darr(r->act_by_x, CLV_BUCKETS));
         for (int mi = 0; mi < 2; mi++)
@@ -317,6 +349,9 @@ static void print_table(const struct clv_run *r, FILE *f)
                 mo->seconds);
         for (int k = 0; k < 4; k++)
             fprintf(f, "  %-6s %12.4f  (se %.4f)\n", names[mi][k], mo->p.v[k], mo->fit.se[k]);
+        char note[2][200];
+        for (int k = 0, nn = model_notes(r, mi, note); k < nn; k++)
+            fprintf(f, "  note: %s\n", note[k]);
     }
     if (r->use_gg) {
         fprintf(f, "\nGamma-Gamma (%zu repeat customers)  log-likelihood %.3f\n", r->gg_n,

@@ -51,12 +51,12 @@ static const char k_help[] =
     "                          t_x,T,monetary_value,p_alive,expected_purchases,\n"
     "                          expected_order_value,clv,next_order_date[,holdout]\n"
     "  --tracking FILE         weekly cumulative repeat purchases, actual and\n"
-    "                          predicted, as CSV\n"
+    "                          predicted, as CSV (- = stdout)\n"
     "  --chart FILE            the same as an SVG chart\n"
     "  --format FMT            table (default) or json\n"
     "  --layout L              auto (default), orders, uci, uci2, cdnow\n"
     "  --columns MAP           header names for the order layout (as patron rfm)\n"
-    "  --quiet                 no progress or notes on stderr\n"
+    "  -q, --quiet             no progress or notes on stderr\n"
     "  -h, --help              this text\n"
     "\n"
     "A bad row stops the run with FILE:LINE:COLUMN: field 'NAME': reason and exit\n"
@@ -262,7 +262,7 @@ static void put_num(struct pt_buf *b, double v, int dec)
     pt_buf_addc(b, ',');
     if (!isfinite(v))
         return;
-    if (fabs(v) >= 1e12) {
+    if (fabs(v) >= 1e12 || (v != 0 && fabs(v) < 1e-3)) { /* small: keep 6 significant digits */
         pt_buf_printf(b, "%.6g", v);
         return;
     }
@@ -403,7 +403,7 @@ int cmd_clv(int argc, char **argv)
     int cdnow = -1, ch;
     const char *columns = NULL;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
         char *end;
         switch (ch) {
         case 'e': {
@@ -492,8 +492,10 @@ int cmd_clv(int argc, char **argv)
         r.holdout = r.co.day_max > r.end_day;
         rc = fit_all(&r, &e);
     }
+    double th = now_s();
     if (rc == 0 && (r.holdout ? clv_holdout(&r) : 0))
         rc = pt_err_set(&e, PT_ENOMEM, "out of memory");
+    r.holdout_seconds = now_s() - th;
     if (rc == 0 && (r.tracking || r.chart) && clv_tracking(&r))
         rc = pt_err_set(&e, PT_ENOMEM, "out of memory");
     const char *failed = NULL;
@@ -512,7 +514,9 @@ int cmd_clv(int argc, char **argv)
         release(&r);
         return cli_exit_code(rc);
     }
-    clv_print(&r, stdout, strcmp(r.format, "json") == 0);
+    /* With rows on stdout the summary goes to stderr, so a pipe gets only rows. */
+    int piped = (r.out && strcmp(r.out, "-") == 0) || (r.tracking && strcmp(r.tracking, "-") == 0);
+    clv_print(&r, piped ? stderr : stdout, strcmp(r.format, "json") == 0);
     release(&r);
     return fflush(stdout) ? PT_EXIT_FAIL : PT_EXIT_OK;
 }

@@ -9,6 +9,9 @@
 #include "clv/clv_int.h"
 
 #define MAXDIM 8
+/* Relative gain of the objective below which a search has nothing left to
+ * find (the objectives are mean log-likelihoods per customer). */
+#define FLAT 1e-10
 static double wrap_f(const gsl_vector *v, void *arg)
 {
     struct clv_obj *o = arg;
@@ -50,11 +53,20 @@ static int quasi_newton(struct clv_obj *o, double *x, double *best, int *converg
     }
     memcpy(v->data, x, o->dim * sizeof *x);
     if (gsl_multimin_fdfminimizer_set(m, &fn, v, 0.1, 0.1) == GSL_SUCCESS) {
-        int status = GSL_CONTINUE;
+        int status = GSL_CONTINUE, flat = 0;
+        double prev = gsl_multimin_fdfminimizer_minimum(m);
         for (int it = 0; it < 1000 && status == GSL_CONTINUE; it++) {
             if (gsl_multimin_fdfminimizer_iterate(m))
                 break;
             status = gsl_multimin_test_gradient(gsl_multimin_fdfminimizer_gradient(m), gtol);
+            /* A likelihood whose maximum lies at infinity (e.g. Pareto/NBD
+             * with s, beta -> inf) is followed along a ridge where every step
+             * gains less: stop once 8 steps in a row gained < 1e-12 relative. */
+            double cur = gsl_multimin_fdfminimizer_minimum(m);
+            flat = prev - cur < 0.01 * FLAT * fmax(1.0, fabs(cur)) ? flat + 1 : 0;
+            prev = cur;
+            if (flat >= 8 && status == GSL_CONTINUE)
+                status = GSL_SUCCESS;
         }
         double val = gsl_multimin_fdfminimizer_minimum(m);
         *converged = status == GSL_SUCCESS && isfinite(val);
@@ -128,13 +140,20 @@ int clv_minimize(struct clv_obj *o, int has_grad, double *x, double *best)
         gsl_vector_set_all(step, round == 0 && first_big ? 1.0 : 0.05);
         gsl_multimin_fminimizer_set(m, &fn, v, step);
         int status = GSL_CONTINUE;
-        for (int it = 0; it < 3000 && status == GSL_CONTINUE; it++) {
+        double mark = gsl_multimin_fminimizer_minimum(m);
+        for (int it = 1; it <= 3000 && status == GSL_CONTINUE; it++) {
             if (gsl_multimin_fminimizer_iterate(m))
                 break;
             status = gsl_multimin_test_size(gsl_multimin_fminimizer_size(m), 1e-6);
+            if (it % 100 == 0) { /* along a ridge to infinity: stop once 100 steps gain nothing */
+                double cur = gsl_multimin_fminimizer_minimum(m);
+                if (mark - cur < FLAT * fmax(1.0, fabs(cur)))
+                    break;
+                mark = cur;
+            }
         }
         double val = gsl_multimin_fminimizer_minimum(m);
-        int done = !(val < *best - 1e-11);
+        int done = !(val < *best - FLAT * fmax(1.0, fabs(*best)));
         if (val < *best) {
             *best = val;
             memcpy(x, gsl_multimin_fminimizer_x(m)->data, o->dim * sizeof *x);

@@ -166,13 +166,29 @@ static double objective(const double *v, double *g, void *arg)
     return isfinite(ll) ? -ll / W : INFINITY;
 }
 
+/* The search runs on u = (ln r, ln r/alpha, ln s, ln s/beta): the mean
+ * purchase and dropout rates as coordinates of their own. Where the data show
+ * no heterogeneity in one of the rates, the likelihood's maximum is at
+ * infinity along a ridge (s, beta -> inf at a fixed s/beta); in u that ridge is
+ * one axis, along which the quasi-Newton steps grow geometrically and stop on
+ * the vanishing gradient, instead of crawling up a narrow diagonal valley. */
+static double objective_u(const double *u, double *g, void *arg)
+{
+    (void)g;
+    double v[4] = {u[0], u[0] - u[1], u[2], u[2] - u[3]};
+    return objective(v, NULL, arg);
+}
+
 int clv_pnbd_fit(const struct clv_set *s, double *v, struct pt_clv_fit *fit)
 {
     struct clv_obj o = {.dim = 4, .f = objective, .arg = (void *)s};
-    double x[4] = {0, 0, 0, 0}, best;
-    int rc = clv_minimize(&o, 0, x, &best);
+    struct clv_obj ou = {.dim = 4, .f = objective_u, .arg = (void *)s};
+    double u[4] = {0, 0, 0, 0}, best;
+    int rc = clv_minimize(&ou, 0, u, &best);
     if (rc)
         return rc;
+    double x[4] = {u[0], u[0] - u[1], u[2], u[2] - u[3]};
+    o.evals = ou.evals;
     for (int k = 0; k < 4; k++)
         v[k] = exp(x[k]);
     fit->ll = -best * s->wsum;

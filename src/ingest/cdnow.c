@@ -94,7 +94,7 @@ int pt_ingest_cdnow(const char *buf, size_t n, const char *name, const struct pt
     st->layout = PT_LAYOUT_AUTO;
     st->scale = 2;
     struct pt_order chunk[CHUNK];
-    size_t nc = 0, line = 0;
+    size_t nc = 0, line = 0, first = 0; /* first: the line that fixed the field count */
     int want = 0; /* fields per data line, once known */
     const char *p = buf, *end = buf + n;
     while (p < end) {
@@ -119,10 +119,11 @@ int pt_ingest_cdnow(const char *buf, size_t n, const char *name, const struct pt
                                   "dollar_value) or 5 (with a sample_id), got %d",
                                   name, line, k);
             want = k;
+            first = line;
         }
         if (k != want)
-            return pt_err_set(e, PT_EPARSE, "%s:%zu: expected %d fields like line 1, got %d",
-                              name, line, want, k);
+            return pt_err_set(e, PT_EPARSE, "%s:%zu: expected %d fields like line %zu, got %d",
+                              name, line, want, first, k);
         const char *const *fn = want == 4 ? names4 : names5;
         int o = want - 4; /* offset of the date field minus 1 */
         const char *why = NULL;
