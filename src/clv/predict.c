@@ -140,44 +140,25 @@ static double bg_alive_by_quadrature(const double *v, double x, double T, double
     return sum >= 0 && isfinite(sum) ? sum : NAN;
 }
 
-/* 2F1(A, B; C; z) by its power series for 0 <= z <= 0.95 (C > 0); 0 if it
- * does not settle (then quadrature takes over). Much cheaper than a general
- * routine, and scoring calls it a dozen times per customer. */
-static int series_2f1(double A, double B, double C, double z, double *out)
-{
-    if (!(z >= 0 && z <= 0.95) || !(C > 0))
-        return 0;
-    double term = 1, sum = 1;
-    for (int k = 0; k < 20000; k++) {
-        term *= (A + k) * (B + k) / ((C + k) * (k + 1)) * z;
-        sum += term;
-        /* past |A| and |B| the terms shrink steadily (ratio -> z) */
-        if (fabs(term) <= 1e-17 * fabs(sum) && k > fabs(A) + fabs(B) + 2) {
-            *out = sum;
-            return isfinite(sum);
-        }
-    }
-    return 0;
-}
+static int bg_alive_expected_many(const double *v, double x, double T, const double *t, int n,
+                                  double *out);
 
 /* BG/NBD expected purchases in (T, T+t] if alive (FHL 2005 eq. 10 without
  * its P(alive) denominator), with the 2F1 in Euler-transformed form:
  *   (a+b+x-1)/(a-1) [1 - (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)],
- * z = t / (alpha + T + t), summed as a series. Near a = 1 (0/0), for
- * a + b + x <= 1, for z > 0.95 or if the series does not settle, the same
- * expectation by quadrature over p. */
+ * z = t / (alpha + T + t): a power series up to z = 0.8, the connection
+ * formula to 1 - z beyond (see bg_alive_expected_many). Near a = 1 (0/0), for
+ * a + b + x <= 1, or where neither settles, the same expectation by
+ * quadrature over p. */
 static double bg_alive_expected(const double *v, double x, double T, double t)
 {
-    double r = v[0], al = v[1], a = v[2], b = v[3];
+    double a = v[2], b = v[3];
     if (t <= 0)
         return 0;
-    if (fabs(a - 1) > 1e-3) {
-        double z = t / (al + T + t), h;
-        if (series_2f1(a + b - 1 - r, a - 1, a + b + x - 1, z, &h) && h > 0) {
-            double e = (a + b + x - 1) / (a - 1) * -expm1((a - 1) * log1p(-z) + log(h));
-            if (isfinite(e) && e >= 0)
-                return e;
-        }
+    if (fabs(a - 1) > 1e-3 && a + b + x - 1 > 0) {
+        double e;
+        if (bg_alive_expected_many(v, x, T, &t, 1, &e))
+            return e;
     }
     return bg_alive_by_quadrature(v, x, T, t);
 }
@@ -341,10 +322,104 @@ double pt_clv_next_purchase(const struct pt_clv_params *p, const struct pt_rfx *
 }
 
 /*
- * BG/NBD alive expectations at several t at once (t ascending, n <= 64): the
+ * 2F1(A, B; C; z) near z = 1, by the connection formula (DLMF 15.8.4) to
+ * series in w = 1 - z:
+ *   G1 2F1(A, B; 1-d; w) + G2 w^d 2F1(C-A, C-B; d+1; w),  d = C - A - B,
+ *   G1 = G(C) G(d) / (G(C-A) G(C-B)),  G2 = G(C) G(-d) / (G(A) G(B)).
+ * The gamma factors do not depend on z: bg_far_init computes them once. It
+ * refuses d within 1e-4 of an integer (the two terms then cancel), where the
+ * caller falls back to quadrature. 1/G at a pole is 0 (that term vanishes).
+ */
+struct bg_far {
+    double A, B, C, d, l1, l2;
+    int s1, s2, ok;
+};
+
+/* ln |G(v)| and its sign; 0 at a pole (v a non-positive integer). */
+static int lgam(double v, double *l, int *sg)
+{
+    double sgn;
+    gsl_sf_result res;
+    if (v <= 0 && v == floor(v))
+        return 0;
+    if (gsl_sf_lngamma_sgn_e(v, &res, &sgn) != GSL_SUCCESS || !isfinite(res.val))
+        return 0;
+    *l = res.val;
+    *sg = sgn < 0 ? -1 : 1;
+    return 1;
+}
+
+static void bg_far_init(struct bg_far *f, double A, double B, double C)
+{
+    double d = C - A - B, lc, ld, lmd, l;
+    int sc, sd, smd, sg;
+    f->A = A, f->B = B, f->C = C, f->d = d, f->ok = 0;
+    if (fabs(d - nearbyint(d)) < 1e-4 || !lgam(C, &lc, &sc) || !lgam(d, &ld, &sd) ||
+        !lgam(-d, &lmd, &smd))
+        return;
+    f->l1 = lc + ld, f->s1 = sc * sd;
+    f->l2 = lc + lmd, f->s2 = sc * smd;
+    /* a pole in a denominator makes that term 0 */
+    if (lgam(C - A, &l, &sg))
+        f->l1 -= l, f->s1 *= sg;
+    else
+        f->s1 = 0;
+    if (lgam(C - B, &l, &sg))
+        f->l1 -= l, f->s1 *= sg;
+    else
+        f->s1 = 0;
+    if (lgam(A, &l, &sg))
+        f->l2 -= l, f->s2 *= sg;
+    else
+        f->s2 = 0;
+    if (lgam(B, &l, &sg))
+        f->l2 -= l, f->s2 *= sg;
+    else
+        f->s2 = 0;
+    f->ok = 1;
+}
+
+/* The series of 2F1(a, b; c; w) for small w (c not a non-positive integer);
+ * NAN if it does not settle. */
+static double small_series(double a, double b, double c, double w)
+{
+    double term = 1, sum = 1;
+    for (int k = 0; k < 2000; k++) {
+        term *= (a + k) * (b + k) / ((c + k) * (k + 1)) * w;
+        sum += term;
+        if (fabs(term) <= 1e-17 * fabs(sum) && k > fabs(a) + fabs(b))
+            return sum;
+    }
+    return NAN;
+}
+
+/* ln 2F1(A, B; C; 1 - w) for 0 < w <= 0.2; NAN when not positive or not
+ * computable. */
+static double bg_far_log(const struct bg_far *f, double w)
+{
+    if (!f->ok || !(w > 0 && w <= 0.2))
+        return NAN;
+    double lw = log(w), h = 0, m = -INFINITY;
+    double t1 = f->s1 ? f->l1 : -INFINITY, t2 = f->s2 ? f->l2 + f->d * lw : -INFINITY;
+    m = t1 > t2 ? t1 : t2;
+    if (!isfinite(m))
+        return NAN;
+    if (f->s1)
+        h += f->s1 * exp(t1 - m) * small_series(f->A, f->B, 1 - f->d, w);
+    if (f->s2)
+        h += f->s2 * exp(t2 - m) * small_series(f->C - f->A, f->C - f->B, f->d + 1, w);
+    /* lost to cancellation: let quadrature decide */
+    double mag = (f->s1 ? exp(t1 - m) : 0) + (f->s2 ? exp(t2 - m) : 0);
+    return h > 1e-6 * mag && isfinite(h) ? m + log(h) : NAN;
+}
+
+/*
+ * BG/NBD alive expectations at several t at once (t ascending, n <= 64). The
  * series coefficients of 2F1(a+b-1-r, a-1; a+b+x-1; z) do not depend on t, so
- * they are computed once and summed for every z. 0 if the shared series does
- * not apply (then each t goes its own way).
+ * they are computed once and summed for every z <= 0.8; a larger z (a short
+ * customer age against a long horizon) takes the connection formula above,
+ * whose gamma factors are likewise shared. 0 if either does not apply (then
+ * each t goes its own way).
  */
 static int bg_alive_expected_many(const double *v, double x, double T, const double *t, int n,
                                   double *out)
@@ -353,30 +428,46 @@ static int bg_alive_expected_many(const double *v, double x, double T, const dou
     double A = a + b - 1 - r, B = a - 1, C = a + b + x - 1, z[64], zp[64], sum[64];
     if (n > 64 || fabs(a - 1) <= 1e-3 || !(C > 0))
         return 0;
+    int far = n; /* t[0..far) by the series, the rest near z = 1 */
     for (int i = 0; i < n; i++) {
         z[i] = t[i] / (al + T + t[i]);
         zp[i] = 1;
         sum[i] = 1;
-        if (!(z[i] >= 0 && z[i] <= 0.8))
+        if (!(z[i] >= 0 && z[i] < 1))
             return 0;
+        if (z[i] > 0.8 && far == n)
+            far = i;
     }
-    double coef = 1;
-    int done = 0;
-    for (int k = 0; k < 3000 && !done; k++) {
-        coef *= (A + k) * (B + k) / ((C + k) * (k + 1));
-        for (int i = 0; i < n; i++) {
-            zp[i] *= z[i];
-            sum[i] += coef * zp[i];
+    if (far > 0) {
+        double coef = 1;
+        int done = 0;
+        for (int k = 0; k < 20000 && !done; k++) {
+            coef *= (A + k) * (B + k) / ((C + k) * (k + 1));
+            for (int i = 0; i < far; i++) {
+                zp[i] *= z[i];
+                sum[i] += coef * zp[i];
+            }
+            double last = fabs(coef * zp[far - 1]); /* the largest z converges last */
+            done = last <= 1e-17 * fabs(sum[far - 1]) && k > fabs(A) + fabs(B) + 2;
         }
-        double last = fabs(coef * zp[n - 1]); /* the largest z converges last */
-        done = last <= 1e-17 * fabs(sum[n - 1]) && k > fabs(A) + fabs(B) + 2;
-    }
-    if (!done)
-        return 0;
-    for (int i = 0; i < n; i++) {
-        if (!(sum[i] > 0) || !isfinite(sum[i]))
+        if (!done)
             return 0;
-        out[i] = C / B * -expm1(B * log1p(-z[i]) + log(sum[i]));
+    }
+    struct bg_far fa = {0};
+    if (far < n)
+        bg_far_init(&fa, A, B, C);
+    for (int i = 0; i < n; i++) {
+        double lh, w = (al + T) / (al + T + t[i]); /* 1 - z, without cancellation */
+        if (i < far) {
+            if (!(sum[i] > 0) || !isfinite(sum[i]))
+                return 0;
+            lh = log(sum[i]);
+        } else {
+            lh = bg_far_log(&fa, w);
+            if (isnan(lh))
+                return 0;
+        }
+        out[i] = C / B * -expm1(B * log(w) + lh);
         if (!(out[i] >= 0) || !isfinite(out[i]))
             return 0;
     }

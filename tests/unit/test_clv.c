@@ -684,6 +684,34 @@ Test(clv, bgnbd_expected_matches_quadrature_for_small_a_and_b)
                 }
 }
 
+/* Young customers against long horizons: z = t / (alpha + T + t) above 0.95,
+ * where the library leaves the power series for the connection formula to
+ * 1 - z. At the 1M generated data set's fit, CDNOW's, a > 1 and a, b < 1. */
+Test(clv, bgnbd_expected_matches_quadrature_near_z_one)
+{
+    static const double ps[][4] = {{0.2043, 1.3858, 0.6393, 1.856}, {0.243, 4.414, 0.793, 2.426},
+                                   {2, 10, 3.5, 8},  {0.5, 1, 0.3, 0.7},
+                                   {1, 0.1, 2.5, 0.4}, {0.05, 0.2, 0.6, 12}};
+    static const struct pt_rfx cs[] = {{0, 0, 0.1}, {0, 0, 1},  {1, 0.5, 1},
+                                       {3, 2, 2.5}, {10, 4, 4}, {50, 5, 5}};
+    static const double ts[] = {10, 52, 104, 260};
+    int far = 0;
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
+        for (size_t k = 0; k < sizeof cs / sizeof cs[0]; k++)
+            for (size_t j = 0; j < sizeof ts / sizeof ts[0]; j++) {
+                struct pt_clv_params p = {PT_BGNBD, {ps[i][0], ps[i][1], ps[i][2], ps[i][3]}};
+                far += ts[j] / (p.v[1] + cs[k].T + ts[j]) > 0.95;
+                double e = pt_clv_expected(&p, &cs[k], ts[j]), re = ref_expected(&p, &cs[k], ts[j]);
+                cr_expect(rel_err(e, re) < 1e-7,
+                          "r=%g alpha=%g a=%g b=%g x=%g T=%g t=%g: %.12g, quadrature %.12g",
+                          p.v[0], p.v[1], p.v[2], p.v[3], cs[k].x, cs[k].T, ts[j], e, re);
+                /* and the several-horizons path of pt_clv_value agrees */
+                double v = pt_clv_value(&p, &cs[k], ts[j], ts[j] / 12, 0, 1);
+                cr_expect(rel_err(v, e) < 1e-9, "value %.12g vs expected %.12g", v, e);
+            }
+    cr_assert(far > 60, "only %d cases with z > 0.95", far);
+}
+
 /* Pareto/NBD P(alive) and E[Y(t)] for customers with x = 0 .. 300 at the
  * BTYD point, with s = 1 (where the closed form's 1/(s-1) is replaced by its
  * limit) and s = 1 + 1e-13, with alpha >> beta and alpha << beta. */
