@@ -301,6 +301,7 @@ static json_t *summary_json(const struct clv_run *r)
         json_object_set_new(g, "std_errors", se);
         json_object_set_new(g, "log_likelihood", num(r->gg_fit.ll));
         json_object_set_new(g, "fit_seconds", num(r->gg_seconds));
+        json_object_set_new(g, "evaluations", json_integer(r->gg_fit.evals));
         json_object_set_new(g, "customers", json_integer((json_int_t)r->gg_n));
         json_object_set_new(g, "mean_order_value", num(pt_gg_mean(&r->gg, 0, 0)));
         json_object_set_new(o, "gamma_gamma", g);

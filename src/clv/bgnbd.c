@@ -121,8 +121,14 @@ static double objective(const double *v, double *g, void *arg)
 
 int clv_bgnbd_fit(const struct clv_set *s, double *v, struct pt_clv_fit *fit)
 {
-    struct clv_obj o = {.dim = 4, .f = objective, .arg = (void *)s};
-    double x[4] = {0, 0, 0, 0}, best;
+    struct clv_obj o = {.dim = 4, .f = objective, .arg = (void *)s, .n = s->wsum};
+    /* start: r = a = b = 1 and the data's mean purchase rate r/alpha */
+    double sx = 0, sT = 0;
+    for (size_t i = 0; i < s->ng; i++) {
+        sx += s->w[i] * s->x[i];
+        sT += s->w[i] * s->val[s->iT[i]];
+    }
+    double x[4] = {0, sx > 0 && sT > 0 ? log(sT / sx) : 0, 0, 0}, best;
     int rc = clv_minimize(&o, 1, x, &best);
     if (rc)
         return rc;

@@ -26,7 +26,7 @@ struct clv_set {
     double *val; /* distinct times, ascending */
     double wsum; /* customers */
     int xmax;    /* largest x */
-    double *tab; /* scratch: (2 + 2 * PT_PAR_PARTS) * nv doubles for the models */
+    double *tab; /* scratch: (4 + 6 * PT_PAR_PARTS) * nv doubles for the models */
 };
 
 /* Validates (PT_EINVAL naming the 1-based customer) and compiles. */
@@ -41,6 +41,7 @@ struct clv_obj {
     void *arg;
     int evals;
     int differenced; /* f's gradient is by finite differences (clv_minimize sets it) */
+    double n;        /* f is a mean over n customers (the stopping rule's scale) */
 };
 
 /*
@@ -55,7 +56,9 @@ int clv_minimize(struct clv_obj *o, int has_grad, double *x, double *best);
 /*
  * Standard errors of natural parameters theta = exp(v) at the optimum of the
  * objective o (in log-parameters; scale * o is the negative log-likelihood):
- * the inverse of the Hessian in theta, by central differences. se[i] = NAN when it is not positive definite.
+ * the inverse of the Hessian in theta, by central differences of the
+ * objective's analytic gradient (every model has one). se[i] = NAN when it is
+ * not positive definite.
  */
 void clv_std_errors(struct clv_obj *o, const double *v, double scale, double *se);
 
@@ -63,6 +66,8 @@ void clv_std_errors(struct clv_obj *o, const double *v, double scale, double *se
  * positive terms; NAN beyond 0.95 (the caller then integrates directly:
  * GSL's 2F1 is wrong near z = 1 when c - 1 - b is a whole number). */
 double clv_log_h1(double b, double c, double z);
+/* The same with its partial derivatives d[0..3) = d ln H / d(b, c, z). */
+double clv_log_h1_d(double b, double c, double z, double d[3]);
 
 /* Turn GSL's abort-on-error handler off, once per process: every GSL status
  * is checked here. Called by every public entry point. */
@@ -81,7 +86,9 @@ static inline double clv_lse(double u, double v)
 /* Per-model internals shared with predict.c */
 double clv_bgnbd_ll1(const double *v, const struct pt_rfx *c);
 double clv_pnbd_ll1(const double *v, const struct pt_rfx *c);
-/* log of the Pareto/NBD integral term s * (F(t_x) - F(T)) (see pnbd.c) */
+/* Pareto/NBD: the two terms of the likelihood's sum, each + r ln alpha + s ln
+ * beta (see pnbd.c): ln (alpha+T)^-(r+x) (beta+T)^-s and ln s (F(t_x) - F(T)) */
+double clv_pnbd_log_head(const double *v, double x, double T);
 double clv_pnbd_log_tail(const double *v, double x, double tx, double T);
 int clv_bgnbd_fit(const struct clv_set *s, double *v, struct pt_clv_fit *fit);
 int clv_pnbd_fit(const struct clv_set *s, double *v, struct pt_clv_fit *fit);

@@ -90,7 +90,7 @@ int clv_set_make(const struct pt_rfx *c, size_t n, struct clv_set *s, struct pt_
             vals[nv++] = vals[i];
     s->val = vals;
     s->nv = nv;
-    s->tab = pt_alloc_array(nv, (2 + 2 * PT_PAR_PARTS) * sizeof *s->tab);
+    s->tab = pt_alloc_array(nv, (4 + 6 * PT_PAR_PARTS) * sizeof *s->tab);
     if (s->tab == NULL) {
         pt_free(srt);
         clv_set_free(s);
@@ -150,5 +150,35 @@ double clv_log_h1(double b, double c, double z)
     /* up to z = 0.95 the series needs at most about a thousand terms */
     if (z <= 0.95 && h1_series(b, c, z, 5000, &v))
         return log(v);
+    return NAN;
+}
+
+/* Alongside the series: term k carries d ln term / db = sum_{j<k} 1/(b+j),
+ * d / dc = -sum_{j<k} 1/(c+j) and d / dz = k / z. */
+double clv_log_h1_d(double b, double c, double z, double d[3])
+{
+    d[0] = d[1] = 0;
+    d[2] = b / c; /* the slope at z = 0 */
+    if (z <= 0)
+        return 0;
+    if (!(z <= 0.95))
+        return NAN;
+    double term = 1, sum = 1, sb = 0, sc = 0, hb = 0, hc = 0, hz = 0;
+    for (long k = 0; k < 5000; k++) {
+        double dk = (double)k;
+        term *= (b + dk) / (c + dk) * z;
+        sb += 1 / (b + dk);
+        sc += 1 / (c + dk);
+        sum += term;
+        hb += term * sb;
+        hc += term * sc;
+        hz += term * (dk + 1);
+        if (term * (dk + 2) * (1 + sb) < 1e-17 * sum) {
+            d[0] = hb / sum;
+            d[1] = -hc / sum;
+            d[2] = hz / (z * sum);
+            return log(sum);
+        }
+    }
     return NAN;
 }

@@ -42,21 +42,26 @@ static int cmp_x(const void *pa, const void *pb)
     return a[0] < b[0] ? -1 : a[0] > b[0];
 }
 
-/* Mean negative log-likelihood at log-parameters v; gradient in g if not NULL. */
-static double gg_objective(const double *v, double *g, void *arg)
+struct gg_eval {
+    const struct gg_data *d;
+    double p, q, ga;
+    int grad;
+    double part[PT_PAR_PARTS][4]; /* ll and its derivatives in p, q, gamma */
+};
+
+/* Customers [lo, hi): a run of equal x split by a part's edge is two runs. */
+static void gg_part(void *arg, int part, size_t lo, size_t hi)
 {
-    const struct gg_data *d = arg;
-    double p = exp(v[0]), q = exp(v[1]), ga = exp(v[2]);
-    if (!(p > 0 && q > 0 && ga > 0) || !isfinite(p * q * ga))
-        return INFINITY;
-    double lg = log(ga), ll = 0, dp = 0, dq = 0, dg = 0;
-    size_t i = 0;
-    while (i < d->n) {
+    struct gg_eval *ev = arg;
+    const struct gg_data *d = ev->d;
+    double p = ev->p, q = ev->q, ga = ev->ga, lg = log(ga), ll = 0, dp = 0, dq = 0, dg = 0;
+    size_t i = lo;
+    while (i < hi) {
         double x = d->x[i], px = p * x, lx = log(x);
         double c0 = gsl_sf_lngamma(px + q) - gsl_sf_lngamma(px) - gsl_sf_lngamma(q) + q * lg +
                     px * lx;
         double wx = 0, slm = 0, sl = 0, sinv = 0;
-        for (; i < d->n && d->x[i] == x; i++) {
+        for (; i < hi && d->x[i] == x; i++) {
             double l = log(ga + d->xm[i]);
             wx += 1;
             slm += d->lm[i];
@@ -64,12 +69,34 @@ static double gg_objective(const double *v, double *g, void *arg)
             sinv += 1 / (ga + d->xm[i]);
         }
         ll += wx * c0 + (px - 1) * slm - (px + q) * sl;
-        if (g) {
+        if (ev->grad) {
             double ppq = gsl_sf_psi(px + q);
             dp += x * (wx * (ppq - gsl_sf_psi(px) + lx) + slm - sl);
             dq += wx * (ppq - gsl_sf_psi(q) + lg) - sl;
             dg += wx * q / ga - (px + q) * sinv;
         }
+    }
+    ev->part[part][0] = ll;
+    ev->part[part][1] = dp;
+    ev->part[part][2] = dq;
+    ev->part[part][3] = dg;
+}
+
+/* Mean negative log-likelihood at log-parameters v; gradient in g if not NULL. */
+static double gg_objective(const double *v, double *g, void *arg)
+{
+    const struct gg_data *d = arg;
+    double p = exp(v[0]), q = exp(v[1]), ga = exp(v[2]);
+    if (!(p > 0 && q > 0 && ga > 0) || !isfinite(p * q * ga))
+        return INFINITY;
+    struct gg_eval ev = {.d = d, .p = p, .q = q, .ga = ga, .grad = g != NULL};
+    pt_parallel(d->n, gg_part, &ev);
+    double ll = 0, dp = 0, dq = 0, dg = 0;
+    for (int k = 0; k < PT_PAR_PARTS; k++) {
+        ll += ev.part[k][0];
+        dp += ev.part[k][1];
+        dq += ev.part[k][2];
+        dg += ev.part[k][3];
     }
     if (!isfinite(ll))
         return INFINITY;
@@ -118,7 +145,7 @@ int pt_gg_fit(const double *x, const double *m, size_t n, struct pt_gg *g, struc
         d.lm[k] = log(pairs[2 * k + 1]);
         d.xm[k] = pairs[2 * k] * pairs[2 * k + 1];
     }
-    struct clv_obj o = {.dim = 3, .f = gg_objective, .arg = &d};
+    struct clv_obj o = {.dim = 3, .f = gg_objective, .arg = &d, .n = d.wsum};
     double v[3] = {0, 0, 0}, best;
     rc = clv_minimize(&o, 1, v, &best);
     if (rc) {

@@ -19,19 +19,52 @@
  * log-likelihood; F is computed once per distinct (x, time) per evaluation.
  */
 #include <gsl/gsl_sf_gamma.h>
+#include <gsl/gsl_sf_psi.h>
 #include <math.h>
+#include <string.h>
 
 #include "clv/clv_int.h"
 
-/* ln F(t) given la = ln(alpha + t), lb = ln(beta + t). */
+/*
+ * ln F(t) + r ln alpha + s ln beta, given la = ln(alpha + t), lb = ln(beta + t),
+ * la1 = ln(1 + t/alpha), lb1 = ln(1 + t/beta). Every term of the likelihood
+ * inside the log-sum is shifted by r ln alpha + s ln beta, so that the large
+ * s ln beta - s ln(beta + t) of a fit far out on a ridge (s ~ 1e6) is
+ * -s ln(1 + t/beta), exact, instead of the difference of two numbers ~1e7.
+ */
 static double log_f(double r, double al, double s, double be, double x, double t, double la,
-                    double lb)
+                    double lb, double la1, double lb1)
 {
     double S = r + s + x;
     if (al >= be)
-        return clv_log_h1(r + x, S + 1, (al - be) / (al + t)) - s * lb - (r + x) * la - log(S);
-    return clv_log_h1(s + 1, S + 1, (be - al) / (be + t)) - (s + 1) * lb + (1 - r - x) * la -
-           log(S);
+        return clv_log_h1(r + x, S + 1, (al - be) / (al + t)) - s * lb1 - r * la1 - x * la -
+               log(S);
+    return clv_log_h1(s + 1, S + 1, (be - al) / (be + t)) - s * lb1 - lb - r * la1 +
+           (1 - x) * la - log(S);
+}
+
+/* ln F(t) as log_f, with g = d ln F / d(r, alpha, s, beta) (docs/clv.md,
+ * "Gradients"). */
+static double log_f_d(double r, double al, double s, double be, double x, double t, double la,
+                      double lb, double la1, double lb1, double *g)
+{
+    double S = r + s + x, h[3], lh;
+    if (al >= be) {
+        double z = (al - be) / (al + t);
+        lh = clv_log_h1_d(r + x, S + 1, z, h);
+        g[0] = h[0] + h[1] - la - 1 / S;
+        g[1] = h[2] * (be + t) / ((al + t) * (al + t)) - (r + x) / (al + t);
+        g[2] = h[1] - lb - 1 / S;
+        g[3] = -h[2] / (al + t) - s / (be + t);
+        return lh - s * lb1 - r * la1 - x * la - log(S);
+    }
+    double z = (be - al) / (be + t);
+    lh = clv_log_h1_d(s + 1, S + 1, z, h);
+    g[0] = h[1] - la - 1 / S;
+    g[1] = -h[2] / (be + t) + (1 - r - x) / (al + t);
+    g[2] = h[0] + h[1] - lb - 1 / S;
+    g[3] = h[2] * (al + t) / ((be + t) * (be + t)) - (s + 1) / (be + t);
+    return lh - s * lb1 - lb - r * la1 + (1 - x) * la - log(S);
 }
 
 /* 16-point Gauss-Legendre nodes and weights on [-1, 1] (positive half). */
@@ -48,22 +81,47 @@ static const double k_gl_w[8] = {0.1894506104550685, 0.1826034150449236, 0.16915
  * e over about L at t_x; the range is cut at t_x + L 10^k (k = -2, -1, ...)
  * and each piece gets 16-point Gauss-Legendre, all relative to the
  * integrand's value at t_x (its largest), so nothing underflows. */
-static double direct_tail(double r, double al, double s, double be, double x, double tx, double T)
+static double direct_tail_g(double r, double al, double s, double be, double x, double tx,
+                            double T, double *g)
 {
     if (!(T > tx))
         return -INFINITY;
-    double rx = r + x, s1 = s + 1, l0 = -rx * log(al + tx) - s1 * log(be + tx);
-    double L = 1 / (rx / (al + tx) + s1 / (be + tx)), sum = 0, lo = tx;
+    double rx = r + x, s1 = s + 1, ax = al + tx, bx = be + tx;
+    /* ln of the integrand at t_x, shifted by r ln alpha + s ln beta */
+    double l0 = -r * log1p(tx / al) - x * log(ax) - s * log1p(tx / be) - log(bx);
+    double L = 1 / (rx / ax + s1 / bx), sum = 0, lo = tx, m[4] = {0, 0, 0, 0};
     for (double d = L * 1e-2; lo < T; d *= 10) {
         double hi = tx + d < T ? tx + d : T, mid = 0.5 * (lo + hi), half = 0.5 * (hi - lo);
         for (int k = 0; k < 8; k++)
             for (int sg = -1; sg <= 1; sg += 2) {
                 double t = mid + sg * half * k_gl_x[k];
-                sum += k_gl_w[k] * half * exp(-rx * log(al + t) - s1 * log(be + t) - l0);
+                /* relative to t_x, without the cancellation of s1 (lb - ln bx) */
+                double rel = -rx * log1p((t - tx) / ax) - s1 * log1p((t - tx) / bx);
+                double f = k_gl_w[k] * half * exp(rel);
+                sum += f;
+                if (g) { /* derivatives of the integrand's log, weighted by it */
+                    double la = log(al + t), lb = log(be + t);
+                    m[0] -= f * la;
+                    m[1] -= f * rx / (al + t);
+                    m[2] -= f * lb;
+                    m[3] -= f * s1 / (be + t);
+                }
             }
         lo = hi;
     }
-    return sum > 0 ? log(s) + l0 + log(sum) : -INFINITY;
+    if (!(sum > 0))
+        return -INFINITY;
+    if (g) {
+        for (int k = 0; k < 4; k++)
+            g[k] = m[k] / sum;
+        g[2] += 1 / s;
+    }
+    return log(s) + l0 + log(sum);
+}
+
+static double direct_tail(double r, double al, double s, double be, double x, double tx, double T)
+{
+    return direct_tail_g(r, al, s, be, x, tx, T, NULL);
 }
 
 /* ln of s (F(t_x) - F(T)) from ln F of both; -inf when they are equal. */
@@ -77,26 +135,32 @@ static double tail_of(double s, double ftx, double fT)
 double clv_pnbd_log_tail(const double *v, double x, double tx, double T)
 {
     double r = v[0], al = v[1], s = v[2], be = v[3];
-    double ftx = log_f(r, al, s, be, x, tx, log(al + tx), log(be + tx));
-    double fT = log_f(r, al, s, be, x, T, log(al + T), log(be + T));
+    double ftx = log_f(r, al, s, be, x, tx, log(al + tx), log(be + tx), log1p(tx / al),
+                       log1p(tx / be));
+    double fT = log_f(r, al, s, be, x, T, log(al + T), log(be + T), log1p(T / al), log1p(T / be));
     if (isnan(ftx) || isnan(fT))
         return direct_tail(r, al, s, be, x, tx, T);
     return tail_of(s, ftx, fT);
 }
 
+double clv_pnbd_log_head(const double *v, double x, double T)
+{
+    return -v[0] * log1p(T / v[1]) - x * log(v[1] + T) - v[2] * log1p(T / v[3]);
+}
+
 double clv_pnbd_ll1(const double *v, const struct pt_rfx *c)
 {
-    double r = v[0], al = v[1], s = v[2], be = v[3], x = c->x;
-    double head = -(r + x) * log(al + c->T) - s * log(be + c->T);
+    double r = v[0], x = c->x;
+    double head = clv_pnbd_log_head(v, x, c->T);
     double tail = clv_pnbd_log_tail(v, x, c->tx, c->T);
-    return gsl_sf_lngamma(r + x) - gsl_sf_lngamma(r) + r * log(al) + s * log(be) +
-           clv_lse(head, tail);
+    return gsl_sf_lngamma(r + x) - gsl_sf_lngamma(r) + clv_lse(head, tail);
 }
 
 struct pn_eval {
     const struct clv_set *s;
     double r, al, sh, be;
-    double part[PT_PAR_PARTS];
+    int grad;
+    double part[PT_PAR_PARTS], gpart[PT_PAR_PARTS][4];
 };
 
 /* ln(e^head + s (e^ftx - e^fT)) with two exps and one log (fT <= ftx). */
@@ -108,15 +172,18 @@ static double group_ll(double head, double ls, double ftx, double fT)
     return m + log(exp(head - m) + exp(ftx + ls - m) * -expm1(fT - ftx));
 }
 
-/* The groups [lo, hi), with this part's own cache of ln F per (x, time). */
+/* The groups [lo, hi), with this part's own cache of ln F (and, for the
+ * gradient, its derivatives) per (x, time). */
 static void pn_part(void *arg, int part, size_t lo, size_t hi)
 {
     struct pn_eval *ev = arg;
     const struct clv_set *s = ev->s;
     size_t nv = s->nv;
-    const double *la = s->tab, *lb = s->tab + nv;
-    double *lf = s->tab + (2 + 2 * (size_t)part) * nv, *stamp = lf + nv;
+    const double *la = s->tab, *lb = la + nv, *la1 = lb + nv, *lb1 = la1 + nv;
+    double *lf = s->tab + (4 + 6 * (size_t)part) * nv, *stamp = lf + nv, *df = stamp + nv;
     double r = ev->r, al = ev->al, sh = ev->sh, be = ev->be, ls = log(sh), ll = 0;
+    double G[4] = {0, 0, 0, 0};
+    int grad = ev->grad;
     for (size_t i = 0; i < nv; i++)
         stamp[i] = -1;
     size_t i = lo;
@@ -124,46 +191,94 @@ static void pn_part(void *arg, int part, size_t lo, size_t hi)
         double x = s->x[i], wx = 0, sum = 0;
         for (; i < hi && s->x[i] == x; i++) {
             uint32_t a = s->ix[i], b = s->iT[i];
-            if (stamp[a] != x) {
-                lf[a] = log_f(r, al, sh, be, x, s->val[a], la[a], lb[a]);
-                stamp[a] = x;
+            uint32_t idx[2] = {a, b};
+            for (int k = 0; k < 2; k++) {
+                uint32_t c = idx[k];
+                if (stamp[c] == x)
+                    continue;
+                lf[c] = grad ? log_f_d(r, al, sh, be, x, s->val[c], la[c], lb[c], la1[c], lb1[c],
+                                       df + 4 * c)
+                             : log_f(r, al, sh, be, x, s->val[c], la[c], lb[c], la1[c], lb1[c]);
+                stamp[c] = x;
             }
-            if (stamp[b] != x) {
-                lf[b] = log_f(r, al, sh, be, x, s->val[b], la[b], lb[b]);
-                stamp[b] = x;
+            double head = -r * la1[b] - x * la[b] - sh * lb1[b], L, tail = -INFINITY, dt[4];
+            int direct = isnan(lf[a]) || isnan(lf[b]); /* extreme scale ratio: integrate */
+            if (direct) {
+                tail = direct_tail_g(r, al, sh, be, x, s->val[a], s->val[b], grad ? dt : NULL);
+                L = clv_lse(head, tail);
+            } else {
+                L = group_ll(head, ls, lf[a], lf[b]);
             }
-            double head = -(r + x) * la[b] - sh * lb[b];
-            if (isnan(lf[a]) || isnan(lf[b])) /* extreme scale ratio: integrate */
-                sum += s->w[i] *
-                       clv_lse(head, direct_tail(r, al, sh, be, x, s->val[a], s->val[b]));
-            else
-                sum += s->w[i] * group_ll(head, ls, lf[a], lf[b]);
+            sum += s->w[i] * L;
             wx += s->w[i];
+            if (!grad)
+                continue;
+            /* dL = e^(head-L) dhead + e^(tail-L) dtail */
+            double wt = 0;
+            if (!direct && lf[b] < lf[a]) {
+                tail = ls + lf[a] + log(-expm1(lf[b] - lf[a]));
+                double q = exp(lf[b] - lf[a]), den = -expm1(lf[b] - lf[a]);
+                const double *ga = df + 4 * a, *gb = df + 4 * b;
+                for (int k = 0; k < 4; k++)
+                    dt[k] = (ga[k] - q * gb[k]) / den;
+                dt[2] += 1 / sh;
+            }
+            if (tail > -INFINITY)
+                wt = exp(tail - L);
+            double wh = exp(head - L), w = s->w[i];
+            G[0] -= w * wh * la[b];
+            G[1] -= w * wh * (r + x) / (al + s->val[b]);
+            G[2] -= w * wh * lb[b];
+            G[3] -= w * wh * sh / (be + s->val[b]);
+            if (wt > 0)
+                for (int k = 0; k < 4; k++)
+                    G[k] += w * wt * dt[k];
         }
         ll += wx * gsl_sf_lngamma(r + x) + sum;
+        if (grad)
+            G[0] += wx * gsl_sf_psi(r + x);
     }
     ev->part[part] = ll;
+    for (int k = 0; k < 4; k++)
+        ev->gpart[part][k] = G[k];
 }
 
+/* Mean negative log-likelihood at v = ln(r, alpha, s, beta); g (if not NULL)
+ * its gradient in v. */
 static double objective(const double *v, double *g, void *arg)
 {
-    (void)g;
     const struct clv_set *s = arg;
     double r = exp(v[0]), al = exp(v[1]), sh = exp(v[2]), be = exp(v[3]);
     if (!(r > 0 && al > 0 && sh > 0 && be > 0) || !isfinite(r * al * sh * be))
         return INFINITY;
     size_t nv = s->nv;
-    double *la = s->tab, *lb = s->tab + nv;
+    double *la = s->tab, *lb = la + nv, *la1 = lb + nv, *lb1 = la1 + nv;
     for (size_t i = 0; i < nv; i++) {
         la[i] = log(al + s->val[i]);
         lb[i] = log(be + s->val[i]);
+        la1[i] = log1p(s->val[i] / al);
+        lb1[i] = log1p(s->val[i] / be);
     }
-    struct pn_eval ev = {.s = s, .r = r, .al = al, .sh = sh, .be = be};
+    struct pn_eval ev = {.s = s, .r = r, .al = al, .sh = sh, .be = be, .grad = g != NULL};
     pt_parallel(s->ng, pn_part, &ev);
-    double W = s->wsum, ll = W * (-gsl_sf_lngamma(r) + r * log(al) + sh * log(be));
-    for (int p = 0; p < PT_PAR_PARTS; p++)
+    double W = s->wsum, ll = -W * gsl_sf_lngamma(r); /* r ln alpha + s ln beta: in log_f */
+    double G[4] = {W * (-gsl_sf_psi(r) + log(al)), W * r / al, W * log(be), W * sh / be};
+    for (int p = 0; p < PT_PAR_PARTS; p++) {
         ll += ev.part[p];
-    return isfinite(ll) ? -ll / W : INFINITY;
+        for (int k = 0; k < 4; k++)
+            G[k] += ev.gpart[p][k];
+    }
+    if (!isfinite(ll))
+        return INFINITY;
+    if (g) {
+        const double th[4] = {r, al, sh, be};
+        for (int k = 0; k < 4; k++) {
+            g[k] = -th[k] * G[k] / W;
+            if (!isfinite(g[k]))
+                return INFINITY;
+        }
+    }
+    return -ll / W;
 }
 
 /* The search runs on u = (ln r, ln r/alpha, ln s, ln s/beta): the mean
@@ -174,20 +289,36 @@ static double objective(const double *v, double *g, void *arg)
  * the vanishing gradient, instead of crawling up a narrow diagonal valley. */
 static double objective_u(const double *u, double *g, void *arg)
 {
-    (void)g;
-    double v[4] = {u[0], u[0] - u[1], u[2], u[2] - u[3]};
-    return objective(v, NULL, arg);
+    double ls = -2 * log(fabs(u[2])); /* s = 1 / u2^2 */
+    double v[4] = {u[0], u[0] - u[1], ls, ls - u[3]}, gv[4];
+    double f = objective(v, g ? gv : NULL, arg);
+    if (g && isfinite(f)) {
+        g[0] = gv[0] + gv[1];
+        g[1] = -gv[1];
+        g[2] = (gv[2] + gv[3]) * -2 / u[2];
+        g[3] = -gv[3];
+    }
+    return f;
 }
 
 int clv_pnbd_fit(const struct clv_set *s, double *v, struct pt_clv_fit *fit)
 {
     struct clv_obj o = {.dim = 4, .f = objective, .arg = (void *)s};
-    struct clv_obj ou = {.dim = 4, .f = objective_u, .arg = (void *)s};
-    double u[4] = {0, 0, 0, 0}, best;
-    int rc = clv_minimize(&ou, 0, u, &best);
+    struct clv_obj ou = {.dim = 4, .f = objective_u, .arg = (void *)s, .n = s->wsum};
+    /* start: r = s = 1, the mean purchase rate r/alpha of the data and a mean
+     * lifetime beta/s as long as the mean age */
+    double sx = 0, sT = 0;
+    for (size_t i = 0; i < s->ng; i++) {
+        sx += s->w[i] * s->x[i];
+        sT += s->w[i] * s->val[s->iT[i]];
+    }
+    double rate = sx > 0 && sT > 0 ? sx / sT : 1, life = sT > 0 ? sT / s->wsum : 1;
+    double u[4] = {0, log(rate), 1, -log(life)}, best;
+    int rc = clv_minimize(&ou, 1, u, &best);
     if (rc)
         return rc;
-    double x[4] = {u[0], u[0] - u[1], u[2], u[2] - u[3]};
+    double ls = -2 * log(fabs(u[2]));
+    double x[4] = {u[0], u[0] - u[1], ls, ls - u[3]};
     o.evals = ou.evals;
     for (int k = 0; k < 4; k++)
         v[k] = exp(x[k]);

@@ -66,7 +66,7 @@ double pt_clv_palive(const struct pt_clv_params *p, const struct pt_rfx *c)
         double lo = log(v[2]) - log(v[3] + x - 1) + (v[0] + x) * (log(v[1] + c->T) - log(v[1] + c->tx));
         return 1 / (1 + exp(lo));
     }
-    double head = -(v[0] + x) * log(v[1] + c->T) - v[2] * log(v[3] + c->T);
+    double head = clv_pnbd_log_head(v, x, c->T);
     double tail = clv_pnbd_log_tail(v, x, c->tx, c->T);
     return exp(head - clv_lse(head, tail));
 }
