@@ -11,10 +11,42 @@
 #include "cli/cli.h"
 #include "cli/clv_cli.h"
 #include "util/mem.h"
+#include "util/par.h"
 #include "util/timeutil.h"
 
 static const char *const k_model_key[2] = {"bgnbd", "pareto_nbd"};
 static const char *const k_model_label[2] = {"BG/NBD", "Pareto/NBD"};
+
+/* One model's holdout sums over customers [lo, hi) of one part. */
+struct hold_sums {
+    double pred, mae, dist[CLV_BUCKETS], by_x[CLV_BUCKETS];
+};
+struct hold_job {
+    const struct clv_run *r;
+    const struct pt_clv_params *p;
+    double t;
+    struct hold_sums part[PT_PAR_PARTS];
+};
+
+static void hold_part(void *arg, int part, size_t lo, size_t hi)
+{
+    struct hold_job *j = arg;
+    struct hold_sums *h = &j->part[part];
+    memset(h, 0, sizeof *h);
+    for (size_t i = lo; i < hi; i++) {
+        struct pt_rfx c = clv_rfx(j->r, i);
+        double e = pt_clv_expected(j->p, &c, j->t), rest = 1, q[CLV_BUCKETS - 1];
+        h->pred += e;
+        h->mae += fabs(e - j->r->co.hold[i]);
+        pt_clv_pmf_all(j->p, &c, j->t, CLV_BUCKETS - 1, q);
+        for (int k = 0; k < CLV_BUCKETS - 1; k++) {
+            h->dist[k] += q[k];
+            rest -= q[k];
+        }
+        h->dist[CLV_BUCKETS - 1] += rest > 0 ? rest : 0;
+        h->by_x[c.x < CLV_BUCKETS - 1 ? (int)c.x : CLV_BUCKETS - 1] += e;
+    }
+}
 
 int clv_holdout(struct clv_run *r)
 {
@@ -30,18 +62,16 @@ int clv_holdout(struct clv_run *r)
         struct clv_model_out *mo = &r->mod[mi];
         if (!mo->on)
             continue;
-        for (size_t i = 0; i < r->co.n; i++) {
-            struct pt_rfx c = clv_rfx(r, i);
-            double e = pt_clv_expected(&mo->p, &c, t), rest = 1, q[CLV_BUCKETS - 1];
-            mo->pred_total += e;
-            mo->mae += fabs(e - r->co.hold[i]);
-            pt_clv_pmf_all(&mo->p, &c, t, CLV_BUCKETS - 1, q);
-            for (int k = 0; k < CLV_BUCKETS - 1; k++) {
-                mo->dist[k] += q[k];
-                rest -= q[k];
+        struct hold_job j = {.r = r, .p = &mo->p, .t = t};
+        pt_parallel(r->co.n, hold_part, &j);
+        for (int k = 0; k < PT_PAR_PARTS; k++) { /* in part order: the same sums every run */
+            const struct hold_sums *h = &j.part[k];
+            mo->pred_total += h->pred;
+            mo->mae += h->mae;
+            for (int b = 0; b < CLV_BUCKETS; b++) {
+                mo->dist[b] += h->dist[b];
+                mo->by_x[b] += h->by_x[b];
             }
-            mo->dist[CLV_BUCKETS - 1] += rest > 0 ? rest : 0;
-            mo->by_x[c.x < CLV_BUCKETS - 1 ? (int)c.x : CLV_BUCKETS - 1] += e;
         }
         mo->mae /= (double)r->co.n;
         for (int k = 0; k < CLV_BUCKETS; k++)
