@@ -11,7 +11,7 @@
 #define MAXDIM 8
 /* Gain in the total log-likelihood (the objective, a mean, times the
  * customers) below which a search has nothing left to find. */
-#define FLAT 1e-6
+#define FLAT 1e-7
 static double wrap_f(const gsl_vector *v, void *arg)
 {
     struct clv_obj *o = arg;
@@ -61,7 +61,7 @@ static int quasi_newton(struct clv_obj *o, double *x, double *best, int *converg
             status = gsl_multimin_test_gradient(gsl_multimin_fdfminimizer_gradient(m), gtol);
             /* Done, too, once 5 steps in a row each raised the total
              * log-likelihood (the mean times the customers) by less than
-             * 1e-6: the estimate is then within a few thousandths of a
+             * FLAT: the estimate is then within a few thousandths of a
              * standard error of the optimum, and a big sample's small
              * gradient is not chased to 1e-7 through an ill-conditioned
              * valley. Also ends a walk along a ridge to infinity. */

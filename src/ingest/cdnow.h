@@ -23,7 +23,7 @@
 #include "ingest/orders.h"
 
 /* 1 if buf (the start of a file) looks like the CDNOW format: its first
- * non-blank line has no comma and at least 4 whitespace-separated fields. */
+ * non-blank line has no comma and 4 or 5 whitespace-separated fields. */
 int pt_cdnow_sniff(const char *buf, size_t n);
 
 int pt_ingest_cdnow(const char *buf, size_t n, const char *name, const struct pt_order_sink *sink,
