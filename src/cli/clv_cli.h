@@ -20,9 +20,9 @@ struct clv_model_out {
     double seconds;
     /* holdout (when there is one) */
     double pred_total, mae;
-    double dist[CLV_BUCKETS];    /* expected customers with k holdout purchases */
-    double by_x[CLV_BUCKETS];    /* mean predicted holdout purchases by calibration x */
-    double *track;               /* cumulative predicted repeat purchases per week */
+    double dist[CLV_BUCKETS]; /* expected customers with k holdout purchases */
+    double by_x[CLV_BUCKETS]; /* mean predicted holdout purchases by calibration x */
+    double *track;            /* cumulative predicted repeat purchases per week */
 };
 
 struct clv_run {
@@ -30,7 +30,7 @@ struct clv_run {
     const char *file, *out, *format, *tracking, *chart;
     int64_t end_day, horizon_days;
     int have_end;
-    double unit;     /* days per time unit: 7 or 1 */
+    double unit; /* days per time unit: 7 or 1 */
     const char *unit_name;
     double discount; /* per month */
     int use_gg, quiet;
@@ -38,7 +38,7 @@ struct clv_run {
     /* data */
     struct pt_txlog log;
     struct pt_cohort co;
-    int scale; /* decimals of the amounts */
+    int scale;     /* decimals of the amounts */
     size_t fitted; /* customers with T > 0 (the others cannot inform a fit) */
     struct clv_model_out mod[2];
     struct pt_gg gg;

@@ -187,14 +187,16 @@ int clv_write_chart(const struct clv_run *r, const char *path)
     double step = nice_step(ymax, 6);
     ymax = ceil(ymax / step) * step;
     double xs = r->weeks > 1 ? pw / (double)(r->weeks - 1) : pw;
-#define PX(k) (L + (double)(k) * xs)
+#define PX(k) (L + (double)(k)*xs)
 #define PY(v) (T + ph - (v) / ymax * ph)
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-               "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+            "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
             W, H, W, H);
     fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
-    fprintf(f, "<text x=\"%.0f\" y=\"28\" font-size=\"16\">Cumulative repeat purchases: actual "
-               "vs predicted</text>\n",
+    fprintf(f,
+            "<text x=\"%.0f\" y=\"28\" font-size=\"16\">Cumulative repeat purchases: actual "
+            "vs predicted</text>\n",
             L);
     for (double v = 0; v <= ymax + step / 2; v += step) {
         fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", L,
@@ -212,14 +214,16 @@ int clv_write_chart(const struct clv_run *r, const char *path)
             L + pw, T + ph, T + ph);
     if (r->cal_weeks >= 1 && r->cal_weeks < r->weeks) {
         double x = PX(r->cal_weeks - 1);
-        fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#888\" "
-                   "stroke-dasharray=\"2,3\"/>\n",
+        fprintf(f,
+                "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#888\" "
+                "stroke-dasharray=\"2,3\"/>\n",
                 x, x, T, T + ph);
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\">calibration end</text>\n", x + 4,
                 T + 12);
     }
     static const char *const color[3] = {"#111", "#1f77b4", "#ff7f0e"};
-    static const char *const dash[3] = {"", " stroke-dasharray=\"6,4\"", " stroke-dasharray=\"2,2\""};
+    static const char *const dash[3] = {"", " stroke-dasharray=\"6,4\"",
+                                        " stroke-dasharray=\"2,2\""};
     for (int s = 0; s < 3; s++) {
         const double *v = s == 0 ? r->act_track : r->mod[s - 1].on ? r->mod[s - 1].track : NULL;
         if (v == NULL)
@@ -230,8 +234,9 @@ int clv_write_chart(const struct clv_run *r, const char *path)
             fprintf(f, "%s%.1f,%.1f", k ? " " : "", PX(k), PY(v[k]));
         fprintf(f, "\"/>\n");
         double ly = T + 20 + 22 * s;
-        fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-                   "stroke-width=\"2\"%s/>\n",
+        fprintf(f,
+                "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                "stroke-width=\"2\"%s/>\n",
                 L + pw + 16, L + pw + 46, ly, ly, color[s], dash[s]);
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n", L + pw + 52, ly + 4,
                 s == 0 ? "actual" : k_model_label[s - 1]);
@@ -312,7 +317,8 @@ static json_t *summary_json(const struct clv_run *r)
     json_object_set_new(o, "time_unit", json_string(r->unit_name));
     json_object_set_new(o, "horizon", num((double)r->horizon_days / r->unit));
     json_object_set_new(o, "discount_rate_monthly", num(r->discount));
-    json_object_set_new(o, "repeat_purchases_calibration", json_integer((json_int_t)r->co.repeat_cal));
+    json_object_set_new(o, "repeat_purchases_calibration",
+                        json_integer((json_int_t)r->co.repeat_cal));
     json_object_set_new(o, "scored_with", json_string(k_model_key[r->score_with]));
     json_object_set_new(o, "read_seconds", num(r->read_seconds));
     json_object_set_new(o, "score_seconds", num(r->score_seconds));
@@ -342,7 +348,8 @@ static json_t *summary_json(const struct clv_run *r)
         double ad[CLV_BUCKETS];
         for (int k = 0; k < CLV_BUCKETS; k++)
             ad[k] = (double)r->act_dist[k];
-        json_object_set_new(h, "actual_repeat_purchases", json_integer((json_int_t)r->co.repeat_hold));
+        json_object_set_new(h, "actual_repeat_purchases",
+                            json_integer((json_int_t)r->co.repeat_hold));
         json_object_set_new(h, "seconds", num(r->holdout_seconds));
         json_object_set_new(dist, "actual", darr(ad, CLV_BUCKETS));
         json_object_set_new(byx, "actual", darr(r->act_by_x, CLV_BUCKETS));
@@ -366,8 +373,8 @@ static void print_table(const struct clv_run *r, FILE *f)
 {
     static const char *const names[2][4] = {{"r", "alpha", "a", "b"}, {"r", "alpha", "s", "beta"}};
     char g1[32], g2[32];
-    fprintf(f, "%s customers (%s fitted: T > 0), calibration end ",
-            cli_group(r->co.n, g1), cli_group(r->fitted, g2));
+    fprintf(f, "%s customers (%s fitted: T > 0), calibration end ", cli_group(r->co.n, g1),
+            cli_group(r->fitted, g2));
     char ds[11];
     date_of(r->end_day, ds);
     fprintf(f, "%s, time unit %s, horizon %.4g %ss\n", ds, r->unit_name,
@@ -387,8 +394,9 @@ static void print_table(const struct clv_run *r, FILE *f)
     if (r->use_gg) {
         fprintf(f, "\nGamma-Gamma (%zu repeat customers)  log-likelihood %.3f\n", r->gg_n,
                 r->gg_fit.ll);
-        fprintf(f, "  p      %12.4f  (se %.4f)\n  q      %12.4f  (se %.4f)\n"
-                   "  gamma  %12.4f  (se %.4f)\n  mean order value %.2f\n",
+        fprintf(f,
+                "  p      %12.4f  (se %.4f)\n  q      %12.4f  (se %.4f)\n"
+                "  gamma  %12.4f  (se %.4f)\n  mean order value %.2f\n",
                 r->gg.p, r->gg_fit.se[0], r->gg.q, r->gg_fit.se[1], r->gg.gamma, r->gg_fit.se[2],
                 pt_gg_mean(&r->gg, 0, 0));
     }

@@ -165,7 +165,8 @@ static int load(struct clv_run *r, int layout_cdnow, enum pt_layout layout, cons
         pt_buf_init(&b);
         rc = read_all(fd, &b);
         if (rc)
-            rc = pt_err_set(e, rc, "%s: %s", name, rc == PT_EIO ? strerror(errno) : "out of memory");
+            rc =
+                pt_err_set(e, rc, "%s: %s", name, rc == PT_EIO ? strerror(errno) : "out of memory");
         else
             rc = pt_ingest_cdnow(b.data, b.len, name, &sink, &st, e);
         pt_buf_release(&b);
@@ -176,8 +177,11 @@ static int load(struct clv_run *r, int layout_cdnow, enum pt_layout layout, cons
         cli_progress_init(&pr, "reading", fd != 0 && fstat(fd, &sb) == 0 ? (uint64_t)sb.st_size : 0,
                           1);
         pr.on &= !r->quiet;
-        struct pt_ingest_opts io = {.name = name, .layout = layout, .columns = columns,
-                                    .progress = cli_progress_update, .pctx = &pr};
+        struct pt_ingest_opts io = {.name = name,
+                                    .layout = layout,
+                                    .columns = columns,
+                                    .progress = cli_progress_update,
+                                    .pctx = &pr};
         rc = pt_ingest_orders(fd, &io, &sink, &st, e);
         cli_progress_done(&pr);
         r->scale = st.scale;
@@ -345,8 +349,9 @@ static int write_scores(const struct clv_run *r, const char *path)
     FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
     if (f == NULL)
         return -1;
-    fprintf(f, "customer_id,x,t_x,T,monetary_value,p_alive,expected_purchases,"
-               "expected_order_value,clv,next_order_date%s\n",
+    fprintf(f,
+            "customer_id,x,t_x,T,monetary_value,p_alive,expected_purchases,"
+            "expected_order_value,clv,next_order_date%s\n",
             r->holdout ? ",holdout_purchases" : "");
     struct score_job sj = {.r = r};
     for (int k = 0; k < PT_PAR_PARTS; k++)
@@ -388,16 +393,22 @@ static void release(struct clv_run *r)
 
 int cmd_clv(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"calibration-end", required_argument, 0, 'e'}, {"horizon", required_argument, 0, 'H'},
-        {"time-unit", required_argument, 0, 'u'},       {"model", required_argument, 0, 'm'},
-        {"discount-rate", required_argument, 0, 'd'},   {"out", required_argument, 0, 'o'},
-        {"tracking", required_argument, 0, 't'},        {"chart", required_argument, 0, 'c'},
-        {"format", required_argument, 0, 'f'},          {"layout", required_argument, 0, 'l'},
-        {"columns", required_argument, 0, 'C'},         {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},                  {0, 0, 0, 0}};
-    struct clv_run r = {.format = "table", .horizon_days = 364, .unit = 7, .unit_name = "week",
-                        .discount = 0.01};
+    static const struct option opts[] = {{"calibration-end", required_argument, 0, 'e'},
+                                         {"horizon", required_argument, 0, 'H'},
+                                         {"time-unit", required_argument, 0, 'u'},
+                                         {"model", required_argument, 0, 'm'},
+                                         {"discount-rate", required_argument, 0, 'd'},
+                                         {"out", required_argument, 0, 'o'},
+                                         {"tracking", required_argument, 0, 't'},
+                                         {"chart", required_argument, 0, 'c'},
+                                         {"format", required_argument, 0, 'f'},
+                                         {"layout", required_argument, 0, 'l'},
+                                         {"columns", required_argument, 0, 'C'},
+                                         {"quiet", no_argument, 0, 'q'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    struct clv_run r = {
+        .format = "table", .horizon_days = 364, .unit = 7, .unit_name = "week", .discount = 0.01};
     r.mod[0].on = r.mod[1].on = r.use_gg = 1;
     enum pt_layout layout = PT_LAYOUT_AUTO;
     int cdnow = -1, ch;
@@ -438,9 +449,15 @@ int cmd_clv(int argc, char **argv)
             if (errno || end == optarg || *end || !(r.discount >= 0 && r.discount < 1))
                 return usage("--discount-rate: expected a monthly rate 0 <= R < 1, got", optarg);
             break;
-        case 'o': r.out = optarg; break;
-        case 't': r.tracking = optarg; break;
-        case 'c': r.chart = optarg; break;
+        case 'o':
+            r.out = optarg;
+            break;
+        case 't':
+            r.tracking = optarg;
+            break;
+        case 'c':
+            r.chart = optarg;
+            break;
         case 'f':
             if (strcmp(optarg, "table") && strcmp(optarg, "json"))
                 return usage("--format: expected table or json, got", optarg);
@@ -454,15 +471,23 @@ int cmd_clv(int argc, char **argv)
                          : strcmp(optarg, "uci2") == 0 ? PT_LAYOUT_UCI2
                                                        : PT_LAYOUT_AUTO;
                 if (layout == PT_LAYOUT_AUTO && strcmp(optarg, "auto"))
-                    return usage("--layout: expected auto, orders, uci, uci2 or cdnow, got", optarg);
+                    return usage("--layout: expected auto, orders, uci, uci2 or cdnow, got",
+                                 optarg);
                 if (layout == PT_LAYOUT_AUTO)
                     cdnow = -1;
             }
             break;
-        case 'C': columns = optarg; break;
-        case 'q': r.quiet = 1; break;
-        case 'h': fputs(k_help, stdout); return PT_EXIT_OK;
-        default: return usage("bad option", NULL);
+        case 'C':
+            columns = optarg;
+            break;
+        case 'q':
+            r.quiet = 1;
+            break;
+        case 'h':
+            fputs(k_help, stdout);
+            return PT_EXIT_OK;
+        default:
+            return usage("bad option", NULL);
         }
     }
     if (optind != argc - 1)

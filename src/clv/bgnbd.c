@@ -105,8 +105,8 @@ static double objective(const double *v, double *g, void *arg)
     for (int p = 0; p < PT_PAR_PARTS; p++)
         for (int k = 0; k < 5; k++)
             sum[k] += ev.part[p][k];
-    double ll = W * (-gsl_sf_lngamma(r) + r * log(al) + gsl_sf_lngamma(a + b) - gsl_sf_lngamma(b)) +
-                sum[0];
+    double ll =
+        W * (-gsl_sf_lngamma(r) + r * log(al) + gsl_sf_lngamma(a + b) - gsl_sf_lngamma(b)) + sum[0];
     if (!isfinite(ll))
         return INFINITY;
     if (g) {

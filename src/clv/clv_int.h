@@ -19,8 +19,8 @@
  * are sorted by x.
  */
 struct clv_set {
-    size_t ng;        /* groups */
-    double *w, *x;    /* weight (customers) and x of each group */
+    size_t ng;         /* groups */
+    double *w, *x;     /* weight (customers) and x of each group */
     uint32_t *ix, *iT; /* indices into val of t_x and T */
     size_t nv;
     double *val; /* distinct times, ascending */

@@ -42,18 +42,18 @@ int pt_txlog_add(struct pt_txlog *l, const char *cid, uint32_t len, uint64_t has
                  int64_t amount);
 
 struct pt_cohort {
-    size_t n;          /* customers */
-    uint32_t *id;      /* index into the log's ids */
-    int64_t *first;    /* first purchase day (days since 1970-01-01) */
-    struct pt_rfx *rfx; /* x, t_x, T in days */
-    double *m;         /* mean repeat purchase value (minor units), 0 when x = 0 */
-    uint32_t *hold;    /* purchase days in the holdout */
-    size_t late;       /* customers first seen after the calibration end */
-    int64_t day_min, day_max; /* first and last transaction day of the whole log */
+    size_t n;                         /* customers */
+    uint32_t *id;                     /* index into the log's ids */
+    int64_t *first;                   /* first purchase day (days since 1970-01-01) */
+    struct pt_rfx *rfx;               /* x, t_x, T in days */
+    double *m;                        /* mean repeat purchase value (minor units), 0 when x = 0 */
+    uint32_t *hold;                   /* purchase days in the holdout */
+    size_t late;                      /* customers first seen after the calibration end */
+    int64_t day_min, day_max;         /* first and last transaction day of the whole log */
     uint64_t repeat_cal, repeat_hold; /* repeat purchase days of the cohort */
-    uint32_t *daily;   /* repeat purchase days of the cohort per day, from the */
-    size_t ndays;      /* first cohort day to end + horizon */
-    int64_t day0;      /* the day of daily[0] */
+    uint32_t *daily;                  /* repeat purchase days of the cohort per day, from the */
+    size_t ndays;                     /* first cohort day to end + horizon */
+    int64_t day0;                     /* the day of daily[0] */
 };
 
 /* Sorts the log (its order changes) and builds c. */

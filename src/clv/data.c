@@ -59,11 +59,11 @@ int clv_set_make(const struct pt_rfx *c, size_t n, struct clv_set *s, struct pt_
         return pt_err_set(e, PT_EINVAL, "no customers to fit");
     for (size_t i = 0; i < n; i++) {
         const struct pt_rfx *x = &c[i];
-        if (!(x->x >= 0) || x->x != floor(x->x) || x->x > 1e9 || !(x->T > 0) ||
-            !(x->tx >= 0) || x->tx > x->T || !isfinite(x->T) || (x->x == 0 && x->tx != 0))
+        if (!(x->x >= 0) || x->x != floor(x->x) || x->x > 1e9 || !(x->T > 0) || !(x->tx >= 0) ||
+            x->tx > x->T || !isfinite(x->T) || (x->x == 0 && x->tx != 0))
             return pt_err_set(e, PT_EINVAL,
-                              "customer %zu has an impossible summary (x=%g, t_x=%g, T=%g)",
-                              i + 1, x->x, x->tx, x->T);
+                              "customer %zu has an impossible summary (x=%g, t_x=%g, T=%g)", i + 1,
+                              x->x, x->tx, x->T);
     }
     struct pt_rfx *srt = pt_alloc_array(n, sizeof *srt);
     double *vals = pt_alloc_array(n, 2 * sizeof *vals);

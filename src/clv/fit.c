@@ -112,7 +112,8 @@ static double numeric_grad(const double *v, double *g, void *arg)
 int clv_minimize(struct clv_obj *o, int has_grad, double *x, double *best)
 {
     if (!has_grad) {
-        struct clv_obj w = {.dim = o->dim, .f = numeric_grad, .arg = o, .differenced = 1, .n = o->n};
+        struct clv_obj w = {
+            .dim = o->dim, .f = numeric_grad, .arg = o, .differenced = 1, .n = o->n};
         return clv_minimize(&w, 1, x, best);
     }
     clv_gsl_quiet();

@@ -58,8 +58,8 @@ static void gg_part(void *arg, int part, size_t lo, size_t hi)
     size_t i = lo;
     while (i < hi) {
         double x = d->x[i], px = p * x, lx = log(x);
-        double c0 = gsl_sf_lngamma(px + q) - gsl_sf_lngamma(px) - gsl_sf_lngamma(q) + q * lg +
-                    px * lx;
+        double c0 =
+            gsl_sf_lngamma(px + q) - gsl_sf_lngamma(px) - gsl_sf_lngamma(q) + q * lg + px * lx;
         double wx = 0, slm = 0, sl = 0, sinv = 0;
         for (; i < hi && d->x[i] == x; i++) {
             double l = log(ga + d->xm[i]);
@@ -149,9 +149,9 @@ int pt_gg_fit(const double *x, const double *m, size_t n, struct pt_gg *g, struc
     double v[3] = {0, 0, 0}, best;
     rc = clv_minimize(&o, 1, v, &best);
     if (rc) {
-        rc = rc == PT_ENOMEM ? pt_err_set(e, rc, "out of memory")
-                             : pt_err_set(e, PT_EIO,
-                                          "Gamma-Gamma: the fit did not reach a finite likelihood");
+        rc = rc == PT_ENOMEM
+                 ? pt_err_set(e, rc, "out of memory")
+                 : pt_err_set(e, PT_EIO, "Gamma-Gamma: the fit did not reach a finite likelihood");
         goto out;
     }
     *g = (struct pt_gg){exp(v[0]), exp(v[1]), exp(v[2])};

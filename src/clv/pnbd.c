@@ -15,8 +15,8 @@
  * with H(b) = 2F1(1, b; S+1; z); for alpha >= beta H lies in [1, S/s], so
  * nothing overflows. When z > 0.95 (one scale parameter 20x the other or
  * more, at small t) the series would be slow, and s (F(t_x) - F(T)) is
- * instead integrated directly over [t_x, T]. The fit (no gradient) is the simplex on the mean negative
- * log-likelihood; F is computed once per distinct (x, time) per evaluation.
+ * instead integrated directly over [t_x, T]. The fit (no gradient) is the simplex on the mean
+ * negative log-likelihood; F is computed once per distinct (x, time) per evaluation.
  */
 #include <gsl/gsl_sf_gamma.h>
 #include <gsl/gsl_sf_psi.h>
@@ -37,10 +37,9 @@ static double log_f(double r, double al, double s, double be, double x, double t
 {
     double S = r + s + x;
     if (al >= be)
-        return clv_log_h1(r + x, S + 1, (al - be) / (al + t)) - s * lb1 - r * la1 - x * la -
-               log(S);
-    return clv_log_h1(s + 1, S + 1, (be - al) / (be + t)) - s * lb1 - lb - r * la1 +
-           (1 - x) * la - log(S);
+        return clv_log_h1(r + x, S + 1, (al - be) / (al + t)) - s * lb1 - r * la1 - x * la - log(S);
+    return clv_log_h1(s + 1, S + 1, (be - al) / (be + t)) - s * lb1 - lb - r * la1 + (1 - x) * la -
+           log(S);
 }
 
 /* ln F(t) as log_f, with g = d ln F / d(r, alpha, s, beta) (docs/clv.md,
@@ -81,8 +80,8 @@ static const double k_gl_w[8] = {0.1894506104550685, 0.1826034150449236, 0.16915
  * e over about L at t_x; the range is cut at t_x + L 10^k (k = -2, -1, ...)
  * and each piece gets 16-point Gauss-Legendre, all relative to the
  * integrand's value at t_x (its largest), so nothing underflows. */
-static double direct_tail_g(double r, double al, double s, double be, double x, double tx,
-                            double T, double *g)
+static double direct_tail_g(double r, double al, double s, double be, double x, double tx, double T,
+                            double *g)
 {
     if (!(T > tx))
         return -INFINITY;
@@ -135,8 +134,8 @@ static double tail_of(double s, double ftx, double fT)
 double clv_pnbd_log_tail(const double *v, double x, double tx, double T)
 {
     double r = v[0], al = v[1], s = v[2], be = v[3];
-    double ftx = log_f(r, al, s, be, x, tx, log(al + tx), log(be + tx), log1p(tx / al),
-                       log1p(tx / be));
+    double ftx =
+        log_f(r, al, s, be, x, tx, log(al + tx), log(be + tx), log1p(tx / al), log1p(tx / be));
     double fT = log_f(r, al, s, be, x, T, log(al + T), log(be + T), log1p(T / al), log1p(T / be));
     if (isnan(ftx) || isnan(fT))
         return direct_tail(r, al, s, be, x, tx, T);

@@ -63,7 +63,8 @@ double pt_clv_palive(const struct pt_clv_params *p, const struct pt_rfx *c)
     if (p->model == PT_BGNBD) {
         if (x <= 0)
             return 1;
-        double lo = log(v[2]) - log(v[3] + x - 1) + (v[0] + x) * (log(v[1] + c->T) - log(v[1] + c->tx));
+        double lo =
+            log(v[2]) - log(v[3] + x - 1) + (v[0] + x) * (log(v[1] + c->T) - log(v[1] + c->tx));
         return 1 / (1 + exp(lo));
     }
     double head = clv_pnbd_log_head(v, x, c->T);
@@ -189,8 +190,8 @@ double pt_clv_expected_new(const struct pt_clv_params *p, double t)
 /* ln P(N = j) for N ~ NB(R, A) over a window of length t (Poisson-Gamma). */
 static double ln_nb(double R, double A, double t, int j)
 {
-    return gsl_sf_lngamma(R + j) - gsl_sf_lngamma(R) - gsl_sf_lngamma(j + 1.0) -
-           R * log1p(t / A) + (j ? j * log(t / (A + t)) : 0);
+    return gsl_sf_lngamma(R + j) - gsl_sf_lngamma(R) - gsl_sf_lngamma(j + 1.0) - R * log1p(t / A) +
+           (j ? j * log(t / (A + t)) : 0);
 }
 
 static gsl_integration_glfixed_table *g_gl;
@@ -238,8 +239,8 @@ double pt_clv_pmf(const struct pt_clv_params *p, const struct pt_rfx *c, double 
         if (g_gl == NULL)
             return NAN;
         gsl_function f = {.function = pn_integrand, .params = &q};
-        alive = exp(-v[2] * log1p(t / B) + ln_nb(R, A, t, y)) +
-                gsl_integration_glfixed(&f, 0, t, g_gl);
+        alive =
+            exp(-v[2] * log1p(t / B) + ln_nb(R, A, t, y)) + gsl_integration_glfixed(&f, 0, t, g_gl);
     }
     return (y == 0 ? 1 - pa : 0) + pa * alive;
 }

@@ -95,7 +95,7 @@ int pt_ingest_cdnow(const char *buf, size_t n, const char *name, const struct pt
     st->scale = 2;
     struct pt_order chunk[CHUNK];
     size_t nc = 0, line = 0, first = 0; /* first: the line that fixed the field count */
-    int want = 0; /* fields per data line, once known */
+    int want = 0;                       /* fields per data line, once known */
     const char *p = buf, *end = buf + n;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "clv/clv.h"
+#include "clv/clv_int.h"
 #include "util/mem.h"
 
 #define SUMMARY "../shared/data/cdnow_summary.csv"
@@ -689,9 +690,12 @@ Test(clv, bgnbd_expected_matches_quadrature_for_small_a_and_b)
  * 1 - z. At the 1M generated data set's fit, CDNOW's, a > 1 and a, b < 1. */
 Test(clv, bgnbd_expected_matches_quadrature_near_z_one)
 {
-    static const double ps[][4] = {{0.2043, 1.3858, 0.6393, 1.856}, {0.243, 4.414, 0.793, 2.426},
-                                   {2, 10, 3.5, 8},  {0.5, 1, 0.3, 0.7},
-                                   {1, 0.1, 2.5, 0.4}, {0.05, 0.2, 0.6, 12}};
+    static const double ps[][4] = {{0.2043, 1.3858, 0.6393, 1.856},
+                                   {0.243, 4.414, 0.793, 2.426},
+                                   {2, 10, 3.5, 8},
+                                   {0.5, 1, 0.3, 0.7},
+                                   {1, 0.1, 2.5, 0.4},
+                                   {0.05, 0.2, 0.6, 12}};
     static const struct pt_rfx cs[] = {{0, 0, 0.1}, {0, 0, 1},  {1, 0.5, 1},
                                        {3, 2, 2.5}, {10, 4, 4}, {50, 5, 5}};
     static const double ts[] = {10, 52, 104, 260};
@@ -703,8 +707,8 @@ Test(clv, bgnbd_expected_matches_quadrature_near_z_one)
                 far += ts[j] / (p.v[1] + cs[k].T + ts[j]) > 0.95;
                 double e = pt_clv_expected(&p, &cs[k], ts[j]), re = ref_expected(&p, &cs[k], ts[j]);
                 cr_expect(rel_err(e, re) < 1e-7,
-                          "r=%g alpha=%g a=%g b=%g x=%g T=%g t=%g: %.12g, quadrature %.12g",
-                          p.v[0], p.v[1], p.v[2], p.v[3], cs[k].x, cs[k].T, ts[j], e, re);
+                          "r=%g alpha=%g a=%g b=%g x=%g T=%g t=%g: %.12g, quadrature %.12g", p.v[0],
+                          p.v[1], p.v[2], p.v[3], cs[k].x, cs[k].T, ts[j], e, re);
                 /* and the several-horizons path of pt_clv_value agrees */
                 double v = pt_clv_value(&p, &cs[k], ts[j], ts[j] / 12, 0, 1);
                 cr_expect(rel_err(v, e) < 1e-9, "value %.12g vs expected %.12g", v, e);
@@ -1135,4 +1139,36 @@ Test(clv, gsl_errors_do_not_abort_bgnbd_expected)
     struct pt_rfx c = {0, 0, 1};
     double e = pt_clv_expected(&p, &c, 52), want = ref_expected(&p, &c, 52);
     cr_expect(rel_err(e, want) < 1e-6, "%.10g, quadrature %.10g", e, want);
+}
+
+/* The Pareto/NBD gradient rests on d ln H / d(b, c, z) of H = 2F1(1, b; c; z),
+ * summed alongside the series: against central differences of ln H itself,
+ * over the range the likelihood uses (z up to the 0.95 switch, b and c from
+ * small to S + 1 of customers with hundreds of purchases), and at z = 0. */
+Test(clv, h1_derivatives_match_differences)
+{
+    static const double bs[] = {0.05, 0.6, 1.6, 30, 300};
+    static const double dc[] = {0.01, 0.7, 5, 50};
+    static const double zs[] = {0, 1e-6, 0.1, 0.5, 0.8, 0.94};
+    for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++)
+        for (size_t j = 0; j < sizeof dc / sizeof dc[0]; j++)
+            for (size_t k = 0; k < sizeof zs / sizeof zs[0]; k++) {
+                double b = bs[i], c = b + 1 + dc[j], z = zs[k], d[3];
+                double l = clv_log_h1_d(b, c, z, d);
+                cr_assert(fabs(l - clv_log_h1(b, c, z)) <= 1e-14 * (1 + fabs(l)),
+                          "b=%g c=%g z=%g: ln H %.17g vs %.17g", b, c, z, l, clv_log_h1(b, c, z));
+                double hb = 1e-6 * b, hc = 1e-6 * c, hz = 1e-7;
+                double nb = (clv_log_h1(b + hb, c, z) - clv_log_h1(b - hb, c, z)) / (2 * hb);
+                double nc = (clv_log_h1(b, c + hc, z) - clv_log_h1(b, c - hc, z)) / (2 * hc);
+                double nz = z >= hz
+                                ? (clv_log_h1(b, c, z + hz) - clv_log_h1(b, c, z - hz)) / (2 * hz)
+                                : (clv_log_h1(b, c, z + hz) - clv_log_h1(b, c, z)) / hz;
+                double tol = z >= hz ? 1e-6 : 1e-5;
+                cr_expect(fabs(d[0] - nb) <= tol * (1 + fabs(nb)),
+                          "b=%g c=%g z=%g: d/db %.10g, differences %.10g", b, c, z, d[0], nb);
+                cr_expect(fabs(d[1] - nc) <= tol * (1 + fabs(nc)),
+                          "b=%g c=%g z=%g: d/dc %.10g, differences %.10g", b, c, z, d[1], nc);
+                cr_expect(fabs(d[2] - nz) <= tol * (1 + fabs(nz)),
+                          "b=%g c=%g z=%g: d/dz %.10g, differences %.10g", b, c, z, d[2], nz);
+            }
 }
