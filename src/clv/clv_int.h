@@ -62,9 +62,10 @@ int clv_minimize(struct clv_obj *o, int has_grad, double *x, double *best);
  */
 void clv_std_errors(struct clv_obj *o, const double *v, double scale, double *se);
 
-/* ln 2F1(1, b; c; z) for 0 <= z <= 0.95, c > b > 0, by its series of
- * positive terms; NAN beyond 0.95 (the caller then integrates directly:
+/* ln 2F1(1, b; c; z) for 0 <= z <= CLV_H1_ZMAX, c > b > 0, by its series of
+ * positive terms; NAN beyond (the caller then integrates directly:
  * GSL's 2F1 is wrong near z = 1 when c - 1 - b is a whole number). */
+#define CLV_H1_ZMAX 0.995
 double clv_log_h1(double b, double c, double z);
 /* The same with its partial derivatives d[0..3) = d ln H / d(b, c, z). */
 double clv_log_h1_d(double b, double c, double z, double d[3]);

@@ -147,8 +147,9 @@ double clv_log_h1(double b, double c, double z)
     if (z <= 0)
         return 0;
     double v;
-    /* up to z = 0.95 the series needs at most about a thousand terms */
-    if (z <= 0.95 && h1_series(b, c, z, 5000, &v))
+    /* up to z = 0.995 the series needs at most about 10,000 terms; each is
+     * summed once per distinct (x, time) per evaluation */
+    if (z <= CLV_H1_ZMAX && h1_series(b, c, z, 30000, &v))
         return log(v);
     return NAN;
 }
@@ -161,10 +162,10 @@ double clv_log_h1_d(double b, double c, double z, double d[3])
     d[2] = b / c; /* the slope at z = 0 */
     if (z <= 0)
         return 0;
-    if (!(z <= 0.95))
+    if (!(z <= CLV_H1_ZMAX))
         return NAN;
     double term = 1, sum = 1, sb = 0, sc = 0, hb = 0, hc = 0, hz = 0;
-    for (long k = 0; k < 5000; k++) {
+    for (long k = 0; k < 30000; k++) {
         double dk = (double)k;
         term *= (b + dk) / (c + dk) * z;
         sb += 1 / (b + dk);

@@ -13,10 +13,12 @@
  *   alpha >= beta: F(t) = H(r+x) (beta+t)^-s (alpha+t)^-(r+x) / S
  *   alpha <  beta: F(t) = H(s+1) (alpha+t)^(1-r-x) (beta+t)^-(s+1) / S
  * with H(b) = 2F1(1, b; S+1; z); for alpha >= beta H lies in [1, S/s], so
- * nothing overflows. When z > 0.95 (one scale parameter 20x the other or
- * more, at small t) the series would be slow, and s (F(t_x) - F(T)) is
- * instead integrated directly over [t_x, T]. The fit (no gradient) is the simplex on the mean
- * negative log-likelihood; F is computed once per distinct (x, time) per evaluation.
+ * nothing overflows. H is a series of positive terms, summed once per
+ * distinct (x, time) per evaluation, up to z = 0.995 (one scale parameter
+ * 200x the other, at small t). Beyond, s (F(t_x) - F(T)) is integrated
+ * directly over [t_x, T] per group. Every term is shifted by r ln alpha +
+ * s ln beta (see log_f). The fit is BFGS on the analytic gradient (log_f_d,
+ * direct_tail_g) in the coordinates of objective_u.
  */
 #include <gsl/gsl_sf_gamma.h>
 #include <gsl/gsl_sf_psi.h>
@@ -162,15 +164,6 @@ struct pn_eval {
     double part[PT_PAR_PARTS], gpart[PT_PAR_PARTS][4];
 };
 
-/* ln(e^head + s (e^ftx - e^fT)) with two exps and one log (fT <= ftx). */
-static double group_ll(double head, double ls, double ftx, double fT)
-{
-    if (!(fT < ftx))
-        return head;
-    double m = head > ftx + ls ? head : ftx + ls;
-    return m + log(exp(head - m) + exp(ftx + ls - m) * -expm1(fT - ftx));
-}
-
 /* The groups [lo, hi), with this part's own cache of ln F (and, for the
  * gradient, its derivatives) per (x, time). */
 static void pn_part(void *arg, int part, size_t lo, size_t hi)
@@ -200,31 +193,39 @@ static void pn_part(void *arg, int part, size_t lo, size_t hi)
                              : log_f(r, al, sh, be, x, s->val[c], la[c], lb[c], la1[c], lb1[c]);
                 stamp[c] = x;
             }
-            double head = -r * la1[b] - x * la[b] - sh * lb1[b], L, tail = -INFINITY, dt[4];
-            int direct = isnan(lf[a]) || isnan(lf[b]); /* extreme scale ratio: integrate */
-            if (direct) {
-                tail = direct_tail_g(r, al, sh, be, x, s->val[a], s->val[b], grad ? dt : NULL);
+            double head = -r * la1[b] - x * la[b] - sh * lb1[b], L, dt[4];
+            double wh = 1, wt = 0; /* shares of e^head and of the tail in e^L */
+            if (isnan(lf[a]) || isnan(lf[b])) { /* extreme scale ratio: integrate */
+                double tail = direct_tail_g(r, al, sh, be, x, s->val[a], s->val[b],
+                                            grad ? dt : NULL);
                 L = clv_lse(head, tail);
+                if (grad) {
+                    wh = exp(head - L);
+                    wt = tail > -INFINITY ? exp(tail - L) : 0;
+                }
+            } else if (lf[b] < lf[a]) {
+                /* L = ln(e^head + s e^ftx (1 - e^(fT - ftx))), one expm1, two
+                 * exp and one log shared by the value and the gradient */
+                double em = expm1(lf[b] - lf[a]), m = head > lf[a] + ls ? head : lf[a] + ls;
+                double eh = exp(head - m), et = exp(lf[a] + ls - m) * -em, tot = eh + et;
+                L = m + log(tot);
+                if (grad) {
+                    wh = eh / tot;
+                    wt = et / tot;
+                    const double *ga = df + 4 * a, *gb = df + 4 * b;
+                    for (int k = 0; k < 4; k++) /* d ln(e^ftx - e^fT) */
+                        dt[k] = (ga[k] - (1 + em) * gb[k]) / -em;
+                    dt[2] += 1 / sh;
+                }
             } else {
-                L = group_ll(head, ls, lf[a], lf[b]);
+                L = head; /* t_x = T: no tail */
             }
             sum += s->w[i] * L;
             wx += s->w[i];
             if (!grad)
                 continue;
-            /* dL = e^(head-L) dhead + e^(tail-L) dtail */
-            double wt = 0;
-            if (!direct && lf[b] < lf[a]) {
-                tail = ls + lf[a] + log(-expm1(lf[b] - lf[a]));
-                double q = exp(lf[b] - lf[a]), den = -expm1(lf[b] - lf[a]);
-                const double *ga = df + 4 * a, *gb = df + 4 * b;
-                for (int k = 0; k < 4; k++)
-                    dt[k] = (ga[k] - q * gb[k]) / den;
-                dt[2] += 1 / sh;
-            }
-            if (tail > -INFINITY)
-                wt = exp(tail - L);
-            double wh = exp(head - L), w = s->w[i];
+            /* dL = wh dhead + wt dtail */
+            double w = s->w[i];
             G[0] -= w * wh * la[b];
             G[1] -= w * wh * (r + x) / (al + s->val[b]);
             G[2] -= w * wh * lb[b];
