@@ -121,7 +121,7 @@ static double objective(const double *v, double *g, void *arg)
 
 int clv_bgnbd_fit(const struct clv_set *s, double *v, struct pt_clv_fit *fit)
 {
-    struct clv_obj o = {.dim = 4, .f = objective, .arg = (void *)s, .n = s->wsum};
+    struct clv_obj o = {.dim = 4, .f = objective, .arg = (void *)s, .n = s->wsum, .newton = 1};
     /* start: r = a = b = 1 and the data's mean purchase rate r/alpha */
     double sx = 0, sT = 0;
     for (size_t i = 0; i < s->ng; i++) {

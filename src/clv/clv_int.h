@@ -42,13 +42,16 @@ struct clv_obj {
     int evals;
     int differenced; /* f's gradient is by finite differences (clv_minimize sets it) */
     double n;        /* f is a mean over n customers (the stopping rule's scale) */
+    int newton;      /* once BFGS slows down, finish with Newton steps (cheap gradients) */
 };
 
 /*
  * Minimise from x (in/out; x[0..dim) start point, dim <= 8): quasi-Newton
  * (GSL's BFGS2) on the objective's gradient, or on central differences when
- * it has none (has_grad = 0); if that stalls before the gradient vanishes,
- * Nelder-Mead simplex restarts from its point until one no longer improves it.
+ * it has none (has_grad = 0); with o->newton, Newton steps on a differenced
+ * Hessian of the gradient once BFGS slows down; if that stalls before the
+ * gradient vanishes, Nelder-Mead simplex restarts from its point until one no
+ * longer improves it.
  * *best receives the minimum. PT_ENOMEM, or PT_EIO if nothing finite was found.
  */
 int clv_minimize(struct clv_obj *o, int has_grad, double *x, double *best);

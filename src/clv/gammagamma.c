@@ -145,7 +145,7 @@ int pt_gg_fit(const double *x, const double *m, size_t n, struct pt_gg *g, struc
         d.lm[k] = log(pairs[2 * k + 1]);
         d.xm[k] = pairs[2 * k] * pairs[2 * k + 1];
     }
-    struct clv_obj o = {.dim = 3, .f = gg_objective, .arg = &d, .n = d.wsum};
+    struct clv_obj o = {.dim = 3, .f = gg_objective, .arg = &d, .n = d.wsum, .newton = 1};
     double v[3] = {0, 0, 0}, best;
     rc = clv_minimize(&o, 1, v, &best);
     if (rc) {
