@@ -321,12 +321,14 @@ static void score_part(void *arg, int part, size_t lo, size_t hi)
         put_num(b, c.T, 6);
         double mv = r->co.m[i] / div;
         put_num(b, mv, 4);
-        put_num(b, pt_clv_palive(p, &c), 6);
-        put_num(b, pt_clv_expected(p, &c, horizon), 6);
         double aov = r->use_gg ? pt_gg_mean(&r->gg, c.x > 0 && mv > 0 ? c.x : 0, mv) : NAN;
+        struct pt_clv_scores sc;
+        pt_clv_score(p, &c, horizon, period, r->discount, isfinite(aov) ? aov : NAN, max_t, &sc);
+        put_num(b, sc.p_alive, 6);
+        put_num(b, sc.expected, 6);
         put_num(b, aov, 4);
-        put_num(b, isfinite(aov) ? pt_clv_value(p, &c, horizon, period, r->discount, aov) : NAN, 4);
-        double t = pt_clv_next_purchase(p, &c, max_t);
+        put_num(b, sc.value, 4);
+        double t = sc.next_t;
         pt_buf_addc(b, ',');
         if (isfinite(t)) {
             char ts[21];

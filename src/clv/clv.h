@@ -93,6 +93,16 @@ double pt_clv_next_purchase(const struct pt_clv_params *p, const struct pt_rfx *
 double pt_clv_value(const struct pt_clv_params *p, const struct pt_rfx *c, double horizon,
                     double period, double rate, double spend);
 
+/* A customer's scores at once, sharing P(alive) and the expectations:
+ * exactly pt_clv_palive, pt_clv_expected(horizon), pt_clv_value (NAN when
+ * spend is NAN) and pt_clv_next_purchase(max_t). */
+struct pt_clv_scores {
+    double p_alive, expected, value, next_t;
+};
+void pt_clv_score(const struct pt_clv_params *p, const struct pt_rfx *c, double horizon,
+                  double period, double rate, double spend, double max_t,
+                  struct pt_clv_scores *out);
+
 /* Gamma-Gamma spend model: p, q, gamma > 0. */
 struct pt_gg {
     double p, q, gamma;

@@ -475,26 +475,63 @@ static int bg_alive_expected_many(const double *v, double x, double T, const dou
     return 1;
 }
 
+/* The expected purchases if alive at the ends of the periods of (T, T +
+ * horizon]: their count, or 0 past 64 periods. */
+static int period_expectations(const struct pt_clv_params *p, const struct pt_rfx *c,
+                               double horizon, double period, double *ts, double *es)
+{
+    int n = 0;
+    for (double t0 = 0; t0 < horizon && n < 64; t0 += period)
+        ts[n++] = t0 + period < horizon ? t0 + period : horizon;
+    if (n == 64 && ts[63] < horizon)
+        return 0;
+    int many = p->model == PT_BGNBD && bg_alive_expected_many(p->v, c->x, c->T, ts, n, es);
+    for (int i = 0; i < n && !many; i++)
+        es[i] = p->model == PT_BGNBD ? bg_alive_expected(p->v, c->x, c->T, ts[i])
+                                     : pnbd_alive_expected(p->v, c->x, c->T, ts[i]);
+    return n;
+}
+
+static double discounted(const double *es, int n, double rate)
+{
+    double prev = 0, sum = 0, disc = 1;
+    for (int i = 0; i < n; i++) {
+        disc /= 1 + rate;
+        sum += (es[i] - prev) * disc;
+        prev = es[i];
+    }
+    return sum;
+}
+
 double pt_clv_value(const struct pt_clv_params *p, const struct pt_rfx *c, double horizon,
                     double period, double rate, double spend)
 {
     if (!(horizon > 0) || !(period > 0) || !(spend > 0))
         return 0;
     double ts[64], es[64];
-    int n = 0;
-    for (double t0 = 0; t0 < horizon && n < 64; t0 += period)
-        ts[n++] = t0 + period < horizon ? t0 + period : horizon;
-    if (n == 64 && ts[63] < horizon)
+    int n = period_expectations(p, c, horizon, period, ts, es);
+    if (n == 0)
         return NAN; /* more than 64 periods: not supported (documented) */
-    int many = p->model == PT_BGNBD && bg_alive_expected_many(p->v, c->x, c->T, ts, n, es);
-    for (int i = 0; i < n && !many; i++)
-        es[i] = p->model == PT_BGNBD ? bg_alive_expected(p->v, c->x, c->T, ts[i])
-                                     : pnbd_alive_expected(p->v, c->x, c->T, ts[i]);
-    double pa = pt_clv_palive(p, c), prev = 0, sum = 0, disc = 1;
-    for (int i = 0; i < n; i++) {
-        disc /= 1 + rate;
-        sum += (es[i] - prev) * disc;
-        prev = es[i];
+    return pt_clv_palive(p, c) * spend * discounted(es, n, rate);
+}
+
+void pt_clv_score(const struct pt_clv_params *p, const struct pt_rfx *c, double horizon,
+                  double period, double rate, double spend, double max_t, struct pt_clv_scores *out)
+{
+    double pa = pt_clv_palive(p, c), ts[64], es[64];
+    int n = horizon > 0 && period > 0 ? period_expectations(p, c, horizon, period, ts, es) : 0;
+    out->p_alive = pa;
+    out->expected = n > 0 ? pa * es[n - 1] : pt_clv_expected(p, c, horizon);
+    out->value = isnan(spend)                                      ? NAN
+                 : !(horizon > 0) || !(period > 0) || !(spend > 0) ? 0
+                 : n == 0                                          ? NAN
+                          : pa * spend * discounted(es, n, rate);
+    if (p->model == PT_BGNBD) { /* as pt_clv_next_purchase, with P(alive) known */
+        double R = p->v[0] + c->x, A = p->v[1] + c->T, t = NAN;
+        if (pa > 0.5)
+            t = A * expm1(-log1p(-1 / (2 * pa)) / R);
+        out->next_t = t <= max_t ? t : NAN;
+    } else {
+        out->next_t = pt_clv_next_purchase(p, c, max_t);
     }
-    return pa * spend * sum;
 }

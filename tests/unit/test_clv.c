@@ -1172,3 +1172,28 @@ Test(clv, h1_derivatives_match_differences)
                           "b=%g c=%g z=%g: d/dz %.10g, differences %.10g", b, c, z, d[2], nz);
             }
 }
+
+/* pt_clv_score is the separate functions at once, exactly. */
+Test(clv, score_equals_the_separate_predictions)
+{
+    for (size_t i = 0; i < NMODELS; i++)
+        for (size_t k = 0; k < NCUST; k++) {
+            const struct pt_clv_params *p = &MODELS[i];
+            const struct pt_rfx *c = &CUSTOMERS[k];
+            static const double hs[] = {4, 52, 104};
+            for (size_t j = 0; j < sizeof hs / sizeof hs[0]; j++) {
+                struct pt_clv_scores sc;
+                pt_clv_score(p, c, hs[j], 4.35, 0.01, 35, 520, &sc);
+                double e = pt_clv_expected(p, c, hs[j]), n = pt_clv_next_purchase(p, c, 520);
+                cr_expect_eq(sc.p_alive, pt_clv_palive(p, c));
+                cr_expect(rel_err(sc.expected, e) < 1e-12 || sc.expected == e,
+                          "model %zu customer %zu h %g: %.15g vs %.15g", i, k, hs[j], sc.expected,
+                          e);
+                cr_expect_eq(sc.value, pt_clv_value(p, c, hs[j], 4.35, 0.01, 35));
+                cr_expect((isnan(sc.next_t) && isnan(n)) || rel_err(sc.next_t, n) < 1e-12,
+                          "model %zu customer %zu: next %.15g vs %.15g", i, k, sc.next_t, n);
+                pt_clv_score(p, c, hs[j], 4.35, 0.01, NAN, 520, &sc);
+                cr_expect(isnan(sc.value));
+            }
+        }
+}
