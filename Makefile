@@ -24,7 +24,7 @@ ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 LDFLAGS    += -fsanitize=address,undefined
 endif
 
-LIB_SRC := $(wildcard src/util/*.c src/core/*.c src/ingest/*.c src/rfm/*.c src/gen/*.c src/store/*.c src/engine/*.c src/http/*.c src/clv/*.c)
+LIB_SRC := $(wildcard src/util/*.c src/core/*.c src/ingest/*.c src/rfm/*.c src/gen/*.c src/store/*.c src/engine/*.c src/http/*.c src/clv/*.c src/segment/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
