@@ -1,6 +1,7 @@
 /*
- * rule.c - lexer, recursive-descent parser and type checker of the segment
- * rule language (see rule.h and docs/segments.md for the grammar).
+ * rule.c - recursive-descent parser and type checker of the segment rule
+ * language (see rule.h and docs/segments.md for the grammar); the lexer is in
+ * rule_lex.c, canonical text and evaluation in rule_eval.c.
  *
  * Precedence, loosest first: or; and; not; comparisons (= != < <= > >= in,
  * not in, between .. and .., contains, exists); + -; * /; unary -. Keywords
@@ -12,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "segment/rule.h"
+#include "segment/rule_int.h"
 #include "util/mem.h"
 
 static const struct pt_rule_attr k_attrs[] = {
@@ -79,294 +80,6 @@ const char *pt_rule_type_name(enum pt_rule_type t)
     return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 
-/* ---- lexer ---- */
-
-enum tok {
-    T_END,
-    T_NUM,
-    T_DUR,
-    T_STR,
-    T_IDENT,
-    T_AND,
-    T_OR,
-    T_NOT,
-    T_IN,
-    T_BETWEEN,
-    T_CONTAINS,
-    T_EXISTS,
-    T_TRUE,
-    T_FALSE,
-    T_EQ,
-    T_NE,
-    T_LT,
-    T_LE,
-    T_GT,
-    T_GE,
-    T_PLUS,
-    T_MINUS,
-    T_STAR,
-    T_SLASH,
-    T_LP,
-    T_RP,
-    T_COMMA,
-    T_DOT,
-};
-
-struct parser {
-    const char *s, *end, *p; /* text, its end, the lexer's position */
-    uint32_t line;
-    const char *line_start;
-    /* the current token */
-    enum tok t;
-    const char *ts; /* its text */
-    size_t tlen;
-    uint32_t tline, tcol;
-    double num;
-    uint32_t str, slen; /* string token: unescaped into r->strs */
-    struct pt_rule *r;
-    struct pt_err *e;
-    int depth, failed, code;
-};
-
-static int fail(struct parser *ps, uint32_t line, uint32_t col, int code, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-#include <stdarg.h>
-#include <stdio.h>
-
-static int fail(struct parser *ps, uint32_t line, uint32_t col, int code, const char *fmt, ...)
-{
-    if (ps->failed)
-        return -1;
-    ps->failed = 1;
-    ps->code = code;
-    if (ps->e) {
-        char msg[PT_ERR_MSG_MAX];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
-        pt_err_set(ps->e, code, "%u:%u: %s", line, col, msg);
-        ps->e->line = line;
-        ps->e->column = col;
-    }
-    return -1;
-}
-
-static int add_str(struct parser *ps, const char *s, size_t n, uint32_t *off)
-{
-    struct pt_rule *r = ps->r;
-    if (r->ns + n + 1 > r->scap) {
-        size_t cap = r->scap ? r->scap : 256;
-        while (cap < r->ns + n + 1)
-            cap *= 2;
-        char *p = pt_realloc_array(r->strs, cap, 1);
-        if (p == NULL)
-            return fail(ps, ps->tline, ps->tcol, PT_ENOMEM, "out of memory");
-        r->strs = p;
-        r->scap = cap;
-    }
-    memcpy(r->strs + r->ns, s, n);
-    r->strs[r->ns + n] = 0;
-    *off = (uint32_t)r->ns;
-    r->ns += n + 1;
-    return 0;
-}
-
-static int kw(const char *s, size_t n, const char *k)
-{
-    if (strlen(k) != n)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (tolower((unsigned char)s[i]) != k[i])
-            return 0;
-    return 1;
-}
-
-static int next(struct parser *ps)
-{
-    const char *p = ps->p;
-    for (;;) {
-        while (p < ps->end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
-            if (*p == '\n') {
-                ps->line++;
-                ps->line_start = p + 1;
-            }
-            p++;
-        }
-        if (p < ps->end && *p == '#') { /* comment to the end of the line */
-            while (p < ps->end && *p != '\n')
-                p++;
-            continue;
-        }
-        break;
-    }
-    ps->ts = p;
-    ps->tline = ps->line;
-    ps->tcol = (uint32_t)(p - ps->line_start) + 1;
-    if (p >= ps->end) {
-        ps->t = T_END;
-        ps->tlen = 0;
-        ps->p = p;
-        return 0;
-    }
-    unsigned char c = (unsigned char)*p;
-    if (isdigit(c)) {
-        const char *q = p;
-        while (q < ps->end && isdigit((unsigned char)*q))
-            q++;
-        if (q + 1 < ps->end && *q == '.' && isdigit((unsigned char)q[1])) {
-            q++;
-            while (q < ps->end && isdigit((unsigned char)*q))
-                q++;
-        }
-        if (q < ps->end && (*q == 'e' || *q == 'E')) { /* exponent: 1e-05 */
-            const char *x = q + 1;
-            if (x < ps->end && (*x == '+' || *x == '-'))
-                x++;
-            if (x < ps->end && isdigit((unsigned char)*x)) {
-                while (x < ps->end && isdigit((unsigned char)*x))
-                    x++;
-                q = x;
-            }
-        }
-        if (q - p > 30)
-            return fail(ps, ps->tline, ps->tcol, PT_EPARSE, "number too long");
-        char tmp[32];
-        memcpy(tmp, p, (size_t)(q - p));
-        tmp[q - p] = 0;
-        ps->num = strtod(tmp, NULL);
-        ps->t = T_NUM;
-        if (q < ps->end && isalpha((unsigned char)*q)) {
-            const char *u = q;
-            while (q < ps->end && isalnum((unsigned char)*q))
-                q++;
-            size_t ul = (size_t)(q - u);
-            double mul = ul == 1 && *u == 's'   ? 1
-                         : ul == 1 && *u == 'm' ? 60
-                         : ul == 1 && *u == 'h' ? 3600
-                         : ul == 1 && *u == 'd' ? 86400
-                         : ul == 1 && *u == 'w' ? 604800
-                                                : 0;
-            if (mul == 0)
-                return fail(ps, ps->tline, ps->tcol, PT_EPARSE,
-                            "unknown duration unit \"%.*s\": use s, m, h, d or w (e.g. 7d)",
-                            (int)ul, u);
-            ps->num *= mul;
-            ps->t = T_DUR;
-        }
-        if (!isfinite(ps->num) || ps->num > 1e15 * 604800)
-            return fail(ps, ps->tline, ps->tcol, PT_EPARSE, "number too large");
-        ps->tlen = (size_t)(q - p);
-        ps->p = q;
-        return 0;
-    }
-    if (isalpha(c) || c == '_') {
-        const char *q = p;
-        while (q < ps->end && (isalnum((unsigned char)*q) || *q == '_'))
-            q++;
-        size_t n = (size_t)(q - p);
-        ps->t = kw(p, n, "and")        ? T_AND
-                : kw(p, n, "or")       ? T_OR
-                : kw(p, n, "not")      ? T_NOT
-                : kw(p, n, "in")       ? T_IN
-                : kw(p, n, "between")  ? T_BETWEEN
-                : kw(p, n, "contains") ? T_CONTAINS
-                : kw(p, n, "exists")   ? T_EXISTS
-                : kw(p, n, "true")     ? T_TRUE
-                : kw(p, n, "false")    ? T_FALSE
-                                       : T_IDENT;
-        ps->tlen = n;
-        ps->p = q;
-        return 0;
-    }
-    if (c == '"' || c == '\'') {
-        char buf[1024];
-        size_t n = 0;
-        const char *q = p + 1;
-        for (;;) {
-            if (q >= ps->end || *q == '\n')
-                return fail(ps, ps->tline, ps->tcol, PT_EPARSE, "string not closed");
-            if ((unsigned char)*q == c)
-                break;
-            char ch = *q++;
-            if (ch == '\\') {
-                if (q >= ps->end)
-                    return fail(ps, ps->tline, ps->tcol, PT_EPARSE, "string not closed");
-                char x = *q++;
-                ch = x == 'n' ? '\n' : x == 't' ? '\t' : x;
-                if (x != 'n' && x != 't' && x != '\\' && x != '"' && x != '\'')
-                    return fail(ps, ps->line, (uint32_t)(q - ps->line_start) - 1, PT_EPARSE,
-                                "unknown escape \\%c in a string", x);
-            }
-            if (ch == 0)
-                return fail(ps, ps->line, (uint32_t)(q - ps->line_start), PT_EPARSE,
-                            "NUL byte in a string");
-            if (n == sizeof buf)
-                return fail(ps, ps->tline, ps->tcol, PT_ETOOBIG, "string longer than %zu bytes",
-                            sizeof buf);
-            buf[n++] = ch;
-        }
-        if (add_str(ps, buf, n, &ps->str))
-            return -1;
-        ps->slen = (uint32_t)n;
-        ps->t = T_STR;
-        ps->tlen = (size_t)(q + 1 - p);
-        ps->p = q + 1;
-        return 0;
-    }
-    char d = p + 1 < ps->end ? p[1] : 0;
-    size_t n = 1;
-    switch (c) {
-    case '=':
-        ps->t = T_EQ, n = d == '=' ? 2 : 1;
-        break;
-    case '!':
-        if (d != '=')
-            return fail(ps, ps->tline, ps->tcol, PT_EPARSE, "\"!\" alone: use != or not");
-        ps->t = T_NE, n = 2;
-        break;
-    case '<':
-        ps->t = d == '=' ? T_LE : d == '>' ? T_NE : T_LT;
-        n = d == '=' || d == '>' ? 2 : 1;
-        break;
-    case '>':
-        ps->t = d == '=' ? T_GE : T_GT, n = d == '=' ? 2 : 1;
-        break;
-    case '+':
-        ps->t = T_PLUS;
-        break;
-    case '-':
-        ps->t = T_MINUS;
-        break;
-    case '*':
-        ps->t = T_STAR;
-        break;
-    case '/':
-        ps->t = T_SLASH;
-        break;
-    case '(':
-        ps->t = T_LP;
-        break;
-    case ')':
-        ps->t = T_RP;
-        break;
-    case ',':
-        ps->t = T_COMMA;
-        break;
-    case '.':
-        ps->t = T_DOT;
-        break;
-    default:
-        if (c >= 0x20 && c < 0x7f)
-            return fail(ps, ps->tline, ps->tcol, PT_EPARSE, "unexpected character '%c'", c);
-        return fail(ps, ps->tline, ps->tcol, PT_EPARSE, "unexpected byte 0x%02x", c);
-    }
-    ps->tlen = n;
-    ps->p = p + n;
-    return 0;
-}
-
 /* ---- tree ---- */
 
 static int32_t node(struct parser *ps, enum pt_rule_op op, enum pt_rule_type type, uint32_t line,
@@ -374,12 +87,13 @@ static int32_t node(struct parser *ps, enum pt_rule_op op, enum pt_rule_type typ
 {
     struct pt_rule *r = ps->r;
     if (r->n == PT_RULE_MAX_NODES)
-        return fail(ps, line, col, PT_ETOOBIG, "rule too large (over %d nodes)", PT_RULE_MAX_NODES);
+        return rule_fail(ps, line, col, PT_ETOOBIG, "rule too large (over %d nodes)",
+                         PT_RULE_MAX_NODES);
     if (r->n == r->cap) {
         size_t cap = r->cap ? 2 * r->cap : 32;
         struct pt_rule_node *p = pt_realloc_array(r->nodes, cap, sizeof *p);
         if (p == NULL)
-            return fail(ps, line, col, PT_ENOMEM, "out of memory");
+            return rule_fail(ps, line, col, PT_ENOMEM, "out of memory");
         r->nodes = p;
         r->cap = cap;
     }
@@ -400,7 +114,7 @@ static int add_kid(struct parser *ps, int32_t k)
         size_t cap = r->kcap ? 2 * r->kcap : 16;
         int32_t *p = pt_realloc_array(r->kids, cap, sizeof *p);
         if (p == NULL)
-            return fail(ps, ps->tline, ps->tcol, PT_ENOMEM, "out of memory");
+            return rule_fail(ps, ps->tline, ps->tcol, PT_ENOMEM, "out of memory");
         r->kids = p;
         r->kcap = cap;
     }
@@ -459,15 +173,15 @@ static int32_t parse_attr(struct parser *ps)
 {
     uint32_t line = ps->tline, col = ps->tcol;
     const char *start = ps->ts, *stop = ps->ts + ps->tlen;
-    if (next(ps))
+    if (rule_next(ps))
         return -1;
     while (ps->t == T_DOT && ps->p == ps->ts + 1) {
-        if (next(ps))
+        if (rule_next(ps))
             return -1;
         if (ps->t != T_IDENT && !(ps->t >= T_AND && ps->t <= T_FALSE))
-            return fail(ps, ps->tline, ps->tcol, PT_EPARSE, "expected a name after \".\"");
+            return rule_fail(ps, ps->tline, ps->tcol, PT_EPARSE, "expected a name after \".\"");
         stop = ps->ts + ps->tlen;
-        if (next(ps))
+        if (rule_next(ps))
             return -1;
     }
     size_t n = (size_t)(stop - start);
@@ -481,7 +195,7 @@ static int32_t parse_attr(struct parser *ps)
             if (k < 0)
                 return -1;
             N(k).id = (int32_t)i;
-            if (prefix && add_str(ps, start + ln, n - ln, &N(k).str))
+            if (prefix && rule_add_str(ps, start + ln, n - ln, &N(k).str))
                 return -1;
             N(k).slen = prefix ? (uint32_t)(n - ln) : 0;
             return k;
@@ -493,10 +207,11 @@ static int32_t parse_attr(struct parser *ps)
         s = closest(start, n, &k_funcs[0].name, sizeof k_funcs / sizeof k_funcs[0],
                     sizeof k_funcs[0]);
     if (s)
-        return fail(ps, line, col, PT_EPARSE, "unknown attribute \"%.*s\" (did you mean %s?)",
-                    (int)n, start, s);
-    return fail(ps, line, col, PT_EPARSE,
-                "unknown attribute \"%.*s\" (see docs/segments.md for the list)", (int)n, start);
+        return rule_fail(ps, line, col, PT_EPARSE, "unknown attribute \"%.*s\" (did you mean %s?)",
+                         (int)n, start, s);
+    return rule_fail(ps, line, col, PT_EPARSE,
+                     "unknown attribute \"%.*s\" (see docs/segments.md for the list)", (int)n,
+                     start);
 }
 
 /* call := IDENT '(' [arg (',' arg)*] ')', arg := [IDENT '='] expr */
@@ -510,19 +225,19 @@ static int32_t parse_call(struct parser *ps, const char *name, size_t n, uint32_
     if (fid < 0) {
         const char *s = closest(name, n, &k_funcs[0].name, sizeof k_funcs / sizeof k_funcs[0],
                                 sizeof k_funcs[0]);
-        return s ? fail(ps, line, col, PT_EPARSE, "unknown function \"%.*s\" (did you mean %s?)",
-                        (int)n, name, s)
-                 : fail(ps, line, col, PT_EPARSE,
-                        "unknown function \"%.*s\": count, bought, viewed, orders_in", (int)n,
-                        name);
+        return s ? rule_fail(ps, line, col, PT_EPARSE,
+                             "unknown function \"%.*s\" (did you mean %s?)", (int)n, name, s)
+                 : rule_fail(ps, line, col, PT_EPARSE,
+                             "unknown function \"%.*s\": count, bought, viewed, orders_in", (int)n,
+                             name);
     }
-    if (next(ps)) /* past '(' */
+    if (rule_next(ps)) /* past '(' */
         return -1;
     int32_t args[16];
     int na = 0;
     while (ps->t != T_RP) {
         if (na == 16)
-            return fail(ps, ps->tline, ps->tcol, PT_ETOOBIG, "more than 16 arguments");
+            return rule_fail(ps, ps->tline, ps->tcol, PT_ETOOBIG, "more than 16 arguments");
         uint32_t al = ps->tline, ac = ps->tcol;
         int32_t k = node(ps, PT_R_ARG, PT_RT_ANY, al, ac);
         if (k < 0)
@@ -533,10 +248,10 @@ static int32_t parse_call(struct parser *ps, const char *name, size_t n, uint32_
             after++;
         if (ps->t == T_IDENT && after < ps->end && *after == '=' &&
             !(after + 1 < ps->end && after[1] == '=')) {
-            if (add_str(ps, ps->ts, ps->tlen, &N(k).str))
+            if (rule_add_str(ps, ps->ts, ps->tlen, &N(k).str))
                 return -1;
             N(k).slen = (uint32_t)ps->tlen;
-            if (next(ps) || next(ps))
+            if (rule_next(ps) || rule_next(ps))
                 return -1;
         }
         int32_t v = parse_or(ps);
@@ -546,15 +261,15 @@ static int32_t parse_call(struct parser *ps, const char *name, size_t n, uint32_
         N(k).type = TY(v);
         args[na++] = k;
         if (ps->t == T_COMMA) {
-            if (next(ps))
+            if (rule_next(ps))
                 return -1;
             continue;
         }
         if (ps->t != T_RP)
-            return fail(ps, ps->tline, ps->tcol, PT_EPARSE,
-                        "expected \",\" or \")\" in the arguments of %s", k_funcs[fid].name);
+            return rule_fail(ps, ps->tline, ps->tcol, PT_EPARSE,
+                             "expected \",\" or \")\" in the arguments of %s", k_funcs[fid].name);
     }
-    if (next(ps)) /* past ')' */
+    if (rule_next(ps)) /* past ')' */
         return -1;
     /* check the arguments */
     const char *fname = k_funcs[fid].name;
@@ -566,56 +281,59 @@ static int32_t parse_call(struct parser *ps, const char *name, size_t n, uint32_
         enum pt_rule_type t = (enum pt_rule_type)a->type;
         if (positional_ok) {
             if (an || na != 1)
-                return fail(ps, a->line, a->col, PT_EPARSE,
-                            "orders_in takes one duration, e.g. orders_in(30d)");
+                return rule_fail(ps, a->line, a->col, PT_EPARSE,
+                                 "orders_in takes one duration, e.g. orders_in(30d)");
             if (t != PT_RT_DUR)
-                return fail(ps, a->line, a->col, PT_EPARSE,
-                            "orders_in takes a duration (e.g. 30d), got a %s",
-                            pt_rule_type_name(t));
+                return rule_fail(ps, a->line, a->col, PT_EPARSE,
+                                 "orders_in takes a duration (e.g. 30d), got a %s",
+                                 pt_rule_type_name(t));
             continue;
         }
         if (an == NULL)
-            return fail(ps, a->line, a->col, PT_EPARSE,
-                        "%s takes named arguments, e.g. %s(category = \"shoes\", within = 7d)",
-                        fname, fname);
+            return rule_fail(ps, a->line, a->col, PT_EPARSE,
+                             "%s takes named arguments, e.g. %s(category = \"shoes\", within = 7d)",
+                             fname, fname);
         for (int j = 0; j < i; j++) {
             const struct pt_rule_node *o = &N(args[j]);
             if (o->slen == a->slen && strcmp(ps->r->strs + o->str, an) == 0)
-                return fail(ps, a->line, a->col, PT_EPARSE, "argument \"%s\" given twice", an);
+                return rule_fail(ps, a->line, a->col, PT_EPARSE, "argument \"%s\" given twice", an);
         }
         if (strcmp(an, "within") == 0) {
             seen_within = 1;
             if (t != PT_RT_DUR)
-                return fail(ps, a->line, a->col, PT_EPARSE,
-                            "within takes a duration such as 7d or 12h, got a %s",
-                            pt_rule_type_name(t));
+                return rule_fail(ps, a->line, a->col, PT_EPARSE,
+                                 "within takes a duration such as 7d or 12h, got a %s",
+                                 pt_rule_type_name(t));
             if (N(a->a).op != PT_R_DUR || !(N(a->a).num > 0))
-                return fail(ps, a->line, a->col, PT_EPARSE,
-                            "within takes a positive duration literal such as 7d");
+                return rule_fail(ps, a->line, a->col, PT_EPARSE,
+                                 "within takes a positive duration literal such as 7d");
         } else if (strcmp(an, "event") == 0 || strcmp(an, "product") == 0 ||
                    strcmp(an, "category") == 0) {
             if (strcmp(an, "event") == 0) {
                 seen_event = 1;
                 if (strcmp(fname, "count") != 0)
-                    return fail(ps, a->line, a->col, PT_EPARSE,
-                                "%s has no event argument (it looks at %s); use count(event = "
-                                "..., ...)",
-                                fname, strcmp(fname, "bought") == 0 ? "orders" : "product views");
+                    return rule_fail(ps, a->line, a->col, PT_EPARSE,
+                                     "%s has no event argument (it looks at %s); use count(event = "
+                                     "..., ...)",
+                                     fname,
+                                     strcmp(fname, "bought") == 0 ? "orders" : "product views");
             }
             if (t != PT_RT_STR || N(a->a).op != PT_R_STR)
-                return fail(ps, a->line, a->col, PT_EPARSE, "%s takes a string literal", an);
+                return rule_fail(ps, a->line, a->col, PT_EPARSE, "%s takes a string literal", an);
         } else if (t != PT_RT_STR && t != PT_RT_NUM && t != PT_RT_BOOL) {
-            return fail(ps, a->line, a->col, PT_EPARSE,
-                        "property filter %s takes a string, number or boolean, got a %s", an,
-                        pt_rule_type_name(t));
+            return rule_fail(ps, a->line, a->col, PT_EPARSE,
+                             "property filter %s takes a string, number or boolean, got a %s", an,
+                             pt_rule_type_name(t));
         }
     }
     (void)seen_within;
     if (strcmp(fname, "count") == 0 && !seen_event)
-        return fail(ps, line, col, PT_EPARSE,
-                    "count needs an event, e.g. count(event = \"Product Viewed\", within = 7d)");
+        return rule_fail(
+            ps, line, col, PT_EPARSE,
+            "count needs an event, e.g. count(event = \"Product Viewed\", within = 7d)");
     if (positional_ok && na != 1)
-        return fail(ps, line, col, PT_EPARSE, "orders_in takes one duration, e.g. orders_in(30d)");
+        return rule_fail(ps, line, col, PT_EPARSE,
+                         "orders_in takes one duration, e.g. orders_in(30d)");
     int32_t k = node(ps, PT_R_CALL, k_funcs[fid].type, line, col);
     if (k < 0)
         return -1;
@@ -640,51 +358,51 @@ static int32_t parse_primary(struct parser *ps)
         if (k < 0)
             return -1;
         N(k).num = ps->num;
-        return next(ps) ? -1 : k;
+        return rule_next(ps) ? -1 : k;
     case T_STR:
         k = node(ps, PT_R_STR, PT_RT_STR, line, col);
         if (k < 0)
             return -1;
         N(k).str = ps->str;
         N(k).slen = ps->slen;
-        return next(ps) ? -1 : k;
+        return rule_next(ps) ? -1 : k;
     case T_TRUE:
     case T_FALSE:
         k = node(ps, PT_R_BOOL, PT_RT_BOOL, line, col);
         if (k < 0)
             return -1;
         N(k).num = ps->t == T_TRUE;
-        return next(ps) ? -1 : k;
+        return rule_next(ps) ? -1 : k;
     case T_LP:
-        if (next(ps))
+        if (rule_next(ps))
             return -1;
         k = parse_or(ps);
         if (k < 0)
             return -1;
         if (ps->t != T_RP)
-            return fail(ps, ps->tline, ps->tcol, PT_EPARSE,
-                        "expected \")\" to close the \"(\" at %u:%u", line, col);
-        return next(ps) ? -1 : k;
+            return rule_fail(ps, ps->tline, ps->tcol, PT_EPARSE,
+                             "expected \")\" to close the \"(\" at %u:%u", line, col);
+        return rule_next(ps) ? -1 : k;
     case T_IDENT: {
         const char *name = ps->ts;
         size_t n = ps->tlen;
         if (ps->p < ps->end && *ps->p == '(') {
-            if (next(ps)) /* onto '(' */
+            if (rule_next(ps)) /* onto '(' */
                 return -1;
             return parse_call(ps, name, n, line, col);
         }
         return parse_attr(ps);
     }
     case T_END:
-        return fail(ps, line, col, PT_EPARSE, "the rule ends where a value was expected");
+        return rule_fail(ps, line, col, PT_EPARSE, "the rule ends where a value was expected");
     default:
-        return fail(ps, line, col, PT_EPARSE,
-                    "expected a value, an attribute or \"(\", got \"%.*s\"",
-                    (int)(ps->tlen > 40 ? 40 : ps->tlen), ps->ts);
+        return rule_fail(ps, line, col, PT_EPARSE,
+                         "expected a value, an attribute or \"(\", got \"%.*s\"",
+                         (int)(ps->tlen > 40 ? 40 : ps->tlen), ps->ts);
     }
 }
 
-static int numeric(enum pt_rule_type t)
+int rule_numeric(enum pt_rule_type t)
 {
     return t == PT_RT_NUM || t == PT_RT_DUR || t == PT_RT_ANY;
 }
@@ -694,16 +412,18 @@ static int32_t parse_unary(struct parser *ps)
     if (ps->t == T_MINUS) {
         uint32_t line = ps->tline, col = ps->tcol;
         if (++ps->depth > PT_RULE_MAX_DEPTH)
-            return fail(ps, line, col, PT_ETOOBIG, "nested more than %d deep", PT_RULE_MAX_DEPTH);
-        if (next(ps))
+            return rule_fail(ps, line, col, PT_ETOOBIG, "nested more than %d deep",
+                             PT_RULE_MAX_DEPTH);
+        if (rule_next(ps))
             return -1;
         int32_t a = parse_unary(ps);
         ps->depth--;
         if (a < 0)
             return -1;
-        if (!numeric(TY(a)))
-            return fail(ps, line, col, PT_EPARSE, "\"-\" needs a number or a duration, not a %s",
-                        pt_rule_type_name(TY(a)));
+        if (!rule_numeric(TY(a)))
+            return rule_fail(ps, line, col, PT_EPARSE,
+                             "\"-\" needs a number or a duration, not a %s",
+                             pt_rule_type_name(TY(a)));
         int32_t k = node(ps, PT_R_NEG, TY(a), line, col);
         if (k >= 0)
             N(k).a = a;
@@ -713,11 +433,11 @@ static int32_t parse_unary(struct parser *ps)
 }
 
 /* Result type of a op b for + - * /, or -1 with the reason. */
-static int arith_type(enum pt_rule_op op, enum pt_rule_type a, enum pt_rule_type b)
+int rule_arith_type(enum pt_rule_op op, enum pt_rule_type a, enum pt_rule_type b)
 {
     if (a == PT_RT_ANY || b == PT_RT_ANY)
         return a == PT_RT_DUR || b == PT_RT_DUR ? PT_RT_DUR : PT_RT_NUM;
-    if (!numeric(a) || !numeric(b))
+    if (!rule_numeric(a) || !rule_numeric(b))
         return -1;
     switch (op) {
     case PT_R_ADD:
@@ -743,15 +463,16 @@ static int32_t parse_binary_arith(struct parser *ps, int level)
                                                 : PT_R_SUB;
         uint32_t line = ps->tline, col = ps->tcol;
         static const char *const sym[] = {"+", "-", "*", "/"};
-        if (next(ps))
+        if (rule_next(ps))
             return -1;
         int32_t b = level ? parse_unary(ps) : parse_binary_arith(ps, 1);
         if (b < 0)
             return -1;
-        int t = arith_type(op, TY(a), TY(b));
+        int t = rule_arith_type(op, TY(a), TY(b));
         if (t < 0)
-            return fail(ps, line, col, PT_EPARSE, "cannot compute %s %s %s",
-                        pt_rule_type_name(TY(a)), sym[op - PT_R_ADD], pt_rule_type_name(TY(b)));
+            return rule_fail(ps, line, col, PT_EPARSE, "cannot compute %s %s %s",
+                             pt_rule_type_name(TY(a)), sym[op - PT_R_ADD],
+                             pt_rule_type_name(TY(b)));
         int32_t k = node(ps, op, (enum pt_rule_type)t, N(a).line, N(a).col);
         if (k < 0)
             return -1;
@@ -776,44 +497,46 @@ static int mismatch(struct parser *ps, uint32_t line, uint32_t col, const char *
                        : a == PT_RT_NUM && b == PT_RT_STR ? " (a number is written without quotes)"
                        : a == PT_RT_STR && b == PT_RT_NUM ? " (a string is written in quotes)"
                                                           : "";
-    return fail(ps, line, col, PT_EPARSE, "cannot %s a %s with a %s%s", what, pt_rule_type_name(a),
-                pt_rule_type_name(b), hint);
+    return rule_fail(ps, line, col, PT_EPARSE, "cannot %s a %s with a %s%s", what,
+                     pt_rule_type_name(a), pt_rule_type_name(b), hint);
 }
 
 static int32_t parse_list(struct parser *ps, enum pt_rule_type want)
 {
     uint32_t line = ps->tline, col = ps->tcol;
     if (ps->t != T_LP)
-        return fail(ps, line, col, PT_EPARSE,
-                    "expected \"(\" and a list after in, e.g. in (\"a\", \"b\")");
-    if (next(ps))
+        return rule_fail(ps, line, col, PT_EPARSE,
+                         "expected \"(\" and a list after in, e.g. in (\"a\", \"b\")");
+    if (rule_next(ps))
         return -1;
     int32_t items[256];
     int n = 0;
     while (ps->t != T_RP) {
         if (n == 256)
-            return fail(ps, ps->tline, ps->tcol, PT_ETOOBIG, "more than 256 values in a list");
+            return rule_fail(ps, ps->tline, ps->tcol, PT_ETOOBIG, "more than 256 values in a list");
         int32_t v = parse_unary(ps);
         if (v < 0)
             return -1;
         enum pt_rule_op op = (enum pt_rule_op)N(v).op;
         if (op != PT_R_NUM && op != PT_R_STR && op != PT_R_DUR && op != PT_R_BOOL &&
             !(op == PT_R_NEG && N(N(v).a).op != PT_R_ATTR))
-            return fail(ps, N(v).line, N(v).col, PT_EPARSE, "a list holds literal values only");
+            return rule_fail(ps, N(v).line, N(v).col, PT_EPARSE,
+                             "a list holds literal values only");
         if (!comparable(want, TY(v)))
             return mismatch(ps, N(v).line, N(v).col, "compare", want, TY(v));
         items[n++] = v;
         if (ps->t == T_COMMA) {
-            if (next(ps))
+            if (rule_next(ps))
                 return -1;
             continue;
         }
         if (ps->t != T_RP)
-            return fail(ps, ps->tline, ps->tcol, PT_EPARSE, "expected \",\" or \")\" in the list");
+            return rule_fail(ps, ps->tline, ps->tcol, PT_EPARSE,
+                             "expected \",\" or \")\" in the list");
     }
     if (n == 0)
-        return fail(ps, line, col, PT_EPARSE, "an empty list matches nothing");
-    if (next(ps))
+        return rule_fail(ps, line, col, PT_EPARSE, "an empty list matches nothing");
+    if (rule_next(ps))
         return -1;
     int32_t k = node(ps, PT_R_LIST, PT_RT_LIST, line, col);
     if (k < 0)
@@ -838,11 +561,11 @@ static int32_t parse_cmp(struct parser *ps)
         const char *save = ps->p;
         uint32_t sl = ps->line;
         const char *sls = ps->line_start;
-        if (next(ps))
+        if (rule_next(ps))
             return -1;
         if (ps->t != T_IN) {
             ps->p = save, ps->line = sl, ps->line_start = sls;
-            return fail(ps, line, col, PT_EPARSE, "\"not\" here must be followed by \"in\"");
+            return rule_fail(ps, line, col, PT_EPARSE, "\"not\" here must be followed by \"in\"");
         }
         negate = 1;
         t = T_IN;
@@ -851,29 +574,29 @@ static int32_t parse_cmp(struct parser *ps)
     if (t >= T_EQ && t <= T_GE) {
         static const enum pt_rule_op ops[] = {PT_R_EQ, PT_R_NE, PT_R_LT, PT_R_LE, PT_R_GT, PT_R_GE};
         enum pt_rule_op op = ops[t - T_EQ];
-        if (next(ps))
+        if (rule_next(ps))
             return -1;
         int32_t b = parse_binary_arith(ps, 0);
         if (b < 0)
             return -1;
         if (!comparable(TY(a), TY(b)))
             return mismatch(ps, line, col, "compare", TY(a), TY(b));
-        if (op >= PT_R_LT && !numeric(TY(a)))
-            return fail(ps, line, col, PT_EPARSE,
-                        "%ss compare with = and != only (or in, contains)",
-                        pt_rule_type_name(TY(a)));
+        if (op >= PT_R_LT && !rule_numeric(TY(a)))
+            return rule_fail(ps, line, col, PT_EPARSE,
+                             "%ss compare with = and != only (or in, contains)",
+                             pt_rule_type_name(TY(a)));
         k = node(ps, op, PT_RT_BOOL, N(a).line, N(a).col);
         if (k >= 0)
             N(k).a = a, N(k).b = b;
         return k;
     }
     if (t == T_IN) {
-        if (next(ps))
+        if (rule_next(ps))
             return -1;
         if (TY(a) == PT_RT_LIST || TY(a) == PT_RT_BOOL)
-            return fail(ps, line, col, PT_EPARSE,
-                        "in needs a number or a string on its left, not a %s",
-                        pt_rule_type_name(TY(a)));
+            return rule_fail(ps, line, col, PT_EPARSE,
+                             "in needs a number or a string on its left, not a %s",
+                             pt_rule_type_name(TY(a)));
         int32_t b = parse_list(ps, TY(a));
         if (b < 0)
             return -1;
@@ -889,22 +612,23 @@ static int32_t parse_cmp(struct parser *ps)
         return n;
     }
     if (t == T_BETWEEN) {
-        if (next(ps))
+        if (rule_next(ps))
             return -1;
         int32_t lo = parse_binary_arith(ps, 0);
         if (lo < 0)
             return -1;
         if (ps->t != T_AND)
-            return fail(ps, ps->tline, ps->tcol, PT_EPARSE,
-                        "expected \"and\" in between LOW and HIGH");
-        if (next(ps))
+            return rule_fail(ps, ps->tline, ps->tcol, PT_EPARSE,
+                             "expected \"and\" in between LOW and HIGH");
+        if (rule_next(ps))
             return -1;
         int32_t hi = parse_binary_arith(ps, 0);
         if (hi < 0)
             return -1;
-        if (!numeric(TY(a)))
-            return fail(ps, line, col, PT_EPARSE, "between needs a number or a duration, not a %s",
-                        pt_rule_type_name(TY(a)));
+        if (!rule_numeric(TY(a)))
+            return rule_fail(ps, line, col, PT_EPARSE,
+                             "between needs a number or a duration, not a %s",
+                             pt_rule_type_name(TY(a)));
         if (!comparable(TY(a), TY(lo)))
             return mismatch(ps, N(lo).line, N(lo).col, "compare", TY(a), TY(lo));
         if (!comparable(TY(a), TY(hi)))
@@ -915,15 +639,15 @@ static int32_t parse_cmp(struct parser *ps)
         return k;
     }
     if (t == T_CONTAINS) {
-        if (next(ps))
+        if (rule_next(ps))
             return -1;
         int32_t b = parse_binary_arith(ps, 0);
         if (b < 0)
             return -1;
         if (TY(a) != PT_RT_STR && TY(a) != PT_RT_LIST && TY(a) != PT_RT_ANY)
-            return fail(ps, line, col, PT_EPARSE,
-                        "contains needs a string or a list on its left, not a %s",
-                        pt_rule_type_name(TY(a)));
+            return rule_fail(ps, line, col, PT_EPARSE,
+                             "contains needs a string or a list on its left, not a %s",
+                             pt_rule_type_name(TY(a)));
         if (TY(b) != PT_RT_STR && TY(b) != PT_RT_ANY)
             return mismatch(ps, N(b).line, N(b).col, "look for", TY(b), TY(a));
         k = node(ps, PT_R_CONTAINS, PT_RT_BOOL, N(a).line, N(a).col);
@@ -933,9 +657,9 @@ static int32_t parse_cmp(struct parser *ps)
     }
     if (t == T_EXISTS) {
         if (N(a).op != PT_R_ATTR)
-            return fail(ps, line, col, PT_EPARSE,
-                        "exists applies to an attribute, e.g. traits.vip exists");
-        if (next(ps))
+            return rule_fail(ps, line, col, PT_EPARSE,
+                             "exists applies to an attribute, e.g. traits.vip exists");
+        if (rule_next(ps))
             return -1;
         k = node(ps, PT_R_EXISTS, PT_RT_BOOL, N(a).line, N(a).col);
         if (k >= 0)
@@ -951,16 +675,16 @@ static int32_t parse_not(struct parser *ps)
         return parse_cmp(ps);
     uint32_t line = ps->tline, col = ps->tcol;
     if (++ps->depth > PT_RULE_MAX_DEPTH)
-        return fail(ps, line, col, PT_ETOOBIG, "nested more than %d deep", PT_RULE_MAX_DEPTH);
-    if (next(ps))
+        return rule_fail(ps, line, col, PT_ETOOBIG, "nested more than %d deep", PT_RULE_MAX_DEPTH);
+    if (rule_next(ps))
         return -1;
     int32_t a = parse_not(ps);
     ps->depth--;
     if (a < 0)
         return -1;
     if (TY(a) != PT_RT_BOOL && TY(a) != PT_RT_ANY)
-        return fail(ps, line, col, PT_EPARSE, "not needs a condition, not a %s",
-                    pt_rule_type_name(TY(a)));
+        return rule_fail(ps, line, col, PT_EPARSE, "not needs a condition, not a %s",
+                         pt_rule_type_name(TY(a)));
     int32_t k = node(ps, PT_R_NOT, PT_RT_BOOL, line, col);
     if (k >= 0)
         N(k).a = a;
@@ -972,20 +696,20 @@ static int32_t parse_logic(struct parser *ps, enum tok tk)
     int32_t a = tk == T_OR ? parse_logic(ps, T_AND) : parse_not(ps);
     while (a >= 0 && ps->t == tk) {
         uint32_t line = ps->tline, col = ps->tcol;
-        if (next(ps))
+        if (rule_next(ps))
             return -1;
         int32_t b = tk == T_OR ? parse_logic(ps, T_AND) : parse_not(ps);
         if (b < 0)
             return -1;
         const char *w = tk == T_OR ? "or" : "and";
         if (TY(a) != PT_RT_BOOL && TY(a) != PT_RT_ANY)
-            return fail(ps, N(a).line, N(a).col, PT_EPARSE,
-                        "%s needs conditions on both sides; this is a %s", w,
-                        pt_rule_type_name(TY(a)));
+            return rule_fail(ps, N(a).line, N(a).col, PT_EPARSE,
+                             "%s needs conditions on both sides; this is a %s", w,
+                             pt_rule_type_name(TY(a)));
         if (TY(b) != PT_RT_BOOL && TY(b) != PT_RT_ANY)
-            return fail(ps, N(b).line, N(b).col, PT_EPARSE,
-                        "%s needs conditions on both sides; this is a %s", w,
-                        pt_rule_type_name(TY(b)));
+            return rule_fail(ps, N(b).line, N(b).col, PT_EPARSE,
+                             "%s needs conditions on both sides; this is a %s", w,
+                             pt_rule_type_name(TY(b)));
         int32_t k = node(ps, tk == T_OR ? PT_R_OR : PT_R_AND, PT_RT_BOOL, line, col);
         if (k < 0)
             return -1;
@@ -999,8 +723,8 @@ static int32_t parse_logic(struct parser *ps, enum tok tk)
 static int32_t parse_or(struct parser *ps)
 {
     if (++ps->depth > PT_RULE_MAX_DEPTH)
-        return fail(ps, ps->tline, ps->tcol, PT_ETOOBIG, "nested more than %d deep",
-                    PT_RULE_MAX_DEPTH);
+        return rule_fail(ps, ps->tline, ps->tcol, PT_ETOOBIG, "nested more than %d deep",
+                         PT_RULE_MAX_DEPTH);
     int32_t k = parse_logic(ps, T_OR);
     ps->depth--;
     return k;
@@ -1022,100 +746,29 @@ int pt_rule_parse(const char *text, size_t len, struct pt_rule *r, struct pt_err
     struct parser ps = {
         .s = text, .end = text + len, .p = text, .line = 1, .line_start = text, .r = r, .e = e};
     if (len > PT_RULE_MAX_TEXT) {
-        fail(&ps, 1, 1, PT_ETOOBIG, "rule longer than %d bytes", PT_RULE_MAX_TEXT);
+        rule_fail(&ps, 1, 1, PT_ETOOBIG, "rule longer than %d bytes", PT_RULE_MAX_TEXT);
         return PT_ETOOBIG;
     }
     int32_t root = -1;
-    if (next(&ps) == 0) {
+    if (rule_next(&ps) == 0) {
         if (ps.t == T_END)
-            fail(&ps, ps.tline, ps.tcol, PT_EPARSE, "empty rule");
+            rule_fail(&ps, ps.tline, ps.tcol, PT_EPARSE, "empty rule");
         else
             root = parse_or(&ps);
     }
     if (root >= 0 && ps.t != T_END)
-        fail(&ps, ps.tline, ps.tcol, PT_EPARSE, "unexpected \"%.*s\" after a complete condition",
-             (int)(ps.tlen > 40 ? 40 : ps.tlen), ps.ts);
+        rule_fail(&ps, ps.tline, ps.tcol, PT_EPARSE,
+                  "unexpected \"%.*s\" after a complete condition",
+                  (int)(ps.tlen > 40 ? 40 : ps.tlen), ps.ts);
     if (!ps.failed && root >= 0 && r->nodes[root].type != PT_RT_BOOL &&
         r->nodes[root].type != PT_RT_ANY)
-        fail(&ps, r->nodes[root].line, r->nodes[root].col, PT_EPARSE,
-             "a rule must be a condition (true or false), this is a %s",
-             pt_rule_type_name((enum pt_rule_type)r->nodes[root].type));
+        rule_fail(&ps, r->nodes[root].line, r->nodes[root].col, PT_EPARSE,
+                  "a rule must be a condition (true or false), this is a %s",
+                  pt_rule_type_name((enum pt_rule_type)r->nodes[root].type));
     if (ps.failed) {
         pt_rule_free(r);
         return ps.code;
     }
     r->root = root;
     return 0;
-}
-
-/* ---- canonical text ---- */
-
-static int put_str(struct pt_buf *b, const char *s, size_t n)
-{
-    int rc = pt_buf_addc(b, '"');
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        char c = s[i];
-        rc = c == '"' || c == '\\' ? pt_buf_addc(b, '\\') || pt_buf_addc(b, c)
-             : c == '\n'           ? pt_buf_adds(b, "\\n")
-             : c == '\t'           ? pt_buf_adds(b, "\\t")
-                                   : pt_buf_addc(b, c);
-    }
-    return rc || pt_buf_addc(b, '"');
-}
-
-static int fmt(const struct pt_rule *r, int32_t i, struct pt_buf *b)
-{
-    const struct pt_rule_node *n = &r->nodes[i];
-    static const char *const bin[] = {[PT_R_AND] = " and ", [PT_R_OR] = " or ",
-                                      [PT_R_EQ] = " = ",    [PT_R_NE] = " != ",
-                                      [PT_R_LT] = " < ",    [PT_R_LE] = " <= ",
-                                      [PT_R_GT] = " > ",    [PT_R_GE] = " >= ",
-                                      [PT_R_IN] = " in ",   [PT_R_CONTAINS] = " contains ",
-                                      [PT_R_ADD] = " + ",   [PT_R_SUB] = " - ",
-                                      [PT_R_MUL] = " * ",   [PT_R_DIV] = " / "};
-    int rc = 0;
-    switch ((enum pt_rule_op)n->op) {
-    case PT_R_NUM:
-        return pt_buf_printf(b, "%.17g", n->num) < 0;
-    case PT_R_DUR:
-        return pt_buf_printf(b, "%.17gs", n->num) < 0;
-    case PT_R_STR:
-        return put_str(b, r->strs + n->str, n->slen);
-    case PT_R_BOOL:
-        return pt_buf_adds(b, n->num ? "true" : "false");
-    case PT_R_ATTR:
-        rc = pt_buf_adds(b, k_attrs[n->id].name);
-        return rc || (n->slen ? pt_buf_add(b, r->strs + n->str, n->slen) : 0);
-    case PT_R_LIST:
-    case PT_R_CALL:
-        if (n->op == PT_R_CALL)
-            rc = pt_buf_adds(b, k_funcs[n->id].name);
-        rc = rc || pt_buf_addc(b, '(');
-        for (int32_t k = 0; k < n->b && rc == 0; k++)
-            rc = (k ? pt_buf_adds(b, ", ") : 0) || fmt(r, r->kids[n->a + k], b);
-        return rc || pt_buf_addc(b, ')');
-    case PT_R_ARG:
-        if (n->slen)
-            rc = pt_buf_add(b, r->strs + n->str, n->slen) || pt_buf_adds(b, " = ");
-        return rc || fmt(r, n->a, b);
-    case PT_R_NOT:
-        return pt_buf_adds(b, "(not ") || fmt(r, n->a, b) || pt_buf_addc(b, ')');
-    case PT_R_NEG:
-        return pt_buf_adds(b, "(-") || fmt(r, n->a, b) || pt_buf_addc(b, ')');
-    case PT_R_EXISTS:
-        return pt_buf_addc(b, '(') || fmt(r, n->a, b) || pt_buf_adds(b, " exists)");
-    case PT_R_BETWEEN:
-        return pt_buf_addc(b, '(') || fmt(r, n->a, b) || pt_buf_adds(b, " between ") ||
-               fmt(r, n->b, b) || pt_buf_adds(b, " and ") || fmt(r, n->c, b) || pt_buf_addc(b, ')');
-    default:
-        return pt_buf_addc(b, '(') || fmt(r, n->a, b) || pt_buf_adds(b, bin[n->op]) ||
-               fmt(r, n->b, b) || pt_buf_addc(b, ')');
-    }
-}
-
-int pt_rule_format(const struct pt_rule *r, struct pt_buf *b)
-{
-    if (r->root < 0)
-        return PT_EINVAL;
-    return fmt(r, r->root, b) ? PT_ENOMEM : 0;
 }

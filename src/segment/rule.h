@@ -115,4 +115,35 @@ int pt_rule_format(const struct pt_rule *r, struct pt_buf *b);
 
 const char *pt_rule_type_name(enum pt_rule_type t);
 
+/*
+ * Evaluation. The caller describes one customer through an environment: attr
+ * fills the value of attribute `id` (an index of pt_rule_attrs; key/klen the
+ * part after a prefix such as "traits."), or leaves present = 0 when the
+ * customer has none; call answers a function node (count and orders_in as a
+ * number, bought and viewed as 0 or 1). Both return 0, or a PT_E* code that
+ * pt_rule_eval passes on.
+ *
+ * A missing value makes every comparison, in, between and contains false, and
+ * arithmetic on it missing; `exists` is true exactly when it is present; `not`
+ * inverts. A free-form trait of the wrong type for its comparison is false.
+ * Strings compare byte for byte; contains is a substring test on a string and
+ * a membership test on a list.
+ */
+struct pt_rule_value {
+    enum pt_rule_type type; /* as the attribute table says, or the trait's own */
+    int present;
+    double num;      /* number, duration (seconds), boolean (0/1) */
+    const char *str; /* string (not NUL-terminated) */
+    size_t slen;
+    const char *const *items; /* list of strings */
+    const size_t *lens;
+    size_t n;
+};
+struct pt_rule_env {
+    int (*attr)(void *ctx, int32_t id, const char *key, size_t klen, struct pt_rule_value *out);
+    int (*call)(void *ctx, const struct pt_rule *r, int32_t node, double *out);
+    void *ctx;
+};
+int pt_rule_eval(const struct pt_rule *r, const struct pt_rule_env *env, int *match);
+
 #endif

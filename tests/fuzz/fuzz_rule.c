@@ -6,7 +6,9 @@
  *  - a failed parse returns PT_EPARSE or PT_ETOOBIG, leaves no tree, and its
  *    message starts with the "LINE:COLUMN: " it reports, inside the text;
  *  - a successful parse has a boolean (or free-form) root, and its canonical
- *    text parses again to the same canonical text.
+ *    text parses again to the same canonical text;
+ *  - it evaluates without error for a customer with no values and for one
+ *    with a value of every attribute.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +24,33 @@ static void check(int cond)
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char *const k_items[] = {"x", "shoes"};
+static const size_t k_lens[] = {1, 5};
+
+static int attr_fill(void *ctx, int32_t id, const char *key, size_t klen, struct pt_rule_value *v)
+{
+    (void)id, (void)key, (void)klen;
+    if (*(int *)ctx == 0)
+        return 0; /* nothing present */
+    v->present = 1;
+    if (v->type == PT_RT_ANY)
+        v->type = PT_RT_NUM;
+    v->num = 1;
+    v->str = "x";
+    v->slen = 1;
+    v->items = k_items;
+    v->lens = k_lens;
+    v->n = 2;
+    return 0;
+}
+
+static int call_fill(void *ctx, const struct pt_rule *r, int32_t node, double *out)
+{
+    (void)r, (void)node;
+    *out = *(int *)ctx;
+    return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -55,6 +84,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(pt_rule_format(&r2, &b) == 0);
         check(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
         pt_rule_free(&r2);
+    }
+    for (int full = 0; full < 2; full++) {
+        struct pt_rule_env env = {attr_fill, call_fill, &full};
+        int m = -1;
+        check(pt_rule_eval(&r, &env, &m) == 0 && (m == 0 || m == 1));
     }
     pt_buf_release(&a);
     pt_buf_release(&b);

@@ -6,6 +6,7 @@
  * suggestion; limits hold.
  */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,4 +207,117 @@ Test(rule, attribute_table_is_consistent)
         char *c = canon(rule);
         free(c);
     }
+}
+
+/* ---- evaluation, on customers described in place ---- */
+
+struct cust {
+    double orders, dsl, usual, revenue; /* NAN: missing */
+    const char *segment, *plan;
+    int vip;             /* -1 missing, else boolean; as a trait */
+    const char *vip_str; /* a trait of the wrong type, if set */
+    const char *const *cats;
+    size_t ncats;
+    double calls; /* what every function returns */
+    int fail;     /* the environment reports an error */
+};
+
+static size_t lens[8];
+
+static int attr_of(void *ctx, int32_t id, const char *key, size_t klen, struct pt_rule_value *v)
+{
+    const struct cust *c = ctx;
+    size_t n;
+    const char *name = pt_rule_attrs(&n)[id].name;
+    if (c->fail)
+        return PT_EIO;
+    v->present = 0;
+    if (strcmp(name, "orders") == 0)
+        v->num = c->orders, v->present = !isnan(c->orders);
+    else if (strcmp(name, "days_since_last_order") == 0)
+        v->num = c->dsl, v->present = !isnan(c->dsl);
+    else if (strcmp(name, "orders_per_30d_usual") == 0)
+        v->num = c->usual, v->present = !isnan(c->usual);
+    else if (strcmp(name, "revenue") == 0)
+        v->num = c->revenue, v->present = !isnan(c->revenue);
+    else if (strcmp(name, "rfm.segment") == 0 && c->segment)
+        v->str = c->segment, v->slen = strlen(c->segment), v->present = 1;
+    else if (strcmp(name, "favourite_categories") == 0 && c->cats) {
+        for (size_t i = 0; i < c->ncats; i++)
+            lens[i] = strlen(c->cats[i]);
+        v->items = c->cats, v->lens = lens, v->n = c->ncats, v->present = 1;
+    } else if (strcmp(name, "traits.") == 0 && klen == 3 && memcmp(key, "vip", 3) == 0) {
+        if (c->vip_str)
+            v->type = PT_RT_STR, v->str = c->vip_str, v->slen = strlen(c->vip_str), v->present = 1;
+        else if (c->vip >= 0)
+            v->type = PT_RT_BOOL, v->num = c->vip, v->present = 1;
+    } else if (strcmp(name, "traits.") == 0 && klen == 4 && memcmp(key, "plan", 4) == 0 && c->plan)
+        v->type = PT_RT_STR, v->str = c->plan, v->slen = strlen(c->plan), v->present = 1;
+    return 0;
+}
+
+static int call_of(void *ctx, const struct pt_rule *r, int32_t node, double *out)
+{
+    (void)r, (void)node;
+    const struct cust *c = ctx;
+    *out = c->calls;
+    return c->fail ? PT_EIO : 0;
+}
+
+static int matches(const char *rule, struct cust *c)
+{
+    struct pt_rule r;
+    struct pt_err e = {0};
+    cr_assert_eq(pt_rule_parse(rule, strlen(rule), &r, &e), 0, "%s: %s", rule, e.msg);
+    struct pt_rule_env env = {attr_of, call_of, c};
+    int m = -1, rc = pt_rule_eval(&r, &env, &m);
+    pt_rule_free(&r);
+    return rc ? rc : m;
+}
+
+Test(rule, evaluation_follows_the_documented_semantics)
+{
+    static const char *const cats[] = {"shoes", "bags"};
+    struct cust a = {3, 10, 1, 1200, "At Risk", "gold", 1, NULL, cats, 2, 5, 0};
+    struct cust none = {0, NAN, NAN, 0, NULL, NULL, -1, NULL, NULL, 0, 0, 0};
+    static const struct {
+        const char *rule;
+        int a, none;
+    } cases[] = {
+        {"orders >= 3 and days_since_last_order <= 30", 1, 0},
+        {"days_since_last_order <= 30", 1, 0},
+        {"not (days_since_last_order <= 30)", 0, 1},
+        {"days_since_last_order exists", 1, 0},
+        {"days_since_last_order + 1 > 0", 1, 0},
+        {"rfm.segment in (\"At Risk\", \"Can't Lose Them\") and revenue >= 1000", 1, 0},
+        {"rfm.segment not in (\"Lost\")", 1, 1},
+        {"rfm.segment = \"At Ris\"", 0, 0},
+        {"rfm.segment contains \"Ris\"", 1, 0},
+        {"favourite_categories contains \"shoes\"", 1, 0},
+        {"favourite_categories contains \"shoe\"", 0, 0},
+        {"revenue between 1200 and 1300", 1, 0},
+        {"revenue between 1201 and 1300", 0, 0},
+        {"traits.vip = true", 1, 0},
+        {"traits.vip", 1, 0},
+        {"traits.vip exists or orders = 0", 1, 1},
+        {"traits.plan = \"gold\"", 1, 0},
+        {"traits.plan >= 3", 0, 0},
+        {"orders_in(30d) >= 2 * orders_per_30d_usual", 1, 0},
+        {"count(event = \"Product Viewed\", within = 7d) = 5", 1, 0},
+        {"bought(category = \"shoes\")", 1, 0},
+        {"revenue / orders > 100", 1, 0},
+        {"7d > 100h and -orders < 0", 1, 0},
+        {"orders * 2 = 6 or orders = 0", 1, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cr_expect_eq(matches(cases[i].rule, &a), cases[i].a, "a: %s", cases[i].rule);
+        cr_expect_eq(matches(cases[i].rule, &none), cases[i].none, "none: %s", cases[i].rule);
+    }
+    struct cust wrong = a;
+    wrong.vip_str = "yes";
+    cr_expect_eq(matches("traits.vip = true", &wrong), 0, "a trait of another type is false");
+    cr_expect_eq(matches("not (traits.vip = true)", &wrong), 1);
+    struct cust bad = a;
+    bad.fail = 1;
+    cr_expect_eq(matches("orders > 1", &bad), PT_EIO, "an environment error is passed on");
 }
