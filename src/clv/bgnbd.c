@@ -123,11 +123,7 @@ int clv_bgnbd_fit(const struct clv_set *s, double *v, struct pt_clv_fit *fit)
 {
     struct clv_obj o = {.dim = 4, .f = objective, .arg = (void *)s, .n = s->wsum, .newton = 1};
     /* start: r = a = b = 1 and the data's mean purchase rate r/alpha */
-    double sx = 0, sT = 0;
-    for (size_t i = 0; i < s->ng; i++) {
-        sx += s->w[i] * s->x[i];
-        sT += s->w[i] * s->val[s->iT[i]];
-    }
+    double sx = s->xsum, sT = s->Tsum;
     double x[4] = {0, sx > 0 && sT > 0 ? log(sT / sx) : 0, 0, 0}, best;
     int rc = clv_minimize(&o, 1, x, &best);
     if (rc)

@@ -23,10 +23,11 @@ struct clv_set {
     double *w, *x;     /* weight (customers) and x of each group */
     uint32_t *ix, *iT; /* indices into val of t_x and T */
     size_t nv;
-    double *val; /* distinct times, ascending */
-    double wsum; /* customers */
-    int xmax;    /* largest x */
-    double *tab; /* scratch: (4 + 6 * PT_PAR_PARTS) * nv doubles for the models */
+    double *val;       /* distinct times, ascending */
+    double wsum;       /* customers */
+    double xsum, Tsum; /* repeat purchases and ages, summed over customers (start points) */
+    int xmax;          /* largest x */
+    double *tab;       /* scratch: (4 + 6 * PT_PAR_PARTS) * nv doubles for the models */
 };
 
 /* Validates (PT_EINVAL naming the 1-based customer) and compiles. */

@@ -110,6 +110,10 @@ int clv_set_make(const struct pt_rfx *c, size_t n, struct clv_set *s, struct pt_
     }
     s->ng = g;
     s->wsum = (double)n;
+    for (size_t k = 0; k < g; k++) {
+        s->xsum += s->w[k] * s->x[k];
+        s->Tsum += s->w[k] * s->val[s->iT[k]];
+    }
     s->xmax = (int)srt[n - 1].x;
     pt_free(srt);
     return 0;

@@ -118,6 +118,54 @@ static double numeric_grad(const double *v, double *g, void *arg)
     return f;
 }
 
+/* The objective's gradient at v (counted as an evaluation); 0 if not finite. */
+static int grad_v(struct clv_obj *o, const double *v, double *g)
+{
+    o->evals++;
+    return isfinite(o->f(v, g, o->arg));
+}
+
+/* Gradient in natural parameters theta (from the objective's, in ln theta). */
+static int grad_theta(struct clv_obj *o, const double *theta, double *g)
+{
+    double v[MAXDIM];
+    for (size_t i = 0; i < o->dim; i++)
+        v[i] = log(theta[i]);
+    if (!isfinite(o->f(v, g, o->arg)))
+        return 0;
+    for (size_t i = 0; i < o->dim; i++)
+        g[i] /= theta[i];
+    return 1;
+}
+
+/* H = scale * the Hessian at x, column j the central difference (step h[j])
+ * of grad, then symmetrised. 0 if a gradient or an entry is not finite. */
+static int diff_hessian(struct clv_obj *o, int (*grad)(struct clv_obj *, const double *, double *),
+                        const double *x, const double *h, double scale, gsl_matrix *H)
+{
+    size_t d = o->dim;
+    double t[MAXDIM], gp[MAXDIM], gm[MAXDIM];
+    int ok = 1;
+    for (size_t j = 0; j < d && ok; j++) {
+        memcpy(t, x, d * sizeof *t);
+        t[j] = x[j] + h[j];
+        ok &= grad(o, t, gp);
+        t[j] = x[j] - h[j];
+        ok &= grad(o, t, gm);
+        for (size_t i = 0; i < d; i++)
+            gsl_matrix_set(H, i, j, (gp[i] - gm[i]) / (2 * h[j]) * scale);
+    }
+    for (size_t i = 0; i < d; i++)
+        for (size_t j = i + 1; j < d; j++) {
+            double m = 0.5 * (gsl_matrix_get(H, i, j) + gsl_matrix_get(H, j, i));
+            gsl_matrix_set(H, i, j, m);
+            gsl_matrix_set(H, j, i, m);
+        }
+    for (size_t i = 0; i < d * d; i++)
+        ok &= isfinite(H->data[i]);
+    return ok;
+}
+
 /*
  * Newton's method from x on the Hessian of central differences of the
  * analytic gradient (2 dim gradients per step), with step halving: near the
@@ -129,7 +177,7 @@ static double numeric_grad(const double *v, double *g, void *arg)
 static int newton_polish(struct clv_obj *o, double *x, double *best)
 {
     size_t d = o->dim;
-    double g[MAXDIM], gp[MAXDIM], gm[MAXDIM], t[MAXDIM], dx[MAXDIM];
+    double g[MAXDIM], t[MAXDIM], dx[MAXDIM];
     gsl_matrix *H = gsl_matrix_alloc(d, d);
     if (H == NULL)
         return 0;
@@ -139,24 +187,8 @@ static int newton_polish(struct clv_obj *o, double *x, double *best)
         double f = o->f(x, g, o->arg);
         if (!isfinite(f))
             break;
-        int ok = 1;
-        for (size_t j = 0; j < d && ok; j++) {
-            const double h = 1e-5;
-            memcpy(t, x, d * sizeof *t);
-            t[j] = x[j] + h;
-            o->evals += 2;
-            ok &= isfinite(o->f(t, gp, o->arg));
-            t[j] = x[j] - h;
-            ok &= isfinite(o->f(t, gm, o->arg));
-            for (size_t i = 0; i < d; i++)
-                gsl_matrix_set(H, i, j, (gp[i] - gm[i]) / (2 * h));
-        }
-        for (size_t i = 0; i < d && ok; i++)
-            for (size_t j = i + 1; j < d; j++) {
-                double m = 0.5 * (gsl_matrix_get(H, i, j) + gsl_matrix_get(H, j, i));
-                gsl_matrix_set(H, i, j, m);
-                gsl_matrix_set(H, j, i, m);
-            }
+        const double h[MAXDIM] = {1e-5, 1e-5, 1e-5, 1e-5, 1e-5, 1e-5, 1e-5, 1e-5};
+        int ok = diff_hessian(o, grad_v, x, h, 1, H);
         gsl_vector_view gv = gsl_vector_view_array(g, d), sv = gsl_vector_view_array(dx, d);
         if (!ok || gsl_linalg_cholesky_decomp1(H) != GSL_SUCCESS ||
             gsl_linalg_cholesky_solve(H, &gv.vector, &sv.vector) != GSL_SUCCESS)
@@ -249,51 +281,20 @@ int clv_minimize(struct clv_obj *o, int has_grad, double *x, double *best)
     return isfinite(*best) ? 0 : PT_EIO;
 }
 
-/* Gradient in natural parameters theta (from the objective's, in ln theta). */
-static int grad_theta(struct clv_obj *o, const double *theta, double *g)
-{
-    double v[MAXDIM];
-    for (size_t i = 0; i < o->dim; i++)
-        v[i] = log(theta[i]);
-    if (!isfinite(o->f(v, g, o->arg)))
-        return 0;
-    for (size_t i = 0; i < o->dim; i++)
-        g[i] /= theta[i];
-    return 1;
-}
-
 void clv_std_errors(struct clv_obj *o, const double *v, double scale, double *se)
 {
     size_t d = o->dim;
-    double th[MAXDIM], t[MAXDIM], gp[MAXDIM], gm[MAXDIM];
+    double th[MAXDIM], h[MAXDIM];
     for (size_t i = 0; i < d; i++) {
         th[i] = exp(v[i]);
+        h[i] = 1e-4 * th[i];
         se[i] = NAN;
     }
     gsl_matrix *H = gsl_matrix_alloc(d, d);
     if (H == NULL)
         return;
-    /* column j of the Hessian: central difference of the analytic gradient */
-    int ok = 1;
-    for (size_t j = 0; j < d && ok; j++) {
-        double h = 1e-4 * th[j];
-        memcpy(t, th, d * sizeof *t);
-        t[j] = th[j] + h;
-        ok &= grad_theta(o, t, gp);
-        t[j] = th[j] - h;
-        ok &= grad_theta(o, t, gm);
-        for (size_t i = 0; i < d; i++)
-            gsl_matrix_set(H, i, j, (gp[i] - gm[i]) / (2 * h) * scale);
-    }
-    for (size_t i = 0; i < d; i++) /* symmetric part */
-        for (size_t j = i + 1; j < d; j++) {
-            double m = 0.5 * (gsl_matrix_get(H, i, j) + gsl_matrix_get(H, j, i));
-            gsl_matrix_set(H, i, j, m);
-            gsl_matrix_set(H, j, i, m);
-        }
-    for (size_t i = 0; i < d * d; i++)
-        ok &= isfinite(H->data[i]);
-    if (ok && gsl_linalg_cholesky_decomp1(H) == GSL_SUCCESS &&
+    if (diff_hessian(o, grad_theta, th, h, scale, H) &&
+        gsl_linalg_cholesky_decomp1(H) == GSL_SUCCESS &&
         gsl_linalg_cholesky_invert(H) == GSL_SUCCESS)
         for (size_t i = 0; i < d; i++) {
             double var = gsl_matrix_get(H, i, i);

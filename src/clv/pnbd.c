@@ -120,11 +120,6 @@ static double direct_tail_g(double r, double al, double s, double be, double x, 
     return log(s) + l0 + log(sum);
 }
 
-static double direct_tail(double r, double al, double s, double be, double x, double tx, double T)
-{
-    return direct_tail_g(r, al, s, be, x, tx, T, NULL);
-}
-
 /* ln of s (F(t_x) - F(T)) from ln F of both; -inf when they are equal. */
 static double tail_of(double s, double ftx, double fT)
 {
@@ -140,7 +135,7 @@ double clv_pnbd_log_tail(const double *v, double x, double tx, double T)
         log_f(r, al, s, be, x, tx, log(al + tx), log(be + tx), log1p(tx / al), log1p(tx / be));
     double fT = log_f(r, al, s, be, x, T, log(al + T), log(be + T), log1p(T / al), log1p(T / be));
     if (isnan(ftx) || isnan(fT))
-        return direct_tail(r, al, s, be, x, tx, T);
+        return direct_tail_g(r, al, s, be, x, tx, T, NULL);
     return tail_of(s, ftx, fT);
 }
 
@@ -194,10 +189,10 @@ static void pn_part(void *arg, int part, size_t lo, size_t hi)
                 stamp[c] = x;
             }
             double head = -r * la1[b] - x * la[b] - sh * lb1[b], L, dt[4];
-            double wh = 1, wt = 0; /* shares of e^head and of the tail in e^L */
+            double wh = 1, wt = 0;              /* shares of e^head and of the tail in e^L */
             if (isnan(lf[a]) || isnan(lf[b])) { /* extreme scale ratio: integrate */
-                double tail = direct_tail_g(r, al, sh, be, x, s->val[a], s->val[b],
-                                            grad ? dt : NULL);
+                double tail =
+                    direct_tail_g(r, al, sh, be, x, s->val[a], s->val[b], grad ? dt : NULL);
                 L = clv_lse(head, tail);
                 if (grad) {
                     wh = exp(head - L);
@@ -307,11 +302,7 @@ int clv_pnbd_fit(const struct clv_set *s, double *v, struct pt_clv_fit *fit)
     struct clv_obj ou = {.dim = 4, .f = objective_u, .arg = (void *)s, .n = s->wsum};
     /* start: r = s = 1, the mean purchase rate r/alpha of the data and a mean
      * lifetime beta/s as long as the mean age */
-    double sx = 0, sT = 0;
-    for (size_t i = 0; i < s->ng; i++) {
-        sx += s->w[i] * s->x[i];
-        sT += s->w[i] * s->val[s->iT[i]];
-    }
+    double sx = s->xsum, sT = s->Tsum;
     double rate = sx > 0 && sT > 0 ? sx / sT : 1, life = sT > 0 ? sT / s->wsum : 1;
     double u[4] = {0, log(rate), 1, -log(life)}, best;
     int rc = clv_minimize(&ou, 1, u, &best);

@@ -298,9 +298,10 @@ void pt_clv_pmf_all(const struct pt_clv_params *p, const struct pt_rfx *c, doubl
         out[y] = (y == 0 ? 1 - pa : 0) + pa * out[y];
 }
 
-double pt_clv_next_purchase(const struct pt_clv_params *p, const struct pt_rfx *c, double max_t)
+/* pt_clv_next_purchase, given the customer's P(alive) pa. */
+static double next_purchase(const struct pt_clv_params *p, const struct pt_rfx *c, double pa,
+                            double max_t)
 {
-    double pa = pt_clv_palive(p, c);
     if (!(pa > 0.5))
         return NAN;
     if (p->model == PT_BGNBD) {
@@ -320,6 +321,11 @@ double pt_clv_next_purchase(const struct pt_clv_params *p, const struct pt_rfx *
             hi = mid;
     }
     return hi;
+}
+
+double pt_clv_next_purchase(const struct pt_clv_params *p, const struct pt_rfx *c, double max_t)
+{
+    return next_purchase(p, c, pt_clv_palive(p, c), max_t);
 }
 
 /*
@@ -526,12 +532,5 @@ void pt_clv_score(const struct pt_clv_params *p, const struct pt_rfx *c, double 
                  : !(horizon > 0) || !(period > 0) || !(spend > 0) ? 0
                  : n == 0                                          ? NAN
                           : pa * spend * discounted(es, n, rate);
-    if (p->model == PT_BGNBD) { /* as pt_clv_next_purchase, with P(alive) known */
-        double R = p->v[0] + c->x, A = p->v[1] + c->T, t = NAN;
-        if (pa > 0.5)
-            t = A * expm1(-log1p(-1 / (2 * pa)) / R);
-        out->next_t = t <= max_t ? t : NAN;
-    } else {
-        out->next_t = pt_clv_next_purchase(p, c, max_t);
-    }
+    out->next_t = next_purchase(p, c, pa, max_t);
 }

@@ -107,19 +107,30 @@ static int32_t node(struct parser *ps, enum pt_rule_op op, enum pt_rule_type typ
     return (int32_t)r->n++;
 }
 
-static int add_kid(struct parser *ps, int32_t k)
+/* A node whose children are kids[a, a + b): a list or a call's arguments. */
+static int32_t group_node(struct parser *ps, enum pt_rule_op op, enum pt_rule_type type,
+                          uint32_t line, uint32_t col, const int32_t *items, int n)
 {
+    int32_t k = node(ps, op, type, line, col);
+    if (k < 0)
+        return -1;
     struct pt_rule *r = ps->r;
-    if (r->nk == r->kcap) {
-        size_t cap = r->kcap ? 2 * r->kcap : 16;
+    if (r->nk + (size_t)n > r->kcap) {
+        size_t cap = r->kcap ? r->kcap : 16;
+        while (cap < r->nk + (size_t)n)
+            cap *= 2;
         int32_t *p = pt_realloc_array(r->kids, cap, sizeof *p);
         if (p == NULL)
-            return rule_fail(ps, ps->tline, ps->tcol, PT_ENOMEM, "out of memory");
+            return rule_fail(ps, line, col, PT_ENOMEM, "out of memory");
         r->kids = p;
         r->kcap = cap;
     }
-    r->kids[r->nk++] = k;
-    return 0;
+    r->nodes[k].a = (int32_t)r->nk;
+    r->nodes[k].b = n;
+    if (n > 0) /* kids may still be NULL (a call without arguments) */
+        memcpy(r->kids + r->nk, items, (size_t)n * sizeof *items);
+    r->nk += (size_t)n;
+    return k;
 }
 
 #define N(i)  (ps->r->nodes[i])
@@ -274,7 +285,7 @@ static int32_t parse_call(struct parser *ps, const char *name, size_t n, uint32_
     /* check the arguments */
     const char *fname = k_funcs[fid].name;
     int positional_ok = strcmp(fname, "orders_in") == 0;
-    int seen_within = 0, seen_event = 0;
+    int seen_event = 0;
     for (int i = 0; i < na; i++) {
         const struct pt_rule_node *a = &N(args[i]);
         const char *an = a->slen ? ps->r->strs + a->str : NULL;
@@ -299,7 +310,6 @@ static int32_t parse_call(struct parser *ps, const char *name, size_t n, uint32_
                 return rule_fail(ps, a->line, a->col, PT_EPARSE, "argument \"%s\" given twice", an);
         }
         if (strcmp(an, "within") == 0) {
-            seen_within = 1;
             if (t != PT_RT_DUR)
                 return rule_fail(ps, a->line, a->col, PT_EPARSE,
                                  "within takes a duration such as 7d or 12h, got a %s",
@@ -326,7 +336,6 @@ static int32_t parse_call(struct parser *ps, const char *name, size_t n, uint32_
                              pt_rule_type_name(t));
         }
     }
-    (void)seen_within;
     if (strcmp(fname, "count") == 0 && !seen_event)
         return rule_fail(
             ps, line, col, PT_EPARSE,
@@ -334,15 +343,9 @@ static int32_t parse_call(struct parser *ps, const char *name, size_t n, uint32_
     if (positional_ok && na != 1)
         return rule_fail(ps, line, col, PT_EPARSE,
                          "orders_in takes one duration, e.g. orders_in(30d)");
-    int32_t k = node(ps, PT_R_CALL, k_funcs[fid].type, line, col);
-    if (k < 0)
-        return -1;
-    N(k).id = fid;
-    N(k).a = (int32_t)ps->r->nk;
-    N(k).b = na;
-    for (int i = 0; i < na; i++)
-        if (add_kid(ps, args[i]))
-            return -1;
+    int32_t k = group_node(ps, PT_R_CALL, k_funcs[fid].type, line, col, args, na);
+    if (k >= 0)
+        N(k).id = fid;
     return k;
 }
 
@@ -538,15 +541,7 @@ static int32_t parse_list(struct parser *ps, enum pt_rule_type want)
         return rule_fail(ps, line, col, PT_EPARSE, "an empty list matches nothing");
     if (rule_next(ps))
         return -1;
-    int32_t k = node(ps, PT_R_LIST, PT_RT_LIST, line, col);
-    if (k < 0)
-        return -1;
-    N(k).a = (int32_t)ps->r->nk;
-    N(k).b = n;
-    for (int i = 0; i < n; i++)
-        if (add_kid(ps, items[i]))
-            return -1;
-    return k;
+    return group_node(ps, PT_R_LIST, PT_RT_LIST, line, col, items, n);
 }
 
 static int32_t parse_cmp(struct parser *ps)
