@@ -179,6 +179,18 @@ static const char *closest(const char *w, size_t n, const void *table, size_t co
 
 static int32_t parse_or(struct parser *ps);
 
+/* After an item of a parenthesised list: past a ",", or at the ")"; else an
+ * error naming where ("the list", "the arguments of " NAME). */
+static int separator(struct parser *ps, const char *where, const char *name)
+{
+    if (ps->t == T_COMMA)
+        return rule_next(ps);
+    if (ps->t != T_RP)
+        return rule_fail(ps, ps->tline, ps->tcol, PT_EPARSE, "expected \",\" or \")\" in %s%s",
+                         where, name);
+    return 0;
+}
+
 /* path := IDENT ('.' IDENT)*, resolved against the attribute table. */
 static int32_t parse_attr(struct parser *ps)
 {
@@ -271,14 +283,8 @@ static int32_t parse_call(struct parser *ps, const char *name, size_t n, uint32_
         N(k).a = v;
         N(k).type = TY(v);
         args[na++] = k;
-        if (ps->t == T_COMMA) {
-            if (rule_next(ps))
-                return -1;
-            continue;
-        }
-        if (ps->t != T_RP)
-            return rule_fail(ps, ps->tline, ps->tcol, PT_EPARSE,
-                             "expected \",\" or \")\" in the arguments of %s", k_funcs[fid].name);
+        if (separator(ps, "the arguments of ", k_funcs[fid].name))
+            return -1;
     }
     if (rule_next(ps)) /* past ')' */
         return -1;
@@ -528,14 +534,8 @@ static int32_t parse_list(struct parser *ps, enum pt_rule_type want)
         if (!comparable(want, TY(v)))
             return mismatch(ps, N(v).line, N(v).col, "compare", want, TY(v));
         items[n++] = v;
-        if (ps->t == T_COMMA) {
-            if (rule_next(ps))
-                return -1;
-            continue;
-        }
-        if (ps->t != T_RP)
-            return rule_fail(ps, ps->tline, ps->tcol, PT_EPARSE,
-                             "expected \",\" or \")\" in the list");
+        if (separator(ps, "the list", ""))
+            return -1;
     }
     if (n == 0)
         return rule_fail(ps, line, col, PT_EPARSE, "an empty list matches nothing");
