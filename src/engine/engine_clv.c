@@ -196,20 +196,26 @@ void engine_clv_score(struct pt_engine *g, int64_t shop, struct pt_profile *p)
     double T = fmax(0, (double)(p->now - p->first_t) / WEEK);
     double tx = p->orders > 1 ? fmin(T, (double)(p->last_t - p->first_t) / WEEK) : 0;
     struct pt_rfx c = {p->orders - 1.0, tx, T};
-    p->clv_p_alive = pt_clv_palive(&f.bg, &c);
-    p->clv_exp90 = pt_clv_expected(&f.bg, &c, 90 / 7.0);
-    p->clv_exp365 = pt_clv_expected(&f.bg, &c, 365 / 7.0);
-    p->clv_value365 = -1;
+    double aov = NAN;
     if (f.has_gg) {
         double mean = (double)(p->revenue - p->refunded) / p->orders;
-        double aov = pt_gg_mean(&f.gg, mean > 0 ? c.x : 0, mean > 0 ? mean : 0);
-        double v = pt_clv_value(&f.bg, &c, 365 / 7.0, MONTH_W, 0.01, aov);
-        if (isfinite(v) && v >= 0 && v < 9e15)
-            p->clv_value365 = (int64_t)llround(v);
+        aov = pt_gg_mean(&f.gg, mean > 0 ? c.x : 0, mean > 0 ? mean : 0);
+    }
+    /* P(alive), the 365-day expectation, value and next order in one pass;
+     * without a spend mean (q <= 1) the value is 0, as pt_clv_value gives */
+    struct pt_clv_scores sc;
+    pt_clv_score(&f.bg, &c, 365 / 7.0, MONTH_W, 0.01, f.has_gg ? (isnan(aov) ? 0 : aov) : NAN,
+                 3652.5 / 7, &sc);
+    p->clv_p_alive = sc.p_alive;
+    p->clv_exp90 = pt_clv_expected(&f.bg, &c, 90 / 7.0);
+    p->clv_exp365 = sc.expected;
+    p->clv_value365 = -1;
+    if (f.has_gg) {
+        if (isfinite(sc.value) && sc.value >= 0 && sc.value < 9e15)
+            p->clv_value365 = (int64_t)llround(sc.value);
         p->clv_aov = isfinite(aov) && aov < 9e15 ? (int64_t)llround(aov) : -1;
     }
-    double t = pt_clv_next_purchase(&f.bg, &c, 3652.5 / 7);
-    p->clv_next_t = isfinite(t) ? p->now + (int64_t)(t * WEEK) : 0;
+    p->clv_next_t = isfinite(sc.next_t) ? p->now + (int64_t)(sc.next_t * WEEK) : 0;
     p->clv_fitted_at = f.fitted_at;
     p->has_clv = 1;
 }
