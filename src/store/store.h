@@ -26,7 +26,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 
-#define PT_STORE_SCHEMA_VERSION 1
+#define PT_STORE_SCHEMA_VERSION 2
 
 struct pt_store;
 
@@ -160,5 +160,67 @@ int pt_store_customer_page(struct pt_store *s, int64_t shop, int64_t after, int 
                            int64_t *ids, int *n, struct pt_err *e);
 /* Count rows: "events", "customers", "orders" of every shop (metrics, tests). */
 int pt_store_count(struct pt_store *s, const char *table, int64_t *n, struct pt_err *e);
+
+/* ---- segments (store_seg.c; docs/segments.md) ---- */
+struct pt_seg_row {
+    int64_t id, shop;
+    const char *name, *rule; /* NUL-terminated; borrowed for the callback's duration */
+    const char *builtin;     /* built-in key ("rfm:Champions", "type:regulars") or NULL */
+    int64_t created, updated;
+    const void *members; /* CRoaring portable serialization of the recorded membership */
+    size_t members_len;  /* 0 = no snapshot yet */
+    int64_t members_seq; /* events with seq > this are not in the snapshot */
+};
+/* Writer only. Insert (row->id ignored; *id receives the new one). A shop has
+ * each builtin key at most once (PT_EIO otherwise). */
+int pt_store_seg_insert(struct pt_store *s, const struct pt_seg_row *row, int64_t *id,
+                        struct pt_err *e);
+/* Name, rule and updated time of segment id (PT_ENOTFOUND if none). */
+int pt_store_seg_update(struct pt_store *s, const struct pt_seg_row *row, struct pt_err *e);
+/* Delete the segment and its daily counts (its timeline events stay);
+ * PT_ENOTFOUND if none. */
+int pt_store_seg_delete(struct pt_store *s, int64_t id, struct pt_err *e);
+/* Replace the membership snapshot of segment id (len 0: none); PT_ENOTFOUND
+ * if none. */
+int pt_store_seg_snapshot(struct pt_store *s, int64_t id, const void *members, size_t len,
+                          int64_t seq, struct pt_err *e);
+/* Every segment, in id order. */
+int pt_store_seg_load(struct pt_store *s, int (*cb)(void *ctx, const struct pt_seg_row *r),
+                      void *ctx, struct pt_err *e);
+/* Segment Entered / Exited events of segment id with seq > after, in seq order. */
+int pt_store_seg_replay(struct pt_store *s, int64_t id, int64_t after,
+                        int (*cb)(void *ctx, int64_t customer, int entered), void *ctx,
+                        struct pt_err *e);
+/* Append a Segment Entered (entered = 1) or Exited event to customer's chain
+ * (prev = its head, 0 = none): type track, the name, time t, the segment's id
+ * in the events' segment column; body json. *seq receives its seq. */
+int pt_store_seg_event(struct pt_store *s, int64_t shop, int64_t customer, int64_t prev,
+                       int64_t segment, int entered, int64_t t, const char *json, size_t len,
+                       int64_t *seq, struct pt_err *e);
+/* The largest event seq (0 if none). */
+int pt_store_max_seq(struct pt_store *s, int64_t *seq, struct pt_err *e);
+/* Daily member counts: set (segment, day) (day = Unix day number, t / 86400). */
+int pt_store_seg_daily_put(struct pt_store *s, int64_t id, int64_t day, int64_t count,
+                           struct pt_err *e);
+/* Any connection: the counts of days [from, to] in day order. */
+int pt_store_seg_daily(struct pt_store *s, int64_t id, int64_t from, int64_t to,
+                       int (*cb)(void *ctx, int64_t day, int64_t count), void *ctx,
+                       struct pt_err *e);
+
+/* ---- activity for segments, loaded at start (store_seg.c) ---- */
+struct pt_act_row {
+    int64_t customer, t;
+    int kind;          /* enum pt_ev_kind */
+    const char *name;  /* event name (NULL for orders) */
+    const char *product, *category; /* NULL if none */
+    int64_t qty;       /* >= 1 */
+    int discounted;    /* orders (0 on their lines) */
+    int line;          /* an order line (of the order reported just before it) */
+};
+/* Track events other than orders, refunds and segment events, in seq order;
+ * then every order (kind ORDER_COMPLETED, line 0, qty 1), by customer and
+ * time, each followed by its lines (line 1, the order's kind and time). */
+int pt_store_load_acts(struct pt_store *s, int (*cb)(void *ctx, const struct pt_act_row *a),
+                       void *ctx, struct pt_err *e);
 
 #endif

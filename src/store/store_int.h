@@ -18,4 +18,13 @@ static inline sqlite3 *db_of(struct pt_store *s)
     return ((struct pt_store_head *)(void *)s)->db;
 }
 
+/* Prepared statements the other files of the backend keep on a connection:
+ * slot i of PT_STORE_NSLOTS (store_seg.c uses [0, 16)). pt_store_slot returns
+ * the statement of `slot`, prepared from `sql` on first use (persistent,
+ * finalized by pt_store_close), reset and with its bindings cleared; NULL if
+ * it cannot be prepared (sqlite3_errmsg tells why). A slot always holds the
+ * same sql. */
+#define PT_STORE_NSLOTS 16
+sqlite3_stmt *pt_store_slot(struct pt_store *s, int slot, const char *sql);
+
 #endif

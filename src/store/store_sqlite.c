@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "store/store_int.h"
 #include "util/mem.h"
 
 /* Schema migrations: migration i brings the schema from version i to i + 1. */
@@ -48,8 +49,26 @@ static const char *const migrations[] = {
     " reason TEXT NOT NULL, undone_t INTEGER);"
     "CREATE INDEX merges_from ON merges(from_customer);"
     "CREATE INDEX merges_into ON merges(into_customer);",
+    /* 1 -> 2: segments (store_seg.c). Track events of one product keep it in
+     * columns (the activity segments are evaluated over, loaded at start);
+     * Segment Entered / Exited events name their segment; orders record
+     * whether they were discounted. */
+    "ALTER TABLE events ADD COLUMN segment INTEGER;"
+    "ALTER TABLE events ADD COLUMN product TEXT;"
+    "ALTER TABLE events ADD COLUMN category TEXT;"
+    "ALTER TABLE events ADD COLUMN qty INTEGER;"
+    "ALTER TABLE orders ADD COLUMN discounted INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX events_segment ON events(segment, seq) WHERE segment IS NOT NULL;"
+    "CREATE TABLE segments(id INTEGER PRIMARY KEY, shop INTEGER NOT NULL, name TEXT NOT NULL,"
+    " rule TEXT NOT NULL, builtin TEXT, created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+    " members BLOB, members_seq INTEGER NOT NULL DEFAULT 0);"
+    "CREATE UNIQUE INDEX segments_builtin ON segments(shop, builtin) WHERE builtin IS NOT NULL;"
+    "CREATE TABLE segment_daily(segment INTEGER NOT NULL, day INTEGER NOT NULL,"
+    " count INTEGER NOT NULL, PRIMARY KEY(segment, day)) WITHOUT ROWID;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+_Static_assert(sizeof migrations / sizeof migrations[0] == PT_STORE_SCHEMA_VERSION,
+               "PT_STORE_SCHEMA_VERSION is the number of migrations");
 
 enum stmt {
     S_BEGIN, S_COMMIT, S_ROLLBACK,
@@ -80,13 +99,13 @@ static const char *const sql_text[S_NSTMT] = {
     [S_CUST_FIND] = "SELECT id FROM customers WHERE shop=? AND kind=? AND ext_id=?",
     [S_CUST_PAGE] = "SELECT id FROM customers WHERE shop=? AND kind=0 AND id>? ORDER BY id LIMIT ?",
     [S_EV_INS] = "INSERT OR IGNORE INTO events(shop,customer,prev,message_id,type,kind,name,t,"
-                 "received) VALUES(?,?,?,?,?,?,?,?,?)",
+                 "received,product,category,qty) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
     [S_EV_BODY] = "INSERT INTO event_bodies(seq,body) VALUES(?,?)",
     [S_EV_DEL] = "DELETE FROM events WHERE seq=?",
     [S_EV_DEL_BODY] = "DELETE FROM event_bodies WHERE seq=?",
     [S_LOAD_HEADS] = "SELECT seq,customer FROM events",
-    [S_ORD_INS] = "INSERT OR IGNORE INTO orders(shop,order_id,customer,t,amount,currency,event)"
-                  " VALUES(?,?,?,?,?,?,?)",
+    [S_ORD_INS] = "INSERT OR IGNORE INTO orders(shop,order_id,customer,t,amount,currency,event,"
+                  "discounted) VALUES(?,?,?,?,?,?,?,?)",
     [S_LINE_INS] = "INSERT INTO order_lines(customer,shop,order_id,product_id,sku,category,name,"
                    "price,quantity) VALUES(?,?,?,?,?,?,?,?,?)",
     [S_ORD_GET] = "SELECT customer,amount,refunded,t FROM orders WHERE shop=? AND order_id=?",
@@ -106,6 +125,7 @@ struct pt_store {
     sqlite3 *db;
     int writer;
     sqlite3_stmt *st[S_NSTMT];
+    sqlite3_stmt *slot[PT_STORE_NSLOTS]; /* store_int.h */
 };
 
 static int db_fail(struct pt_store *s, struct pt_err *e, const char *what)
@@ -121,6 +141,18 @@ static sqlite3_stmt *stmt(struct pt_store *s, enum stmt i)
     sqlite3_reset(s->st[i]);
     sqlite3_clear_bindings(s->st[i]);
     return s->st[i];
+}
+
+sqlite3_stmt *pt_store_slot(struct pt_store *s, int slot, const char *sql)
+{
+    if (slot < 0 || slot >= PT_STORE_NSLOTS)
+        return NULL;
+    sqlite3_stmt **q = &s->slot[slot];
+    if (*q == NULL && sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, q, NULL))
+        return NULL;
+    sqlite3_reset(*q);
+    sqlite3_clear_bindings(*q);
+    return *q;
 }
 
 static void bind_text(sqlite3_stmt *q, int i, const char *t)
@@ -246,6 +278,8 @@ void pt_store_close(struct pt_store *s)
         return;
     for (int i = 0; i < S_NSTMT; i++)
         sqlite3_finalize(s->st[i]);
+    for (int i = 0; i < PT_STORE_NSLOTS; i++)
+        sqlite3_finalize(s->slot[i]);
     sqlite3_close(s->db);
     pt_free(s);
 }
@@ -476,6 +510,24 @@ int pt_store_customer_page(struct pt_store *s, int64_t shop, int64_t after, int 
 
 /* ---- events and orders ---- */
 
+/* The product of a track event about one product (viewed, added to or removed
+ * from the cart or the wishlist): its first line, else NULL. */
+static const struct pt_evline *event_product(const struct pt_event *ev)
+{
+    if (ev->type != PT_EV_TRACK || ev->nlines < 1 || ev->lines == NULL)
+        return NULL;
+    switch (ev->kind) {
+    case PT_K_PRODUCT_VIEWED:
+    case PT_K_PRODUCT_ADDED:
+    case PT_K_PRODUCT_REMOVED:
+    case PT_K_WISHLIST_ADDED:
+    case PT_K_WISHLIST_REMOVED:
+        return &ev->lines[0];
+    default:
+        return NULL;
+    }
+}
+
 int pt_store_event_insert(struct pt_store *s, int64_t shop, int64_t customer, int64_t prev,
                           const struct pt_event *ev, int64_t received, int64_t *seq, int *dup,
                           struct pt_err *e)
@@ -493,6 +545,12 @@ int pt_store_event_insert(struct pt_store *s, int64_t shop, int64_t customer, in
     bind_text(q, 7, ev->name);
     sqlite3_bind_int64(q, 8, ev->t);
     sqlite3_bind_int64(q, 9, received);
+    const struct pt_evline *l = event_product(ev);
+    if (l) {
+        bind_text(q, 10, l->product_id ? l->product_id : l->sku);
+        bind_text(q, 11, l->category);
+        sqlite3_bind_int64(q, 12, l->quantity);
+    }
     int rc = run(s, q, e, "insert event");
     if (rc)
         return rc;
@@ -553,6 +611,7 @@ int pt_store_order_insert(struct pt_store *s, int64_t shop, int64_t customer,
     sqlite3_bind_int64(q, 5, ev->amount);
     bind_text(q, 6, ev->currency[0] ? ev->currency : NULL);
     sqlite3_bind_int64(q, 7, seq);
+    sqlite3_bind_int(q, 8, ev->discounted != 0);
     int rc = run(s, q, e, "insert order");
     if (rc)
         return rc;
