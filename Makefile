@@ -17,7 +17,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wconversion -Wsign-conversion \
            -Wstrict-prototypes -Wmissing-prototypes -Wno-error=unused-function
 CFLAGS  ?= $(OPT) -g
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -fvisibility=hidden $(WARN) $(CFLAGS) -Isrc -MMD -MP
-LDLIBS   = $(shell pkg-config --libs libmicrohttpd jansson sqlite3 libsodium gsl) -lpthread -lm
+LDLIBS   = $(shell pkg-config --libs libmicrohttpd jansson sqlite3 libsodium gsl) -lroaring -lpthread -lm
 
 ifeq ($(SAN),1)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all

@@ -17,6 +17,7 @@ static const struct {
     const char *help;
 } k_cmds[] = {
     {"rfm", cmd_rfm, "RFM scores and segments of an order export"},
+    {"segment", cmd_segment, "evaluate a segment rule over an order export"},
     {"clv", cmd_clv, "customer lifetime value: fit BG/NBD, Pareto/NBD, Gamma-Gamma; score"},
     {"gen", cmd_gen, "write a realistic, deterministic demo order CSV"},
     {"serve", cmd_serve, "the events and customer profiles API server"},

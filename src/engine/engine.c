@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/mem.h"
@@ -178,11 +179,27 @@ static void *writer_main(void *arg)
     struct pt_engine *g = arg;
     for (;;) {
         pthread_mutex_lock(&g->mu);
-        while (g->q_head == NULL && !g->stopping)
-            pthread_cond_wait(&g->work_cv, &g->mu);
+        if (g->q_head == NULL && !g->stopping) {
+            /* idle: wake within a second for timers and sweeps of segments */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            pthread_cond_timedwait(&g->work_cv, &g->mu, &ts);
+        }
         if (g->q_head == NULL && g->stopping) {
             pthread_mutex_unlock(&g->mu);
             break;
+        }
+        if (g->q_head == NULL) {
+            pthread_mutex_unlock(&g->mu);
+            /* the state is the engine thread's: reading it here needs no lock */
+            if (engine_seg_due(g)) {
+                struct pt_job tick;
+                memset(&tick, 0, sizeof tick);
+                tick.kind = PT_JOB_TICK;
+                engine_group(g, &tick);
+            }
+            continue;
         }
         /* take jobs up to the group limit (at least one) */
         struct pt_job *head = g->q_head, *last = head;
@@ -350,6 +367,9 @@ int pt_engine_open(const struct pt_engine_opts *o, struct pt_engine **out, struc
     g->clv_refit = o->clv_refit_s == 0 ? 3600 : o->clv_refit_s;
     g->progress = o->progress;
     g->pctx = o->pctx;
+    g->clock = o->clock;
+    g->clock_ctx = o->clock_ctx;
+    g->seg_sweep_s = o->seg_sweep_s;
     pt_state_init(&g->st);
     pthread_mutex_init(&g->mu, NULL);
     pthread_mutex_init(&g->rfm_mu, NULL);
@@ -370,6 +390,8 @@ int pt_engine_open(const struct pt_engine_opts *o, struct pt_engine **out, struc
                     : pt_err_set(e, PT_ENOMEM, "out of memory");
     if (rc == 0)
         rc = engine_load(g, e);
+    if (rc == 0)
+        rc = engine_seg_open(g, e);
     if (rc == 0 && pthread_create(&g->sync_thread, NULL, sync_main, g))
         rc = pt_err_set(e, PT_EIO, "cannot start the engine's sync thread");
     else if (rc == 0)
@@ -419,6 +441,7 @@ void pt_engine_close(struct pt_engine *g)
         pt_store_close(r);
     }
     pthread_key_delete(g->reader_key);
+    engine_seg_close(g);
     pt_store_close(g->w);
     pt_state_release(&g->st);
     engine_rfm_release(g);
@@ -434,6 +457,12 @@ void pt_engine_close(struct pt_engine *g)
     pt_free(g);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 void pt_engine_stats(struct pt_engine *g, struct pt_engine_stats *st)
 {
     pthread_mutex_lock(&g->mu);
@@ -446,5 +475,15 @@ void pt_engine_stats(struct pt_engine *g, struct pt_engine_stats *st)
     st->commit_seconds = g->commit_seconds;
     st->customers = g->live_rows; /* no state lock: /metrics never waits for a group */
     st->rows = g->all_rows;
+    st->segments = g->seg_count;
+    st->segment_members = g->seg_members;
+    st->segment_bytes = g->seg_bytes;
+    st->segment_events = g->seg_events;
+    size_t n = g->nseg_lat < 4096 ? g->nseg_lat : 4096;
+    double lat[4096];
+    memcpy(lat, g->seg_lat, n * sizeof *lat);
     pthread_mutex_unlock(&g->mu);
+    qsort(lat, n, sizeof *lat, cmp_double);
+    st->segment_p50 = n ? lat[n / 2] : 0;
+    st->segment_p99 = n ? lat[n * 99 / 100] : 0;
 }

@@ -36,9 +36,16 @@ struct pt_engine_opts {
     int clv_refit_s;     /* CLV models refit per shop this often; 0 = 3600, < 0 = never */
     void (*progress)(void *ctx, const char *phase, uint64_t done); /* loading; may be NULL */
     void *pctx;
+    /* segments: the clock (Unix seconds; NULL = the system's), and how often
+     * segments reading RFM or CLV scores are fully re-evaluated and
+     * membership snapshots saved (0 = 300 s) */
+    int64_t (*clock)(void *ctx);
+    void *clock_ctx;
+    int seg_sweep_s;
 };
 
-enum pt_job_kind { PT_JOB_EVENTS = 1, PT_JOB_UNMERGE, PT_JOB_ERASE };
+enum pt_job_kind { PT_JOB_EVENTS = 1, PT_JOB_UNMERGE, PT_JOB_ERASE, PT_JOB_SEGMENT, PT_JOB_TICK };
+enum pt_seg_op { PT_SEG_CREATE = 1, PT_SEG_UPDATE, PT_SEG_DELETE, PT_SEG_REFRESH };
 
 /* Per-event outcome of an events job. */
 enum { PT_EV_ACCEPTED = 0, PT_EV_DUPLICATE = 1, PT_EV_REJECTED = 2 };
@@ -52,6 +59,11 @@ struct pt_job {
     int anonymous;            /* UNMERGE, ERASE: user_id is an anonymousId */
     const char *anonymous_id; /* UNMERGE: which identity (NULL: the latest merge) */
     int64_t merge_id;         /* UNMERGE: or this merge (> 0) */
+    int seg_op;               /* SEGMENT: enum pt_seg_op */
+    int64_t seg_id;           /* SEGMENT: UPDATE, DELETE, REFRESH (0: every segment of shop) */
+    const char *seg_name;     /* SEGMENT: CREATE, UPDATE (NULL: unchanged) */
+    const char *seg_rule;     /* SEGMENT: CREATE, UPDATE (NULL: unchanged) */
+    struct pt_err seg_err;    /* SEGMENT: a rejected rule (rc PT_EPARSE, line, column) */
     /* results */
     int rc;                   /* 0, PT_ENOTFOUND, PT_EIO, PT_EINVAL */
     char msg[160];
@@ -106,6 +118,35 @@ int pt_engine_profile_row(struct pt_engine *g, int64_t shop, int64_t row, struct
 int pt_engine_profile(struct pt_engine *g, int64_t shop, const char *user_id, int anonymous,
                       struct pt_profile *p);
 
+/* ---- segments (docs/segments.md) ---- */
+struct pt_segment_info {
+    int64_t id, shop;
+    const char *name, *rule, *builtin; /* borrowed: valid in the callback only */
+    int64_t created, updated;
+    uint64_t count; /* members now */
+};
+/* Every segment of shop, in id order (under the read lock: keep cb short). */
+int pt_engine_segments(struct pt_engine *g, int64_t shop,
+                       int (*cb)(void *ctx, const struct pt_segment_info *s), void *ctx);
+/* One segment: PT_ENOTFOUND if shop has no segment id. */
+int pt_engine_segment(struct pt_engine *g, int64_t shop, int64_t id,
+                      int (*cb)(void *ctx, const struct pt_segment_info *s), void *ctx);
+/* Members of segment id after cursor `after` (0 = from the start), at most
+ * limit, in a stable order; *next receives the cursor of the next page (0 =
+ * none). cb gets each member's id and kind. */
+int pt_engine_segment_members(struct pt_engine *g, int64_t shop, int64_t id, uint64_t after,
+                              size_t limit,
+                              int (*cb)(void *ctx, const char *cid, size_t len, int anonymous),
+                              void *ctx, uint64_t *next);
+/* Evaluate a rule without saving it: *count members, the first `sample` of
+ * them through cb. PT_EPARSE with e (line, column) for a bad rule. */
+int pt_engine_segment_preview(struct pt_engine *g, int64_t shop, const char *rule, size_t len,
+                              size_t sample,
+                              int (*cb)(void *ctx, const char *cid, size_t len, int anonymous),
+                              void *ctx, uint64_t *count, struct pt_err *e);
+/* Run what is due by the clock now (time-driven entries and exits, sweeps). */
+int pt_engine_tick(struct pt_engine *g);
+
 /* A shop's live CLV models (docs/clv.md, "Live"). */
 struct pt_clv_live {
     int64_t shop, fitted_at;
@@ -122,6 +163,11 @@ struct pt_engine_stats {
     size_t queue_events, queue_jobs, customers, rows;
     uint64_t events_accepted, events_duplicate, commits, commit_events;
     double commit_seconds;
+    /* segments */
+    size_t segments;
+    uint64_t segment_members, segment_bytes; /* memberships, Roaring bytes (serialized) */
+    uint64_t segment_events;                 /* Segment Entered / Exited written */
+    double segment_p50, segment_p99; /* seconds a group spent on segments (last 4096) */
 };
 void pt_engine_stats(struct pt_engine *g, struct pt_engine_stats *st);
 

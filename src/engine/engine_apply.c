@@ -9,15 +9,20 @@
 
 #include "engine/engine_int.h"
 #include "util/mem.h"
+#include "util/timeutil.h"
 
 struct grp_ctx {
     struct pt_engine *g;
-    int64_t now;
+    int64_t now;   /* received */
+    int64_t clock; /* segments' now (the engine's clock) */
+    double seg_seconds;
     struct pt_err e;
 };
 
 static int mark_dirty(struct pt_engine *g, size_t row)
 {
+    if (engine_seg_mark(g, row))
+        return PT_ENOMEM;
     for (size_t i = g->ndirty; i > 0 && i + 8 > g->ndirty; i--) /* cheap recent check */
         if (g->dirty[i - 1] == row)
             return 0;
@@ -198,6 +203,8 @@ static int apply_event(struct grp_ctx *c, int64_t shop64, const struct pt_event 
     if (ev->traits && (rc = pt_store_customer_traits(g->w, (int64_t)target + 1, ev->traits, &c->e)))
         return rc;
     size_t root = pt_state_root(s, target);
+    if ((rc = engine_act_add(g, target, ev, seq)) || (rc = engine_seg_mark(g, root)))
+        return pt_err_set(&c->e, rc, "out of memory");
     switch (ev->kind) {
     case PT_K_ORDER_COMPLETED:
         pt_state_order(s, target, ev->t, ev->amount);
@@ -211,8 +218,11 @@ static int apply_event(struct grp_ctx *c, int64_t shop64, const struct pt_event 
             return 0; /* kept on the timeline; no order to reduce */
         if (rc)
             return rc;
-        if (cust >= 1 && (size_t)cust <= s->n)
+        if (cust >= 1 && (size_t)cust <= s->n) {
             s->refunded[cust - 1] += applied;
+            if (engine_seg_mark(g, pt_state_root(s, (size_t)cust - 1)))
+                return pt_err_set(&c->e, PT_ENOMEM, "out of memory");
+        }
         return 0;
     }
     case PT_K_PRODUCT_ADDED:
@@ -320,8 +330,11 @@ static int do_erase(struct grp_ctx *c, struct pt_job *j)
     int rc = pt_store_erase(g->w, ids, heads, n, &c->e);
     if (rc)
         return rc;
-    for (size_t i = n; i > 0; i--)
+    for (size_t i = n; i > 0; i--) {
         pt_state_erase(s, rows[i - 1]);
+        if (engine_seg_mark(g, rows[i - 1]))
+            return pt_err_set(&c->e, PT_ENOMEM, "out of memory");
+    }
     /* forget dirty marks of erased rows */
     for (size_t i = 0; i < g->ndirty; i++)
         if (s->flags[g->dirty[i]] & ROW_ERASED)
@@ -356,8 +369,18 @@ static int group_body(struct grp_ctx *c, struct pt_job *head)
             if ((rc = do_erase(c, j)))
                 return rc;
             break;
+        case PT_JOB_SEGMENT:
+            if ((rc = engine_seg_job(g, j, c->clock, &c->e)))
+                return rc;
+            break;
+        case PT_JOB_TICK:
+            break;
         }
     }
+    double t0 = pt_mono_now();
+    if ((rc = engine_seg_group(g, c->clock, &c->e)))
+        return rc;
+    c->seg_seconds = pt_mono_now() - t0;
     for (size_t i = 0; i < g->ndirty; i++) {
         if (g->dirty[i] == SIZE_MAX)
             continue;
@@ -370,8 +393,9 @@ static int group_body(struct grp_ctx *c, struct pt_job *head)
 
 void engine_group(struct pt_engine *g, struct pt_job *head)
 {
-    struct grp_ctx c = {.g = g, .now = (int64_t)time(NULL)};
+    struct grp_ctx c = {.g = g, .now = (int64_t)time(NULL), .clock = engine_now(g)};
     g->ndirty = 0;
+    g->nsdirty = 0;
     g->scrub = 0;
     pthread_rwlock_wrlock(&g->lock);
     int rc = pt_store_begin(g->w, &c.e);
@@ -384,7 +408,7 @@ void engine_group(struct pt_engine *g, struct pt_job *head)
         pt_store_rollback(g->w);
         fprintf(stderr, "patron: engine: group of jobs failed, rolled back: %s\n", c.e.msg);
         struct pt_err le;
-        if (engine_load(g, &le))
+        if (engine_load(g, &le) || engine_seg_reload(g, &le))
             fprintf(stderr, "patron: engine: reload failed: %s\n", le.msg);
         for (struct pt_job *j = head; j; j = j->next) {
             j->rc = PT_EIO;
@@ -411,6 +435,17 @@ void engine_group(struct pt_engine *g, struct pt_job *head)
     for (struct pt_job *j = head; j; j = j->next) {
         g->ev_accepted += j->accepted;
         g->ev_duplicate += j->duplicates;
+    }
+    g->seg_lat[g->nseg_lat++ % 4096] = c.seg_seconds;
+    g->seg_count = g->nseg;
+    if (g->nseg_lat % 64 == 1 || g->nseg < 200) {
+        uint64_t m = 0, bytes = 0;
+        for (size_t k = 0; k < g->nseg; k++) {
+            m += roaring_bitmap_get_cardinality(g->segs[k].members);
+            bytes += roaring_bitmap_portable_size_in_bytes(g->segs[k].members);
+        }
+        g->seg_members = m;
+        g->seg_bytes = bytes;
     }
     g->live_rows = g->st.live; /* the engine thread is the state's only writer */
     g->all_rows = g->st.n;

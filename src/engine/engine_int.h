@@ -5,10 +5,13 @@
 #define PT_ENGINE_ENGINE_INT_H
 
 #include <pthread.h>
+#include <roaring/roaring.h>
 #include <sodium.h>
 
 #include "engine/engine.h"
 #include "engine/state.h"
+#include "segment/rule.h"
+#include "segment/subject.h"
 
 enum { ROW_SPLIT = 8 }; /* state flag: unmerged once, not merged again automatically */
 
@@ -19,6 +22,23 @@ struct rfm_snap {
     size_t n;
     int64_t *last, *mon;
     uint32_t *freq;
+};
+
+/* A saved segment in memory (engine_seg.c). members: root rows. */
+struct eseg {
+    int64_t id;
+    uint32_t shop;
+    char *name, *text, *builtin;
+    struct pt_rule rule;
+    struct pt_seg_time tm;
+    roaring_bitmap_t *members;
+    int64_t created, updated;
+    int64_t snap_seq; /* at load: the snapshot's last event */
+};
+
+struct seg_timer {
+    int64_t t;
+    uint32_t row;
 };
 
 struct pt_engine {
@@ -79,11 +99,97 @@ struct pt_engine {
 
     void (*progress)(void *ctx, const char *phase, uint64_t done);
     void *pctx;
+
+    /* segments (engine_seg.c, engine_seg_eval.c): written on the engine
+     * thread under the write lock, read under the read lock */
+    int64_t (*clock)(void *ctx);
+    void *clock_ctx;
+    struct eseg *segs;
+    size_t nseg, capseg;
+    struct pt_dict dict;                /* event names, categories, products */
+    struct pt_act *acts;                /* every identity's activity */
+    uint32_t *act_next;                 /* chain: the identity's previous act + 1 */
+    size_t nacts, capacts;
+    uint32_t *act_head;                 /* per row: its latest act + 1 */
+    size_t act_rows;
+    uint32_t order_grp;
+    struct seg_timer *heap;             /* customers' next possible changes (min-heap) */
+    size_t nheap, capheap;
+    int64_t *next_t;                    /* per row: its live timer (0 = none) */
+    size_t next_rows;
+    int seg_sweep_s;
+    int64_t last_sweep, last_snapshot;
+    struct pt_seg_ctx *sctx; /* engine thread's */
+    struct pt_act *gat;      /* engine thread's gather scratch */
+    size_t gcap;
+    struct pt_profile *sprof;
+    uint64_t seg_events;     /* Segment Entered / Exited written */
+    double seg_lat[4096];    /* seconds each recent group spent on segments (mu) */
+    size_t nseg_lat;
+    size_t seg_count;        /* for stats (mu) */
+    uint64_t seg_members, seg_bytes;
+    size_t *sdirty;          /* rows whose segments to re-evaluate in this group */
+    size_t nsdirty, capsdirty;
+    struct shop_seg {        /* per shop: union of its segments' time uses */
+        uint32_t shop;
+        int builtins;        /* its built-in segments exist */
+        struct pt_seg_time tm;
+    } *shops;
+    size_t nshops;
 };
+
+enum { ENGINE_FILL_RFM = 1, ENGINE_FILL_CLV = 2, ENGINE_FILL_ALL = 3 };
+static inline int64_t engine_now(struct pt_engine *g)
+{
+    return g->clock(g->clock_ctx);
+}
+int engine_fill(struct pt_engine *g, int64_t shop, size_t row, int64_t now, unsigned scores,
+                struct pt_profile *p);
+
+/* engine_seg_eval.c */
+int engine_act_add(struct pt_engine *g, size_t row, const struct pt_event *ev, int64_t seq);
+int engine_acts_load(struct pt_engine *g, struct pt_err *e);
+void engine_acts_release(struct pt_engine *g);
+/* Gather the activity of profile p into *buf (grown), *n its length. */
+int engine_gather(struct pt_engine *g, const struct pt_profile *p, struct pt_act **buf,
+                  size_t *cap, size_t *n);
+/* Subject of profile p (its activity in acts[0..nacts)). */
+void engine_subject(struct pt_engine *g, const struct pt_profile *p, const struct pt_act *acts,
+                    size_t nacts, struct pt_store *traits, struct pt_seg_subject *s,
+                    void *tctx_storage);
+/* Members of rules[0..n) among shop's profiles at now into out[i] (new
+ * bitmaps); next[root] (if not NULL, sized st.n) receives each profile's next
+ * possible change under time uses t. Caller holds the state lock. traits: a
+ * connection to read traits through (the calling thread's). */
+int engine_seg_eval_all(struct pt_engine *g, uint32_t shop, const struct pt_rule *const *rules,
+                        size_t n, int64_t now, const struct pt_seg_time *t,
+                        struct pt_store *traits, roaring_bitmap_t **out, int64_t *next);
+unsigned engine_seg_fill_flags(const struct pt_seg_time *t);
+
+/* engine_seg.c */
+int engine_seg_open(struct pt_engine *g, struct pt_err *e);
+int engine_seg_reload(struct pt_engine *g, struct pt_err *e);
+void engine_seg_close(struct pt_engine *g);
+int engine_seg_group(struct pt_engine *g, int64_t now, struct pt_err *e);
+int engine_seg_job(struct pt_engine *g, struct pt_job *j, int64_t now, struct pt_err *e);
+int engine_seg_due(struct pt_engine *g);
+int engine_seg_mark(struct pt_engine *g, size_t row);
+/* engine_seg_api.c */
+struct shop_seg *engine_seg_shop(struct pt_engine *g, uint32_t shop);
+int engine_seg_shop_update(struct pt_engine *g, uint32_t shop);
+int engine_seg_builtins(struct pt_engine *g, uint32_t shop, int64_t now, struct pt_err *e);
+int engine_seg_add(struct pt_engine *g, const struct pt_seg_row *r, struct eseg **out,
+                   struct pt_err *e);
+void engine_seg_free(struct eseg *s);
+int engine_seg_snapshot_all(struct pt_engine *g, int64_t now, struct pt_err *e);
+int engine_seg_timer(struct pt_engine *g, size_t row, int64_t t);
+int engine_seg_populate(struct pt_engine *g, uint32_t shop, struct eseg **segs, size_t n,
+                        int64_t now, int emit, struct pt_err *e);
 
 int engine_load(struct pt_engine *g, struct pt_err *e);
 void engine_group(struct pt_engine *g, struct pt_job *head);
 void engine_rfm_release(struct pt_engine *g);
+void engine_rfm_invalidate(struct pt_engine *g, int64_t shop);
 int engine_clv_start(struct pt_engine *g);
 void engine_clv_stop(struct pt_engine *g);
 void engine_clv_score(struct pt_engine *g, int64_t shop, struct pt_profile *p);

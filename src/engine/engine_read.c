@@ -165,7 +165,8 @@ static void score(struct pt_engine *g, int64_t shop, struct pt_profile *p)
     pthread_mutex_unlock(&g->rfm_mu);
 }
 
-static int fill(struct pt_engine *g, int64_t shop, size_t row, struct pt_profile *p)
+int engine_fill(struct pt_engine *g, int64_t shop, size_t row, int64_t now, unsigned scores,
+                struct pt_profile *p)
 {
     const struct pt_state *s = &g->st;
     if (row >= s->n || (s->flags[row] & (ROW_PRESENT | ROW_ERASED)) != ROW_PRESENT ||
@@ -177,7 +178,7 @@ static int fill(struct pt_engine *g, int64_t shop, size_t row, struct pt_profile
     if (n > PT_STATE_MAX_TREE)
         n = PT_STATE_MAX_TREE;
     memset(p, 0, sizeof *p);
-    p->now = (int64_t)time(NULL);
+    p->now = now;
     for (size_t i = 0; i < n; i++) {
         p->rows[i] = (int64_t)rows[i] + 1;
         p->heads[i] = s->head[rows[i]];
@@ -217,8 +218,10 @@ static int fill(struct pt_engine *g, int64_t shop, size_t row, struct pt_profile
     p->cart_value = s->cart_value[root];
     p->cart_since = s->cart_since[root];
     p->cart_t = s->cart_t[root];
-    score(g, shop, p);
-    engine_clv_score(g, shop, p);
+    if (scores & ENGINE_FILL_RFM)
+        score(g, shop, p);
+    if (scores & ENGINE_FILL_CLV)
+        engine_clv_score(g, shop, p);
     return 0;
 }
 
@@ -227,7 +230,7 @@ int pt_engine_profile_row(struct pt_engine *g, int64_t shop, int64_t row, struct
     if (row < 1)
         return PT_ENOTFOUND;
     pthread_rwlock_rdlock(&g->lock);
-    int rc = fill(g, shop, (size_t)row - 1, p);
+    int rc = engine_fill(g, shop, (size_t)row - 1, engine_now(g), ENGINE_FILL_ALL, p);
     pthread_rwlock_unlock(&g->lock);
     return rc;
 }
@@ -237,7 +240,17 @@ int pt_engine_profile(struct pt_engine *g, int64_t shop, const char *user_id, in
 {
     pthread_rwlock_rdlock(&g->lock);
     int64_t row = pt_state_find(&g->st, (uint32_t)shop, anonymous, user_id, strlen(user_id));
-    int rc = row < 0 ? PT_ENOTFOUND : fill(g, shop, (size_t)row, p);
+    int rc = row < 0 ? PT_ENOTFOUND
+                     : engine_fill(g, shop, (size_t)row, engine_now(g), ENGINE_FILL_ALL, p);
     pthread_rwlock_unlock(&g->lock);
     return rc;
+}
+
+void engine_rfm_invalidate(struct pt_engine *g, int64_t shop)
+{
+    pthread_mutex_lock(&g->rfm_mu);
+    for (size_t i = 0; i < g->nrfm; i++)
+        if (g->rfm[i].shop == shop)
+            snap_free(&g->rfm[i]); /* rebuilt on the next score */
+    pthread_mutex_unlock(&g->rfm_mu);
 }

@@ -23,7 +23,7 @@ struct pt_http {
     pthread_mutex_t log_mu;
     /* metrics */
     _Atomic uint64_t req_by_class[6]; /* 1xx..5xx */
-    _Atomic uint64_t req_by_route[16];
+    _Atomic uint64_t req_by_route[32];
     _Atomic uint64_t lat_bucket[NBUCKETS + 1];
     _Atomic uint64_t lat_sum_us, lat_count;
     _Atomic uint64_t rejected_busy, in_flight;
@@ -34,7 +34,8 @@ struct pt_http {
 enum route {
     R_NONE = 0, R_TRACK, R_IDENTIFY, R_ALIAS, R_PAGE, R_SCREEN, R_GROUP, R_BATCH,
     R_CUSTOMERS, R_CUSTOMER, R_EXPORT, R_UNMERGE, R_IMPORT_ORDERS, R_HEALTH, R_METRICS, R_CLV,
-    R_NROUTES
+    R_SEGMENTS, R_SEGMENT, R_SEG_PREVIEW, R_SEG_MEMBERS, R_SEG_MEMBERS_CSV, R_SEG_COUNTS,
+    R_SEG_REFRESH, R_NROUTES
 };
 
 enum req_state { ST_READ = 0, ST_WAIT, ST_READY };
@@ -85,6 +86,13 @@ void route_job_done(struct req *r);
 void route_import(struct req *r);
 void route_metrics(struct req *r);
 void route_clv(struct req *r);
+void route_segments(struct req *r);
+void route_segment(struct req *r);
+void route_segment_preview(struct req *r);
+void route_segment_members(struct req *r, int csv);
+void route_segment_counts(struct req *r);
+void route_segment_refresh(struct req *r);
+void route_segment_done(struct req *r);
 
 /* Helpers (server.c). */
 void reply_error(struct req *r, unsigned code, const char *ecode, const char *field,

@@ -304,6 +304,10 @@ void route_erase(struct req *r)
 void route_job_done(struct req *r)
 {
     struct pt_job *j = &r->job;
+    if (j->kind == PT_JOB_SEGMENT) {
+        route_segment_done(r);
+        return;
+    }
     if (j->rc == PT_ENOTFOUND) {
         reply_error(r, 404, "not_found", NULL, "%s", j->msg);
         return;

@@ -63,7 +63,10 @@ const char *query(struct req *r, const char *key)
 
 static const char *const route_names[R_NROUTES] = {
     "none", "track", "identify", "alias", "page", "screen", "group", "batch", "customers",
-    "customer", "export", "unmerge", "import_orders", "healthz", "metrics", "clv"};
+    "customer", "export", "unmerge", "import_orders", "healthz", "metrics", "clv", "segments",
+    "segment", "segment_preview", "segment_members", "segment_members_csv", "segment_counts",
+    "segment_refresh"};
+_Static_assert(R_NROUTES <= 32, "req_by_route");
 
 static enum route route_of(struct req *r, const char *url, const char *method, unsigned *bad)
 {
@@ -92,6 +95,46 @@ static enum route route_of(struct req *r, const char *url, const char *method, u
         if (!is_get)
             *bad = 405;
         return url[4] == 'c' && url[5] == 'u' ? R_CUSTOMERS : R_CLV;
+    }
+    if (strcmp(url, "/v1/segments") == 0) {
+        if (!is_get && !is_post)
+            *bad = 405;
+        return R_SEGMENTS;
+    }
+    if (strcmp(url, "/v1/segments/preview") == 0 || strcmp(url, "/v1/segments/refresh") == 0) {
+        if (!is_post)
+            *bad = 405;
+        return url[13] == 'p' ? R_SEG_PREVIEW : R_SEG_REFRESH;
+    }
+    const char *sp = "/v1/segments/";
+    if (strncmp(url, sp, strlen(sp)) == 0) {
+        const char *id = url + strlen(sp);
+        size_t n = strcspn(id, "/");
+        const char *rest = id + n;
+        enum route rt = R_NONE;
+        if (*rest == '\0')
+            rt = R_SEGMENT;
+        else if (strcmp(rest, "/members") == 0)
+            rt = R_SEG_MEMBERS;
+        else if (strcmp(rest, "/members.csv") == 0)
+            rt = R_SEG_MEMBERS_CSV;
+        else if (strcmp(rest, "/counts") == 0)
+            rt = R_SEG_COUNTS;
+        else if (strcmp(rest, "/refresh") == 0)
+            rt = R_SEG_REFRESH;
+        if (rt == R_NONE || n == 0 || n > 20) {
+            *bad = 404;
+            return R_NONE;
+        }
+        memcpy(r->id, id, n);
+        r->id[n] = '\0';
+        int is_del = strcmp(method, "DELETE") == 0;
+        int is_put = strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
+        if ((rt == R_SEGMENT && !is_get && !is_del && !is_put) ||
+            (rt == R_SEG_REFRESH && !is_post) ||
+            ((rt == R_SEG_MEMBERS || rt == R_SEG_MEMBERS_CSV || rt == R_SEG_COUNTS) && !is_get))
+            *bad = 405;
+        return rt;
     }
     const char *pre = "/v1/customers/";
     if (strncmp(url, pre, strlen(pre)) == 0) {
@@ -253,6 +296,25 @@ static void dispatch(struct req *r)
         break;
     case R_CLV:
         route_clv(r);
+        break;
+    case R_SEGMENTS:
+        route_segments(r);
+        break;
+    case R_SEGMENT:
+        route_segment(r);
+        break;
+    case R_SEG_PREVIEW:
+        route_segment_preview(r);
+        break;
+    case R_SEG_MEMBERS:
+    case R_SEG_MEMBERS_CSV:
+        route_segment_members(r, r->route == R_SEG_MEMBERS_CSV);
+        break;
+    case R_SEG_COUNTS:
+        route_segment_counts(r);
+        break;
+    case R_SEG_REFRESH:
+        route_segment_refresh(r);
         break;
     default:
         reply_error(r, 404, "not_found", NULL, "no such route");
@@ -499,6 +561,22 @@ void route_metrics(struct req *r)
                   (unsigned long long)st.commits, (unsigned long long)st.commit_events,
                   st.commit_seconds, (unsigned long long)atomic_load(&h->rejected_busy),
                   (unsigned long long)atomic_load(&h->in_flight));
+    pt_buf_printf(b,
+                  "# HELP patron_segments Saved segments (built-in included).\n"
+                  "# TYPE patron_segments gauge\npatron_segments %zu\n"
+                  "# HELP patron_segment_members Memberships over every segment.\n"
+                  "# TYPE patron_segment_members gauge\npatron_segment_members %llu\n"
+                  "# HELP patron_segment_bytes Membership bitmaps (Roaring, serialized size).\n"
+                  "# TYPE patron_segment_bytes gauge\npatron_segment_bytes %llu\n"
+                  "# HELP patron_segment_events_total Segment Entered and Exited events.\n"
+                  "# TYPE patron_segment_events_total counter\npatron_segment_events_total %llu\n"
+                  "# HELP patron_segment_group_seconds Time a group commit spends on segments.\n"
+                  "# TYPE patron_segment_group_seconds summary\n"
+                  "patron_segment_group_seconds{quantile=\"0.5\"} %.6f\n"
+                  "patron_segment_group_seconds{quantile=\"0.99\"} %.6f\n",
+                  st.segments, (unsigned long long)st.segment_members,
+                  (unsigned long long)st.segment_bytes, (unsigned long long)st.segment_events,
+                  st.segment_p50, st.segment_p99);
     r->state = ST_READY;
 }
 

@@ -42,6 +42,8 @@ enum pt_ev_kind {
     PT_K_CHECKOUT_STARTED,
     PT_K_STORE_VISITED,
     PT_K_CONSENT_CHANGED,
+    PT_K_WISHLIST_ADDED,   /* "Product Added to Wishlist" */
+    PT_K_WISHLIST_REMOVED, /* "Product Removed from Wishlist" */
     PT_K_NKINDS
 };
 
@@ -65,6 +67,8 @@ struct pt_event {
     const char *order_id;   /* orders and refunds */
     int64_t amount;         /* order revenue / refund / cart value, minor units */
     int has_amount;
+    int64_t discount;       /* Order Completed: properties.discount, minor units (0 if none) */
+    int discounted;         /* Order Completed: a discount > 0 or a coupon was given */
     char currency[4];       /* ISO-4217 upper case, "" if not given */
     struct pt_evline *lines;
     uint32_t nlines;

@@ -77,6 +77,8 @@ static const char *const kind_names[PT_K_NKINDS] = {
     [PT_K_CHECKOUT_STARTED] = "Checkout Started",
     [PT_K_STORE_VISITED] = "Store Visited",
     [PT_K_CONSENT_CHANGED] = "Consent Changed",
+    [PT_K_WISHLIST_ADDED] = "Product Added to Wishlist",
+    [PT_K_WISHLIST_REMOVED] = "Product Removed from Wishlist",
 };
 
 const char *pt_ev_kind_name(enum pt_ev_kind k)
@@ -473,10 +475,21 @@ static int decode_track(struct ctx *c, json_t *o, struct pt_event *ev)
             goto out;
         }
         ev->has_amount = have;
+        if (ev->kind == PT_K_ORDER_COMPLETED) {
+            int hd = 0;
+            if ((rc = get_money(c, p, "discount", "properties.discount", scale, 0, &ev->discount,
+                                &hd)))
+                goto out;
+            json_t *coupon = json_object_get(p, "coupon"); /* "" or null: no coupon */
+            ev->discounted = ev->discount > 0 || (json_is_string(coupon) &&
+                                                  json_string_length(coupon) > 0);
+        }
         break;
     case PT_K_PRODUCT_VIEWED:
     case PT_K_PRODUCT_ADDED:
     case PT_K_PRODUCT_REMOVED:
+    case PT_K_WISHLIST_ADDED:
+    case PT_K_WISHLIST_REMOVED:
         ev->lines = arena_alloc(c->b, sizeof *ev->lines);
         if (ev->lines == NULL) {
             rc = nomem(c);

@@ -291,7 +291,7 @@ static int32_t parse_call(struct parser *ps, const char *name, size_t n, uint32_
     /* check the arguments */
     const char *fname = k_funcs[fid].name;
     int positional_ok = strcmp(fname, "orders_in") == 0;
-    int seen_event = 0;
+    int seen_event = 0, nprops = 0;
     for (int i = 0; i < na; i++) {
         const struct pt_rule_node *a = &N(args[i]);
         const char *an = a->slen ? ps->r->strs + a->str : NULL;
@@ -336,6 +336,14 @@ static int32_t parse_call(struct parser *ps, const char *name, size_t n, uint32_
             }
             if (t != PT_RT_STR || N(a->a).op != PT_R_STR)
                 return rule_fail(ps, a->line, a->col, PT_EPARSE, "%s takes a string literal", an);
+        } else if (N(a->a).op != PT_R_STR && N(a->a).op != PT_R_NUM && N(a->a).op != PT_R_BOOL &&
+                   !(N(a->a).op == PT_R_NEG && N(N(a->a).a).op == PT_R_NUM)) {
+            return rule_fail(ps, a->line, a->col, PT_EPARSE,
+                             "property filter %s takes a literal (a string, number, true or false)",
+                             an);
+        } else if (++nprops > 8) {
+            return rule_fail(ps, a->line, a->col, PT_EPARSE,
+                             "at most 8 property filters in one %s", fname);
         } else if (t != PT_RT_STR && t != PT_RT_NUM && t != PT_RT_BOOL) {
             return rule_fail(ps, a->line, a->col, PT_EPARSE,
                              "property filter %s takes a string, number or boolean, got a %s", an,

@@ -158,7 +158,8 @@ int pt_store_export_json(struct pt_store *s, const int64_t *ids, const int64_t *
 /* Page of (id) of user customers of shop with id > after, ascending, at most limit. */
 int pt_store_customer_page(struct pt_store *s, int64_t shop, int64_t after, int limit,
                            int64_t *ids, int *n, struct pt_err *e);
-/* Count rows: "events", "customers", "orders" of every shop (metrics, tests). */
+/* Count rows: "events", "customers", "orders" of every shop (metrics, tests);
+ * "received": events but the Segment Entered / Exited the engine wrote. */
 int pt_store_count(struct pt_store *s, const char *table, int64_t *n, struct pt_err *e);
 
 /* ---- segments (store_seg.c; docs/segments.md) ---- */
@@ -216,10 +217,13 @@ struct pt_act_row {
     int64_t qty;       /* >= 1 */
     int discounted;    /* orders (0 on their lines) */
     int line;          /* an order line (of the order reported just before it) */
+    int64_t seq;       /* the event (for an order: its Order Completed event; 0 if none) */
 };
 /* Track events other than orders, refunds and segment events, in seq order;
  * then every order (kind ORDER_COMPLETED, line 0, qty 1), by customer and
  * time, each followed by its lines (line 1, the order's kind and time). */
+/* The stored JSON of event seq appended to out (PT_ENOTFOUND if none). Any connection. */
+int pt_store_event_body(struct pt_store *s, int64_t seq, struct pt_buf *out, struct pt_err *e);
 int pt_store_load_acts(struct pt_store *s, int (*cb)(void *ctx, const struct pt_act_row *a),
                        void *ctx, struct pt_err *e);
 

@@ -198,9 +198,12 @@ int pt_store_export_json(struct pt_store *s, const int64_t *ids, const int64_t *
 int pt_store_count(struct pt_store *s, const char *table, int64_t *n, struct pt_err *e)
 {
     char sql[96];
-    if (strcmp(table, "events") && strcmp(table, "customers") && strcmp(table, "orders"))
+    if (strcmp(table, "received") == 0) /* events as sent: not Segment Entered/Exited */
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM events WHERE segment IS NULL");
+    else if (strcmp(table, "events") && strcmp(table, "customers") && strcmp(table, "orders"))
         return pt_err_set(e, PT_EINVAL, "store: no table %s", table);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+    else
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(db_of(s), sql, -1, &q, NULL))
         return pt_err_set(e, PT_EIO, "store: %s", sqlite3_errmsg(db_of(s)));

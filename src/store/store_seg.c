@@ -34,6 +34,7 @@ enum seg_stmt {
     Q_DAILY,
     Q_ACTS_EVENTS,
     Q_ACTS_ORDERS,
+    Q_EVENT_BODY_GET,
     Q_N
 };
 _Static_assert(Q_N <= PT_STORE_NSLOTS, "store_seg.c has more statements than slots");
@@ -63,19 +64,20 @@ static const char *const seg_sql[Q_N] = {
                     " ON CONFLICT(segment,day) DO UPDATE SET count=excluded.count",
     [Q_DAILY] = "SELECT day,count FROM segment_daily WHERE segment=? AND day BETWEEN ? AND ?"
                 " ORDER BY day",
-    /* track events but orders, refunds and segment events, in seq order */
+    /* track events but orders and segment events, in seq order */
     [Q_ACTS_EVENTS] = "SELECT customer,kind,name,t,product,category,"
-                      "CASE WHEN qty>=1 THEN qty ELSE 1 END FROM events"
-                      " WHERE type=1 AND segment IS NULL AND kind NOT IN (1,2) ORDER BY seq",
+                      "CASE WHEN qty>=1 THEN qty ELSE 1 END,seq FROM events"
+                      " WHERE type=1 AND segment IS NULL AND kind<>1 ORDER BY seq",
     /* each order, then its lines in the order they were written; a customer's
      * orders are found through orders_customer, their lines through
      * order_lines_customer, so only one customer's rows are sorted at a time */
     [Q_ACTS_ORDERS] = "SELECT o.customer,o.t,o.discounted,o.order_id,l.rowid,"
                       "coalesce(l.product_id,l.sku),l.category,"
-                      "CASE WHEN l.quantity>=1 THEN l.quantity ELSE 1 END"
+                      "CASE WHEN l.quantity>=1 THEN l.quantity ELSE 1 END,coalesce(o.event,0)"
                       " FROM orders o LEFT JOIN order_lines l"
                       " ON l.customer=o.customer AND l.order_id=o.order_id"
                       " ORDER BY o.customer,o.t,o.order_id,l.rowid",
+    [Q_EVENT_BODY_GET] = "SELECT body FROM event_bodies WHERE seq=?",
 };
 
 static int fail(struct pt_store *s, struct pt_err *e, const char *what)
@@ -320,6 +322,7 @@ static int load_act_events(struct pt_store *s, int (*cb)(void *ctx, const struct
             .product = (const char *)sqlite3_column_text(q, 4),
             .category = (const char *)sqlite3_column_text(q, 5),
             .qty = sqlite3_column_int64(q, 6),
+            .seq = sqlite3_column_int64(q, 7),
         };
         r = cb(ctx, &a);
     }
@@ -346,7 +349,8 @@ static int load_act_orders(struct pt_store *s, int (*cb)(void *ctx, const struct
         struct pt_act_row a = {.customer = customer,
                                .t = sqlite3_column_int64(q, 1),
                                .kind = PT_K_ORDER_COMPLETED,
-                               .qty = 1};
+                               .qty = 1,
+                               .seq = sqlite3_column_int64(q, 8)};
         if (oid == NULL) {
             oid = "";
             olen = 0;
@@ -382,4 +386,22 @@ int pt_store_load_acts(struct pt_store *s, int (*cb)(void *ctx, const struct pt_
 {
     int rc = load_act_events(s, cb, ctx, e);
     return rc ? rc : load_act_orders(s, cb, ctx, e);
+}
+
+int pt_store_event_body(struct pt_store *s, int64_t seq, struct pt_buf *out, struct pt_err *e)
+{
+    sqlite3_stmt *q = prep(s, Q_EVENT_BODY_GET);
+    if (q == NULL)
+        return fail(s, e, "read an event");
+    sqlite3_bind_int64(q, 1, seq);
+    int rc = sqlite3_step(q), r = 0;
+    if (rc == SQLITE_ROW) {
+        const void *b = sqlite3_column_blob(q, 0);
+        if (b && pt_buf_add(out, b, (size_t)sqlite3_column_bytes(q, 0)))
+            r = pt_err_set(e, PT_ENOMEM, "out of memory");
+        rc = SQLITE_DONE;
+    } else if (rc == SQLITE_DONE) {
+        r = pt_err_set(e, PT_ENOTFOUND, "no event %lld", (long long)seq);
+    }
+    return done(s, q, r ? SQLITE_DONE : rc, r, e, "read an event");
 }

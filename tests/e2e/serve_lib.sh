@@ -15,6 +15,8 @@
 # counts each as a check (a line `name = ...` just runs); `j` is the last
 # response body (or FILE) as JSON, `raw` its text. Helpers: iso(t), secs(iso),
 # load(path), NOW, T, strip(profile) drops the fields that move with the clock,
+# j and load() leave out the Segment Entered/Exited events the engine writes
+# (jall has them),
 # err(code, field) checks an error body. pyrun [FILE] runs a program instead.
 
 _spids=()
@@ -153,12 +155,28 @@ def secs(s):
     return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(
         tzinfo=datetime.timezone.utc).timestamp()
 def load(path):
-    return json.load(open(path, encoding="utf-8"))
+    return received(json.load(open(path, encoding="utf-8")))
+def is_seg_event(e):
+    """A Segment Entered / Exited event the engine wrote (not one a client sent)."""
+    b = e.get("body") if isinstance(e, dict) else None
+    return isinstance(b, dict) and b.get("event") in ("Segment Entered", "Segment Exited") and \
+        "messageId" not in b and isinstance(b.get("properties"), dict) and \
+        "segment_id" in b["properties"]
+def received(p):
+    """p with the engine's segment events left out of timelines and exports: the
+    older suites check what clients sent; test_serve_segments reads jall."""
+    if isinstance(p, dict):
+        return {k: ([received(e) for e in v if not is_seg_event(e)]
+                    if k in ("timeline", "events") and isinstance(v, list) else received(v))
+                for k, v in p.items()}
+    return [received(v) for v in p] if isinstance(p, list) else p
 RANKS = ("r", "f", "m", "score", "segment")  # live RFM ranks: move as other customers come
 def strip(p, also=()):
     """p without the fields that move with the clock (and the keys in also).
     clv moves with the refit schedule: a server fits at start, so after a
-    restart it has a model where the first process had none yet."""
+    restart it has a model where the first process had none yet; segment
+    events too (a restart re-evaluates RFM segments with fresh boundaries)."""
+    p = received(p)
     drop = ("days_since_last_order", "age_minutes", "recency_days", "clv") + tuple(also)
     if isinstance(p, dict):
         return {k: strip(v, also) for k, v in p.items() if k not in drop}
@@ -189,10 +207,11 @@ while True:
         lines.append(line.rstrip("\n"))
     raw = open(path, encoding="utf-8", errors="replace").read() if os.path.isfile(path) else ""
     try:
-        j = json.loads(raw)
+        jall = json.loads(raw)
+        j = received(jall)
     except ValueError:
-        j = None
-    env = dict(globals(), j=j, raw=raw)
+        j = jall = None
+    env = dict(globals(), j=j, jall=jall, raw=raw)
     if mode == "run":
         out = io.StringIO()
         sys.stdout = out

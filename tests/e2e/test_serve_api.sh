@@ -206,7 +206,7 @@ len(set(t["seq"] for t in j["timeline"])) == 23
 EOF
 api GET "/v1/customers/alice?timeline=2"
 jcheck "?timeline=2" <<EOF
-[t["seq"] for t in j["timeline"]] == [t["seq"] for t in load("$T/alice1.json")["timeline"][:2]]
+[t["seq"] for t in jall["timeline"]] == [t["seq"] for t in json.load(open("$T/alice1.json"))["timeline"][:2]]
 EOF
 
 # ---- bob: the cart's life, currencies ----

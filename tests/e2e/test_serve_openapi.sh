@@ -66,7 +66,11 @@ declare -A doc=([track]=/v1/track [identify]=/v1/identify [alias]=/v1/alias [pag
     [screen]=/v1/screen [group]=/v1/group [batch]=/v1/batch [customers]=/v1/customers
     [customer]='/v1/customers/{id}' [export]='/v1/customers/{id}/export'
     [unmerge]='/v1/customers/{id}/unmerge' [import_orders]=/v1/import/orders
-    [healthz]=/healthz [metrics]=/metrics [clv]=/v1/clv)
+    [healthz]=/healthz [metrics]=/metrics [clv]=/v1/clv [segments]=/v1/segments
+    [segment]='/v1/segments/{id}' [segment_preview]=/v1/segments/preview
+    [segment_refresh]=/v1/segments/refresh [segment_members]='/v1/segments/{id}/members'
+    [segment_members_csv]='/v1/segments/{id}/members.csv'
+    [segment_counts]='/v1/segments/{id}/counts')
 while read -r r; do
     p=${doc[$r]:-}
     if [[ -n "$p" ]] && grep -q "^$p " "$T/routes"; then ok; else bad "server route $r is not in docs/api.yaml"; fi

@@ -417,15 +417,17 @@ Test(store_seg, load_acts_events_then_orders_with_lines)
 
     struct acts c = {0};
     cr_assert_eq(pt_store_load_acts(W, collect_act, &c, &E), 0, "%s", E.msg);
-    cr_assert_eq(c.n, 5 + 1 + 3 + 1 + 2, "got %d", c.n);
+    cr_assert_eq(c.n, 6 + 1 + 3 + 1 + 2, "got %d", c.n);
     const struct act *a = c.a;
     int i = 0;
-    /* events in seq order: no orders, refunds, identifies or segment events */
+    /* events in seq order: no orders, identifies or segment events (refunds count) */
     expect_act(&a[i], 2, PT_K_PRODUCT_VIEWED, "Product Viewed", 500, "p1", "shoes", 1, 0, 0, i);
     i++;
     expect_act(&a[i], 1, PT_K_PRODUCT_ADDED, "Product Added", 400, "S2", "hats", 3, 0, 0, i);
     i++;
     expect_act(&a[i], 1, PT_K_CUSTOM, "Newsletter Read", 450, "-", "-", 1, 0, 0, i);
+    i++;
+    expect_act(&a[i], 1, PT_K_ORDER_REFUNDED, "Order Refunded", 470, "-", "-", 1, 0, 0, i);
     i++;
     expect_act(&a[i], 3, PT_K_WISHLIST_ADDED, "Product Added to Wishlist", 300, "p9", "-", 1, 0, 0,
                i);
