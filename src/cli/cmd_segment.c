@@ -20,6 +20,7 @@
 #include "ingest/events.h"
 #include "ingest/orders.h"
 #include "rfm/rfm.h"
+#include "segment/colev.h"
 #include "segment/rule.h"
 #include "segment/subject.h"
 #include "util/buf.h"
@@ -311,20 +312,36 @@ struct eval {
     struct pt_act *acts; /* parallel to c->o */
     struct pt_dict dict;
     struct rules *rs;
+    struct pt_seg_prog *prog;
     int64_t now, scale_div, scale_mul;
     uint8_t *hit; /* ncu x nrules */
     int rc;
 };
+
+struct block_hits {
+    struct eval *ev;
+    size_t base; /* customer index of the block's row 0 */
+};
+
+static void on_hit(void *ctx, size_t rule, size_t row)
+{
+    struct block_hits *h = ctx;
+    h->ev->hit[(h->base + row) * h->ev->rs->n + rule] = 1;
+}
 
 static void eval_part(void *arg, int part, size_t lo, size_t hi)
 {
     (void)part;
     struct eval *ev = arg;
     struct pt_seg_ctx *x = pt_seg_ctx_new();
-    if (x == NULL) {
+    struct pt_seg_block *blk = pt_seg_block_new(ev->prog);
+    if (x == NULL || blk == NULL) {
         ev->rc = PT_ENOMEM;
+        pt_seg_ctx_free(x);
+        pt_seg_block_free(blk);
         return;
     }
+    struct block_hits bh = {ev, lo};
     for (size_t i = lo; i < hi; i++) {
         const struct cust *cu = &ev->cu[i];
         struct pt_seg_subject s = {.now = ev->now, .dict = &ev->dict, .r = cu->r, .f = cu->f,
@@ -350,12 +367,13 @@ static void eval_part(void *arg, int part, size_t lo, size_t hi)
         s.acts = first < cu->hi ? ev->acts + first : NULL;
         s.nacts = first < cu->hi ? cu->hi - first : 0;
         pt_seg_ctx_set(x, &s);
-        for (size_t k = 0; k < ev->rs->n; k++) {
-            int m = 0;
-            pt_seg_match(x, &ev->rs->r[k], &m);
-            ev->hit[i * ev->rs->n + k] = (uint8_t)m;
+        pt_seg_block_row(blk, x, i - bh.base);
+        if (i + 1 - bh.base == PT_SEG_BLOCK || i + 1 == hi) {
+            pt_seg_block_run(blk, i + 1 - bh.base, on_hit, &bh);
+            bh.base = i + 1;
         }
     }
+    pt_seg_block_free(blk);
     pt_seg_ctx_free(x);
 }
 
@@ -442,6 +460,16 @@ static int run_eval(const struct seg_args *a, struct rules *rs)
             ev.cu[idx].seg = (int8_t)res->seg[i];
         }
     }
+    const struct pt_rule **rl = pt_calloc(rs->n, sizeof *rl);
+    for (size_t r = 0; rl && r < rs->n; r++)
+        rl[r] = &rs->r[r];
+    rc = rl ? pt_seg_prog_new(rl, rs->n, &ev.prog) : PT_ENOMEM;
+    pt_free(rl);
+    if (rc) {
+        fprintf(stderr, "patron segment eval: out of memory\n");
+        goto out;
+    }
+    memset(ev.hit, 0, ev.ncu * rs->n); /* the pages now, not during the evaluation */
     double t1 = pt_mono_now();
     pt_parallel(ev.ncu, eval_part, &ev);
     double t2 = pt_mono_now();
@@ -490,6 +518,7 @@ static int run_eval(const struct seg_args *a, struct rules *rs)
                 t2 - t1, t1 - t0);
     }
 out:
+    pt_seg_prog_free(ev.prog);
     pt_free(ev.cu);
     pt_free(ev.acts);
     pt_free(ev.hit);

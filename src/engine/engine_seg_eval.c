@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine/engine_int.h"
+#include "segment/colev.h"
 #include "util/mem.h"
 #include "util/par.h"
 
@@ -220,13 +221,14 @@ struct eval_all {
     struct pt_engine *g;
     uint32_t shop;
     const struct pt_rule *const *rules;
+    const struct pt_seg_prog *prog;
     size_t n;
     int64_t now;
     const struct pt_seg_time *t;
     struct pt_store *traits;
     int64_t *next;
     unsigned flags;
-    struct part parts[2];
+    struct part parts[PT_PAR_PARTS];
 };
 
 static int add_hit(struct part *p, size_t k, uint32_t row)
@@ -243,6 +245,18 @@ static int add_hit(struct part *p, size_t k, uint32_t row)
     return 0;
 }
 
+struct block_hits {
+    struct part *pt;
+    const uint32_t *rows;
+};
+
+static void on_hit(void *ctx, size_t rule, size_t i)
+{
+    struct block_hits *h = ctx;
+    if (h->pt->rc == 0)
+        h->pt->rc = add_hit(h->pt, rule, h->rows[i]);
+}
+
 static void eval_part(void *arg, int part, size_t lo, size_t hi)
 {
     struct eval_all *a = arg;
@@ -250,10 +264,13 @@ static void eval_part(void *arg, int part, size_t lo, size_t hi)
     const struct pt_state *st = &g->st;
     struct part *pt = &a->parts[part];
     struct pt_seg_ctx *x = pt_seg_ctx_new();
+    struct pt_seg_block *blk = pt_seg_block_new(a->prog);
     struct pt_profile *p = pt_malloc(sizeof *p);
+    uint32_t *rows = pt_alloc_array(PT_SEG_BLOCK, sizeof *rows);
     struct pt_act *buf = NULL;
-    size_t cap = 0, nb;
-    if (x == NULL || p == NULL) {
+    size_t cap = 0, nb, m = 0;
+    struct block_hits bh = {pt, rows};
+    if (x == NULL || blk == NULL || p == NULL || rows == NULL) {
         pt->rc = PT_ENOMEM;
         goto out;
     }
@@ -268,18 +285,22 @@ static void eval_part(void *arg, int part, size_t lo, size_t hi)
         struct traits_ctx tc;
         engine_subject(g, p, buf, nb, a->traits, &s, &tc);
         pt_seg_ctx_set(x, &s);
-        for (size_t k = 0; k < a->n && pt->rc == 0; k++) {
-            int m = 0;
-            pt_seg_match(x, a->rules[k], &m); /* an evaluation error is "not a member" */
-            if (m)
-                pt->rc = add_hit(pt, k, (uint32_t)row);
-        }
+        pt_seg_block_row(blk, x, m);
+        rows[m++] = (uint32_t)row;
         if (a->next)
             a->next[row] = pt_seg_next_change(x, a->t);
+        if (m == PT_SEG_BLOCK) {
+            pt_seg_block_run(blk, m, on_hit, &bh);
+            m = 0;
+        }
     }
+    if (m && pt->rc == 0)
+        pt_seg_block_run(blk, m, on_hit, &bh);
 out:
     pt_free(buf);
     pt_free(p);
+    pt_free(rows);
+    pt_seg_block_free(blk);
     pt_seg_ctx_free(x);
 }
 
@@ -289,8 +310,10 @@ int engine_seg_eval_all(struct pt_engine *g, uint32_t shop, const struct pt_rule
 {
     struct eval_all a = {.g = g, .shop = shop, .rules = rules, .n = n, .now = now, .t = t,
                          .traits = traits, .next = next, .flags = engine_seg_fill_flags(t)};
-    int rc = 0;
-    for (int i = 0; i < 2; i++) {
+    struct pt_seg_prog *prog = NULL;
+    int rc = pt_seg_prog_new(rules, n, &prog);
+    a.prog = prog;
+    for (int i = 0; i < PT_PAR_PARTS && rc == 0; i++) {
         struct part *p = &a.parts[i];
         p->hits = pt_calloc(n ? n : 1, sizeof *p->hits);
         p->nhit = pt_calloc(n ? n : 1, sizeof *p->nhit);
@@ -311,17 +334,18 @@ int engine_seg_eval_all(struct pt_engine *g, uint32_t shop, const struct pt_rule
             rc = PT_ENOMEM;
             continue;
         }
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < PT_PAR_PARTS; i++)
             roaring_bitmap_add_many(out[k], a.parts[i].nhit[k], a.parts[i].hits[k]);
         roaring_bitmap_run_optimize(out[k]);
     }
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < PT_PAR_PARTS; i++) {
         for (size_t k = 0; k < n && a.parts[i].hits; k++)
             pt_free(a.parts[i].hits[k]);
         pt_free(a.parts[i].hits);
         pt_free(a.parts[i].nhit);
         pt_free(a.parts[i].caphit);
     }
+    pt_seg_prog_free(prog);
     if (rc)
         for (size_t k = 0; k < n; k++)
             if (out[k]) {

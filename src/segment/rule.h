@@ -145,5 +145,10 @@ struct pt_rule_env {
     void *ctx;
 };
 int pt_rule_eval(const struct pt_rule *r, const struct pt_rule_env *env, int *match);
+/* The truth of node (a subtree of r) as pt_rule_eval would find it. */
+int pt_rule_eval_node(const struct pt_rule *r, int32_t node, const struct pt_rule_env *env,
+                      int *match);
+/* The canonical text of node (a subtree of r). */
+int pt_rule_format_node(const struct pt_rule *r, int32_t node, struct pt_buf *b);
 
 #endif

@@ -81,6 +81,13 @@ int pt_rule_format(const struct pt_rule *r, struct pt_buf *b)
     return fmt(r, r->root, b) ? PT_ENOMEM : 0;
 }
 
+int pt_rule_format_node(const struct pt_rule *r, int32_t node, struct pt_buf *b)
+{
+    if (node < 0 || (size_t)node >= r->n)
+        return PT_EINVAL;
+    return fmt(r, node, b) ? PT_ENOMEM : 0;
+}
+
 /* ---- evaluation ---- */
 
 struct ev {
@@ -266,11 +273,17 @@ static struct pt_rule_value eval(struct ev *ev, int32_t i)
 
 int pt_rule_eval(const struct pt_rule *r, const struct pt_rule_env *env, int *match)
 {
+    return pt_rule_eval_node(r, r->root, env, match);
+}
+
+int pt_rule_eval_node(const struct pt_rule *r, int32_t node, const struct pt_rule_env *env,
+                      int *match)
+{
     *match = 0;
-    if (r->root < 0)
+    if (node < 0 || (size_t)node >= r->n)
         return PT_EINVAL;
     struct ev ev = {.r = r, .env = env};
-    int m = truth(&ev, r->root);
+    int m = truth(&ev, node);
     if (ev.rc)
         return ev.rc;
     *match = m;
