@@ -166,7 +166,8 @@ static int derive_gaps(struct pt_seg_ctx *x)
     for (size_t i = 0; i < s->nacts; i++)
         if (is_order(&s->acts[i]))
             x->gaps[k++] = (double)s->acts[i].t;
-    qsort(x->gaps, k, sizeof *x->gaps, cmp_double);
+    if (k > 1)
+        qsort(x->gaps, k, sizeof *x->gaps, cmp_double);
     x->avg_gap = x->median_gap = NAN;
     if (k >= 2) {
         x->avg_gap = (x->gaps[k - 1] - x->gaps[0]) / (double)(k - 1) / 86400.0;

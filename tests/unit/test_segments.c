@@ -147,7 +147,7 @@ static const char *view(const char *user, const char *cat, double days)
              user, ++k, ago(days), cat);
 }
 
-TestSuite(segments, .init = seg_setup, .fini = teardown, .timeout = 60);
+TestSuite(segments, .init = seg_setup, .fini = teardown, .timeout = 240);
 
 Test(segments, saved_equals_preview_and_events_move_members)
 {
@@ -339,7 +339,7 @@ static void check_all(const int64_t *ids)
     }
 }
 
-Test(segments, random_stream_live_equals_scratch, .timeout = 240)
+Test(segments, random_stream_live_equals_scratch)
 {
     struct pt_rng rng;
     pt_rng_seed(&rng, 20261127);
