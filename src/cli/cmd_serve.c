@@ -33,6 +33,8 @@ static const char k_help[] =
     "  --max-body BYTES     largest events request body (default 1048576)\n"
     "  --max-import BYTES   largest CSV import body (default 1073741824)\n"
     "  --rfm-refresh S      live RFM quintile boundaries at most S seconds old (default 5)\n"
+    "  --segment-sweep S    re-evaluate segments reading RFM/CLV scores, save membership\n"
+    "                       snapshots and daily counts every S seconds (default 300)\n"
     "  --clv-refit S        refit each shop's CLV models every S seconds (default 3600;\n"
     "                       0 or -1: never)\n"
     "  --log FILE|-|off     one JSON line per request: to FILE, stderr (-, default) or off\n"
@@ -42,7 +44,7 @@ static const char k_help[] =
 struct serve_opts {
     char data[4096];
     char host[64];
-    long port, threads, queue, group, rfm_refresh, clv_refit;
+    long port, threads, queue, group, rfm_refresh, clv_refit, seg_sweep;
     long long max_body, max_import;
     char log[4096];
 };
@@ -92,6 +94,10 @@ static int set_opt(struct serve_opts *o, const char *name, const char *v)
         if (parse_long(name, v, 1, 86400, &x))
             return -1;
         o->rfm_refresh = (long)x;
+    } else if (!strcmp(name, "segment-sweep")) {
+        if (parse_long(name, v, 1, 86400, &x))
+            return -1;
+        o->seg_sweep = (long)x;
     } else if (!strcmp(name, "clv-refit")) {
         if (parse_long(name, v, -1, 30 * 86400, &x))
             return -1;
@@ -176,7 +182,7 @@ int cmd_serve(int argc, char **argv)
         {"threads", required_argument, 0, 1},    {"queue", required_argument, 0, 1},
         {"group", required_argument, 0, 1},      {"max-body", required_argument, 0, 1},
         {"max-import", required_argument, 0, 1}, {"rfm-refresh", required_argument, 0, 1},
-        {"clv-refit", required_argument, 0, 1},
+        {"clv-refit", required_argument, 0, 1}, {"segment-sweep", required_argument, 0, 1},
         {"log", required_argument, 0, 1},        {"config", required_argument, 0, 2},
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
     };
@@ -232,7 +238,8 @@ int cmd_serve(int argc, char **argv)
                                 .queue_events = (size_t)o.queue,
                                 .group_events = (size_t)o.group,
                                 .rfm_refresh_s = (int)o.rfm_refresh,
-                                .clv_refit_s = (int)o.clv_refit};
+                                .clv_refit_s = (int)o.clv_refit,
+                                .seg_sweep_s = (int)o.seg_sweep};
     struct pt_engine *g;
     struct pt_err e;
     pt_err_clear(&e);
