@@ -303,10 +303,25 @@ int engine_seg_due(struct pt_engine *g)
     return (g->nheap && g->heap[0].t <= now) || now - g->last_sweep >= g->seg_sweep_s;
 }
 
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
 /* The group's segment work (engine thread, write lock, inside the transaction). */
 int engine_seg_group(struct pt_engine *g, int64_t now, struct pt_err *e)
 {
     int rc = 0;
+    /* each touched row once (a row's events mark it once each) */
+    if (g->nsdirty > 1) {
+        qsort(g->sdirty, g->nsdirty, sizeof *g->sdirty, cmp_size);
+        size_t k = 1;
+        for (size_t i = 1; i < g->nsdirty; i++)
+            if (g->sdirty[i] != g->sdirty[k - 1])
+                g->sdirty[k++] = g->sdirty[i];
+        g->nsdirty = k;
+    }
     for (size_t i = 0; rc == 0 && i < g->nsdirty; i++) {
         size_t row = g->sdirty[i];
         if (row == SIZE_MAX)
