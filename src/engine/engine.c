@@ -478,7 +478,7 @@ void pt_engine_stats(struct pt_engine *g, struct pt_engine_stats *st)
     st->segments = g->seg_count;
     st->segment_members = g->seg_members;
     st->segment_bytes = g->seg_bytes;
-    st->segment_events = g->seg_events;
+    st->segment_events = g->seg_events_pub;
     size_t n = g->nseg_lat < 4096 ? g->nseg_lat : 4096;
     double lat[4096];
     memcpy(lat, g->seg_lat, n * sizeof *lat);

@@ -303,6 +303,9 @@ static int do_unmerge(struct grp_ctx *c, struct pt_job *j)
         }
         pt_state_unlink(s, row);
         s->flags[row] |= ROW_SPLIT;
+        /* the profile it leaves has lost its orders and events */
+        if (engine_seg_mark(g, root))
+            return pt_err_set(&c->e, PT_ENOMEM, "out of memory");
         if ((rc = mark_dirty(g, row)))
             return pt_err_set(&c->e, rc, "out of memory");
     }
@@ -438,6 +441,7 @@ void engine_group(struct pt_engine *g, struct pt_job *head)
     }
     g->seg_lat[g->nseg_lat++ % 4096] = c.seg_seconds;
     g->seg_count = g->nseg;
+    g->seg_events_pub = g->seg_events;
     if (g->nseg_lat % 64 == 1 || g->nseg < 200) {
         uint64_t m = 0, bytes = 0;
         for (size_t k = 0; k < g->nseg; k++) {

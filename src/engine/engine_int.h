@@ -127,6 +127,7 @@ struct pt_engine {
     double seg_lat[4096];    /* seconds each recent group spent on segments (mu) */
     size_t nseg_lat;
     size_t seg_count;        /* for stats (mu) */
+    uint64_t seg_events_pub; /* seg_events as of the last group (mu) */
     uint64_t seg_members, seg_bytes;
     size_t *sdirty;          /* rows whose segments to re-evaluate in this group */
     size_t nsdirty, capsdirty;

@@ -246,8 +246,13 @@ int engine_seg_populate(struct pt_engine *g, uint32_t shop, struct eseg **segs, 
             roaring_uint32_iterator_t it;
             for (int side = 0; side < 2 && rc == 0 && in && gone; side++) {
                 roaring_init_iterator(side ? gone : in, &it);
-                for (; it.has_value && rc == 0; roaring_advance_uint32_iterator(&it))
-                    rc = seg_event(g, sg, it.current_value, !side, now, e);
+                for (; it.has_value && rc == 0; roaring_advance_uint32_iterator(&it)) {
+                    uint32_t row = it.current_value;
+                    /* an erased customer (recorded before the erasure) leaves silently */
+                    if (row < g->st.n &&
+                        (g->st.flags[row] & (ROW_PRESENT | ROW_ERASED)) == ROW_PRESENT)
+                        rc = seg_event(g, sg, row, !side, now, e);
+                }
             }
             if (!in || !gone)
                 rc = pt_err_set(e, PT_ENOMEM, "out of memory");

@@ -365,3 +365,39 @@ Test(segments, random_stream_live_equals_scratch)
     reopen();
     check_all(ids);
 }
+
+Test(segments, merges_unmerges_and_erasure)
+{
+    int64_t id = create("Shoe viewers",
+                        "count(event = \"Product Viewed\", category = \"shoes\") >= 2");
+    run(Q("{'type':'track','anonymousId':'a1','messageId':'w1','event':'Product Viewed',"
+          "'timestamp':'%s','properties':{'product_id':'p','category':'shoes'}},"
+          "{'type':'track','userId':'u1','messageId':'w2','event':'Product Viewed',"
+          "'timestamp':'%s','properties':{'product_id':'p','category':'shoes'}}",
+          ago(1), ago(1)));
+    cr_assert_str_eq(members(id), "");
+    /* a1 logs in as u1: one profile with two views */
+    run(Q("{'type':'identify','userId':'u1','anonymousId':'a1','messageId':'i1'}"));
+    cr_assert_str_eq(members(id), "u1");
+    cr_assert_eq(seg_events(timeline("u1"), "Entered", "Shoe viewers"), 1);
+    /* undone: each is one view again */
+    cr_assert_eq(job(PT_JOB_UNMERGE, "u1", "a1"), 0, "%s", JOB.msg);
+    cr_assert_str_eq(members(id), "");
+    cr_assert_eq(seg_events(timeline("u1"), "Exited", "Shoe viewers"), 1);
+    run(Q("{'type':'track','userId':'u1','messageId':'w3','event':'Product Viewed',"
+          "'timestamp':'%s','properties':{'product_id':'p','category':'shoes'}}",
+          ago(0.5)));
+    cr_assert_str_eq(members(id), "u1");
+    uint64_t n;
+    cr_assert_str_eq(preview("count(event = \"Product Viewed\", category = \"shoes\") >= 2", &n),
+                     "u1");
+    /* erasure: gone from the members, silently, and still gone after a restart */
+    cr_assert_eq(job(PT_JOB_ERASE, "u1", NULL), 0, "%s", JOB.msg);
+    cr_assert_str_eq(members(id), "");
+    reopen();
+    cr_assert_str_eq(members(id), "");
+    struct pt_store *r = pt_engine_reader(G);
+    int64_t left = -1;
+    cr_assert_eq(pt_store_count(r, "customers", &left, NULL), 0);
+    cr_assert_eq(left, 1, "only a1 is left");
+}
