@@ -124,6 +124,7 @@ struct pt_engine {
     size_t gcap;
     struct pt_profile *sprof;
     uint64_t seg_events;     /* Segment Entered / Exited written */
+    struct pt_buf sbuf;      /* a segment event's JSON (engine thread) */
     double seg_lat[4096];    /* seconds each recent group spent on segments (mu) */
     size_t nseg_lat;
     size_t seg_count;        /* for stats (mu) */

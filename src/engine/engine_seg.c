@@ -126,24 +126,20 @@ static int seg_event(struct pt_engine *g, const struct eseg *sg, size_t row, int
     pt_format_utc(now, ts);
     uint32_t len;
     const char *id = pt_state_id(st, row, &len);
-    struct pt_buf b;
-    pt_buf_init(&b);
-    int bad = pt_buf_printf(&b, "{\"type\":\"track\",\"event\":\"Segment %s\",\"%s\":",
-                            entered ? "Entered" : "Exited",
-                            (st->flags[row] & ROW_ANON) ? "anonymousId" : "userId") ||
-              pt_buf_add_json_str(&b, id, len) ||
-              pt_buf_printf(&b, ",\"timestamp\":\"%s\",\"properties\":{\"segment_id\":%lld,"
-                                "\"segment\":",
-                            ts, (long long)sg->id) ||
-              pt_buf_add_json_str(&b, sg->name, strlen(sg->name)) || pt_buf_adds(&b, "}}");
-    if (bad) {
-        pt_buf_release(&b);
+    struct pt_buf *b = &g->sbuf; /* reused: no allocation per event */
+    pt_buf_reset(b);
+    int bad = pt_buf_adds(b, entered ? "{\"type\":\"track\",\"event\":\"Segment Entered\",\""
+                                     : "{\"type\":\"track\",\"event\":\"Segment Exited\",\"") ||
+              pt_buf_adds(b, (st->flags[row] & ROW_ANON) ? "anonymousId\":" : "userId\":") ||
+              pt_buf_add_json_str(b, id, len) || pt_buf_adds(b, ",\"timestamp\":\"") ||
+              pt_buf_adds(b, ts) || pt_buf_adds(b, "\",\"properties\":{\"segment_id\":") ||
+              pt_buf_add_i64(b, sg->id) || pt_buf_adds(b, ",\"segment\":") ||
+              pt_buf_add_json_str(b, sg->name, strlen(sg->name)) || pt_buf_adds(b, "}}");
+    if (bad)
         return pt_err_set(e, PT_ENOMEM, "out of memory");
-    }
     int64_t seq;
     int rc = pt_store_seg_event(g->w, st->shop[row], (int64_t)row + 1, st->head[row], sg->id,
-                                entered, now, b.data, b.len, &seq, e);
-    pt_buf_release(&b);
+                                entered, now, b->data, b->len, &seq, e);
     if (rc)
         return rc;
     st->head[row] = seq;

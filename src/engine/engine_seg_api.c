@@ -353,6 +353,7 @@ void engine_seg_close(struct pt_engine *g)
     engine_acts_release(g);
     pt_dict_release(&g->dict);
     pt_free(g->sdirty);
+    pt_buf_release(&g->sbuf);
     pt_free(g->gat);
     pt_free(g->sprof);
     pt_seg_ctx_free(g->sctx);
