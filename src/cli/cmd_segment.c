@@ -156,8 +156,9 @@ static void rules_free(struct rules *rs)
     pt_free(rs->name);
 }
 
-static int rules_add(struct rules *rs, const char *where, size_t line, const char *name,
-                     size_t nlen, const char *text, size_t len)
+/* col0: columns before the rule on its first line (a NAME and its tab). */
+static int rules_add(struct rules *rs, const char *where, size_t line, size_t col0,
+                     const char *name, size_t nlen, const char *text, size_t len)
 {
     if (rs->n == rs->cap) {
         size_t nc = rs->cap ? rs->cap * 2 : 16;
@@ -176,10 +177,19 @@ static int rules_add(struct rules *rs, const char *where, size_t line, const cha
     memset(&rs->r[rs->n], 0, sizeof rs->r[rs->n]);
     if (pt_rule_parse(text, len, &rs->r[rs->n], &e)) {
         pt_rule_free(&rs->r[rs->n]);
-        if (line)
-            fprintf(stderr, "%s:%zu:%s\n", where, line + e.line - 1, e.msg);
-        else
+        if (line) {
+            /* the message starts with the rule's "LINE:COLUMN: "; the file's position
+             * adds the line before it and, on its first line, the name before it */
+            const char *why = e.msg;
+            for (int k = 0; k < 2 && strchr(why, ':'); k++)
+                why = strchr(why, ':') + 1;
+            while (*why == ' ')
+                why++;
+            size_t col = (size_t)e.column + (e.line == 1 ? col0 : 0);
+            fprintf(stderr, "%s:%zu:%zu: %s\n", where, line + (size_t)e.line - 1, col, why);
+        } else {
             fprintf(stderr, "patron segment eval: rule %s\n", e.msg);
+        }
         return PT_EPARSE;
     }
     rs->name[rs->n] = pt_strndup(name, nlen);
@@ -220,18 +230,18 @@ static int read_rules(const char *path, struct rules *rs)
         while (len > 0 && line[len - 1] == '\r')
             len--;
         size_t k = 0;
-        while (k < len && line[k] == ' ')
+        while (k < len && (line[k] == ' ' || line[k] == '\t'))
             k++;
         if (k == len || line[k] == '#')
             continue;
         const char *tab = memchr(line, '\t', len);
         char num[32];
         if (tab) {
-            rc = rules_add(rs, path, no, line, (size_t)(tab - line), tab + 1,
-                           (size_t)(line + len - tab - 1));
+            rc = rules_add(rs, path, no, (size_t)(tab - line) + 1, line, (size_t)(tab - line),
+                           tab + 1, (size_t)(line + len - tab - 1));
         } else {
             snprintf(num, sizeof num, "rule%zu", rs->n + 1);
-            rc = rules_add(rs, path, no, num, strlen(num), line, len);
+            rc = rules_add(rs, path, no, 0, num, strlen(num), line, len);
         }
     }
     pt_buf_release(&b);
@@ -303,6 +313,7 @@ static int cmp_ord(const void *a, const void *b)
 struct cust {
     size_t lo, hi; /* its orders in the sorted array */
     int8_t r, f, m, seg;
+    uint8_t seen; /* an order before as-of (else, as for patron rfm, not a customer yet) */
 };
 
 struct eval {
@@ -447,7 +458,12 @@ static int run_eval(const struct seg_args *a, struct rules *rs)
                                          .grp = (uint32_t)j + 1, .kind = PT_K_ORDER_COMPLETED};
         ev.cu[c.o[i].cust].lo = i;
         ev.cu[c.o[i].cust].hi = j;
+        for (size_t k2 = i; k2 < j; k2++)
+            ev.cu[c.o[i].cust].seen |= c.o[k2].t != INT64_MIN;
     }
+    size_t seen = 0;
+    for (size_t i = 0; i < ev.ncu; i++)
+        seen += ev.cu[i].seen;
     for (size_t i = 0; i < res->n; i++) {
         uint32_t idx;
         int is_new;
@@ -488,7 +504,7 @@ static int run_eval(const struct seg_args *a, struct rules *rs)
     for (size_t r = 0; r < rs->n; r++) {
         uint64_t cnt = 0;
         for (size_t i = 0; i < ev.ncu; i++) {
-            if (!ev.hit[i * rs->n + r])
+            if (!ev.hit[i * rs->n + r] || !ev.cu[i].seen)
                 continue;
             cnt++;
             uint32_t len;
@@ -514,7 +530,7 @@ static int run_eval(const struct seg_args *a, struct rules *rs)
         fprintf(stderr,
                 "patron segment eval: %zu rule%s over %s customers as of %s: %s memberships "
                 "(evaluation %.3f s, preparation %.3f s)\n",
-                rs->n, rs->n == 1 ? "" : "s", cli_group(ev.ncu, g1), asof, cli_group(total, g2),
+                rs->n, rs->n == 1 ? "" : "s", cli_group(seen, g1), asof, cli_group(total, g2),
                 t2 - t1, t1 - t0);
     }
 out:
@@ -544,7 +560,7 @@ int cmd_segment(int argc, char **argv)
     struct rules rs;
     memset(&rs, 0, sizeof rs);
     int rc = a.rules ? read_rules(a.rules, &rs)
-                     : rules_add(&rs, "", 0, "rule", 4, a.rule, strlen(a.rule));
+                     : rules_add(&rs, "", 0, 0, "rule", 4, a.rule, strlen(a.rule));
     if (rc == PT_ENOMEM)
         fprintf(stderr, "patron segment eval: out of memory\n");
     int status = rc ? PT_EXIT_FAIL : run_eval(&a, &rs);

@@ -100,8 +100,6 @@ int engine_seg_timer(struct pt_engine *g, size_t row, int64_t t)
 
 int engine_seg_mark(struct pt_engine *g, size_t row)
 {
-    if (g->nseg == 0)
-        return 0;
     if (g->nsdirty && g->sdirty[g->nsdirty - 1] == row)
         return 0;
     if (g->nsdirty == g->capsdirty) {
@@ -185,12 +183,13 @@ static int eval_row(struct pt_engine *g, size_t row, int64_t now, struct pt_err 
     }
     uint32_t shop = st->shop[row];
     struct shop_seg *ss = engine_seg_shop(g, shop);
-    if (ss == NULL)
-        return 0; /* no segments in this shop */
     int rc;
-    if (!ss->builtins && (rc = engine_seg_builtins(g, shop, now, e)))
+    /* a shop's first customer (a shop made while running): its built-ins now */
+    if ((ss == NULL || !ss->builtins) && (rc = engine_seg_builtins(g, shop, now, e)))
         return rc;
     ss = engine_seg_shop(g, shop);
+    if (ss == NULL)
+        return pt_err_set(e, PT_ENOMEM, "out of memory");
     struct pt_profile *p = g->sprof;
     size_t na;
     if (engine_fill(g, shop, row, now, engine_seg_fill_flags(&ss->tm), p) ||
@@ -453,7 +452,10 @@ int engine_seg_job(struct pt_engine *g, struct pt_job *j, int64_t now, struct pt
         pt_seg_time_release(&sg->tm);
         if (pt_seg_time_uses(&sg->rule, &sg->tm) || engine_seg_shop_update(g, shop))
             return pt_err_set(e, PT_ENOMEM, "out of memory");
-        return engine_seg_populate(g, shop, &sg, 1, now, 1, e);
+        if ((rc = engine_seg_populate(g, shop, &sg, 1, now, 1, e)))
+            return rc;
+        return pt_store_seg_daily_put(g->w, sg->id, pt_floor_div(now, 86400),
+                                      (int64_t)roaring_bitmap_get_cardinality(sg->members), e);
     }
     return 0;
 }
