@@ -128,6 +128,23 @@ static void seg_job(struct req *r, int op, int64_t id, json_t *body, const char 
     submit_job(r);
 }
 
+/* The rule is checked here for a precise 400 before queueing: 1, or 0 after
+ * the reply (the body is released). */
+static int rule_ok(struct req *r, const char *rule, json_t *body)
+{
+    struct pt_rule ru;
+    struct pt_err e;
+    memset(&ru, 0, sizeof ru);
+    pt_err_clear(&e);
+    int rc = pt_rule_parse(rule, strlen(rule), &ru, &e);
+    pt_rule_free(&ru);
+    if (rc == 0)
+        return 1;
+    json_decref(body);
+    reply_rule_error(r, &e);
+    return 0;
+}
+
 void route_segments(struct req *r)
 {
     if (strcmp(r->method, "POST") == 0) {
@@ -135,19 +152,8 @@ void route_segments(struct req *r)
         json_t *o = read_body(r, 0, &name, &rule);
         if (o == NULL)
             return;
-        /* check the rule here for a precise 400 before queueing */
-        struct pt_rule ru;
-        struct pt_err e;
-        memset(&ru, 0, sizeof ru);
-        pt_err_clear(&e);
-        if (pt_rule_parse(rule, strlen(rule), &ru, &e)) {
-            pt_rule_free(&ru);
-            json_decref(o);
-            reply_rule_error(r, &e);
-            return;
-        }
-        pt_rule_free(&ru);
-        seg_job(r, PT_SEG_CREATE, 0, o, name, rule);
+        if (rule_ok(r, rule, o))
+            seg_job(r, PT_SEG_CREATE, 0, o, name, rule);
         return;
     }
     pt_buf_reset(&r->out);
@@ -172,18 +178,8 @@ void route_segment(struct req *r)
         json_t *o = read_body(r, strcmp(r->method, "PATCH") == 0, &name, &rule);
         if (o == NULL)
             return;
-        struct pt_rule ru;
-        struct pt_err e;
-        memset(&ru, 0, sizeof ru);
-        pt_err_clear(&e);
-        if (rule && pt_rule_parse(rule, strlen(rule), &ru, &e)) {
-            pt_rule_free(&ru);
-            json_decref(o);
-            reply_rule_error(r, &e);
-            return;
-        }
-        pt_rule_free(&ru);
-        seg_job(r, PT_SEG_UPDATE, id, o, name, rule);
+        if (rule == NULL || rule_ok(r, rule, o))
+            seg_job(r, PT_SEG_UPDATE, id, o, name, rule);
         return;
     }
     reply_segment(r, id, 200);

@@ -27,4 +27,10 @@ static inline sqlite3 *db_of(struct pt_store *s)
 #define PT_STORE_NSLOTS 16
 sqlite3_stmt *pt_store_slot(struct pt_store *s, int slot, const char *sql);
 
+/* Shared statement helpers (store_sqlite.c): PT_EIO with "store: WHAT: why";
+ * bind a string or NULL; step a statement that returns no rows, then reset. */
+int pt_store_fail(struct pt_store *s, struct pt_err *e, const char *what);
+void pt_store_bind_text(sqlite3_stmt *q, int i, const char *t);
+int pt_store_run(struct pt_store *s, sqlite3_stmt *q, struct pt_err *e, const char *what);
+
 #endif

@@ -80,32 +80,10 @@ static const char *const seg_sql[Q_N] = {
     [Q_EVENT_BODY_GET] = "SELECT body FROM event_bodies WHERE seq=?",
 };
 
-static int fail(struct pt_store *s, struct pt_err *e, const char *what)
-{
-    return pt_err_set(e, PT_EIO, "store: %s: %s", what, sqlite3_errmsg(db_of(s)));
-}
 
 static sqlite3_stmt *prep(struct pt_store *s, enum seg_stmt i)
 {
     return pt_store_slot(s, (int)i, seg_sql[i]);
-}
-
-static void bind_text(sqlite3_stmt *q, int i, const char *t)
-{
-    if (t)
-        sqlite3_bind_text(q, i, t, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(q, i);
-}
-
-/* Step q (prepared by prep(), bound) to its end: a statement without rows. */
-static int run(struct pt_store *s, sqlite3_stmt *q, struct pt_err *e, const char *what)
-{
-    if (q == NULL)
-        return fail(s, e, what);
-    int rc = sqlite3_step(q);
-    sqlite3_reset(q);
-    return rc == SQLITE_DONE ? 0 : fail(s, e, what);
 }
 
 /* Finish a query loop: rc is the last sqlite3_step result, r the callback's. */
@@ -113,7 +91,7 @@ static int done(struct pt_store *s, sqlite3_stmt *q, int rc, int r, struct pt_er
                 const char *what)
 {
     if (r == 0 && rc != SQLITE_DONE)
-        r = fail(s, e, what);
+        r = pt_store_fail(s, e, what);
     sqlite3_reset(q);
     return r;
 }
@@ -125,17 +103,17 @@ int pt_store_seg_insert(struct pt_store *s, const struct pt_seg_row *row, int64_
 {
     sqlite3_stmt *q = prep(s, Q_INSERT);
     if (q == NULL)
-        return fail(s, e, "insert segment");
+        return pt_store_fail(s, e, "insert segment");
     sqlite3_bind_int64(q, 1, row->shop);
-    bind_text(q, 2, row->name);
-    bind_text(q, 3, row->rule);
-    bind_text(q, 4, row->builtin);
+    pt_store_bind_text(q, 2, row->name);
+    pt_store_bind_text(q, 3, row->rule);
+    pt_store_bind_text(q, 4, row->builtin);
     sqlite3_bind_int64(q, 5, row->created);
     sqlite3_bind_int64(q, 6, row->updated);
     if (row->members_len > 0)
         sqlite3_bind_blob64(q, 7, row->members, row->members_len, SQLITE_STATIC);
     sqlite3_bind_int64(q, 8, row->members_seq);
-    int rc = run(s, q, e, "insert segment");
+    int rc = pt_store_run(s, q, e, "insert segment");
     if (rc == 0)
         *id = sqlite3_last_insert_rowid(db_of(s));
     return rc;
@@ -145,7 +123,7 @@ int pt_store_seg_insert(struct pt_store *s, const struct pt_seg_row *row, int64_
 static int change_one(struct pt_store *s, sqlite3_stmt *q, int64_t id, struct pt_err *e,
                       const char *what)
 {
-    int rc = run(s, q, e, what);
+    int rc = pt_store_run(s, q, e, what);
     if (rc == 0 && sqlite3_changes(db_of(s)) == 0)
         return pt_err_set(e, PT_ENOTFOUND, "store: %s: no segment %lld", what, (long long)id);
     return rc;
@@ -155,9 +133,9 @@ int pt_store_seg_update(struct pt_store *s, const struct pt_seg_row *row, struct
 {
     sqlite3_stmt *q = prep(s, Q_UPDATE);
     if (q == NULL)
-        return fail(s, e, "update segment");
-    bind_text(q, 1, row->name);
-    bind_text(q, 2, row->rule);
+        return pt_store_fail(s, e, "update segment");
+    pt_store_bind_text(q, 1, row->name);
+    pt_store_bind_text(q, 2, row->rule);
     sqlite3_bind_int64(q, 3, row->updated);
     sqlite3_bind_int64(q, 4, row->id);
     return change_one(s, q, row->id, e, "update segment");
@@ -167,13 +145,13 @@ int pt_store_seg_delete(struct pt_store *s, int64_t id, struct pt_err *e)
 {
     sqlite3_stmt *q = prep(s, Q_DELETE_DAILY);
     if (q == NULL)
-        return fail(s, e, "delete segment");
+        return pt_store_fail(s, e, "delete segment");
     sqlite3_bind_int64(q, 1, id);
-    int rc = run(s, q, e, "delete segment");
+    int rc = pt_store_run(s, q, e, "delete segment");
     if (rc)
         return rc;
     if ((q = prep(s, Q_DELETE)) == NULL)
-        return fail(s, e, "delete segment");
+        return pt_store_fail(s, e, "delete segment");
     sqlite3_bind_int64(q, 1, id);
     return change_one(s, q, id, e, "delete segment");
 }
@@ -183,7 +161,7 @@ int pt_store_seg_snapshot(struct pt_store *s, int64_t id, const void *members, s
 {
     sqlite3_stmt *q = prep(s, Q_SNAPSHOT);
     if (q == NULL)
-        return fail(s, e, "segment snapshot");
+        return pt_store_fail(s, e, "segment snapshot");
     if (len > 0)
         sqlite3_bind_blob64(q, 1, members, len, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, seq);
@@ -196,7 +174,7 @@ int pt_store_seg_load(struct pt_store *s, int (*cb)(void *ctx, const struct pt_s
 {
     sqlite3_stmt *q = prep(s, Q_LOAD);
     if (q == NULL)
-        return fail(s, e, "load segments");
+        return pt_store_fail(s, e, "load segments");
     int rc = SQLITE_DONE, r = 0;
     while (r == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
         struct pt_seg_row row = {
@@ -226,7 +204,7 @@ int pt_store_seg_replay(struct pt_store *s, int64_t id, int64_t after,
 {
     sqlite3_stmt *q = prep(s, Q_REPLAY);
     if (q == NULL)
-        return fail(s, e, "replay segment");
+        return pt_store_fail(s, e, "replay segment");
     sqlite3_bind_int64(q, 1, id);
     sqlite3_bind_int64(q, 2, after);
     int rc = SQLITE_DONE, r = 0;
@@ -241,24 +219,24 @@ int pt_store_seg_event(struct pt_store *s, int64_t shop, int64_t customer, int64
 {
     sqlite3_stmt *q = prep(s, Q_EVENT);
     if (q == NULL)
-        return fail(s, e, "segment event");
+        return pt_store_fail(s, e, "segment event");
     sqlite3_bind_int64(q, 1, shop);
     sqlite3_bind_int64(q, 2, customer);
     if (prev > 0)
         sqlite3_bind_int64(q, 3, prev);
-    bind_text(q, 4, entered ? ENTERED : EXITED);
+    pt_store_bind_text(q, 4, entered ? ENTERED : EXITED);
     sqlite3_bind_int64(q, 5, t);
     sqlite3_bind_int64(q, 6, t);
     sqlite3_bind_int64(q, 7, segment);
-    int rc = run(s, q, e, "segment event");
+    int rc = pt_store_run(s, q, e, "segment event");
     if (rc)
         return rc;
     *seq = sqlite3_last_insert_rowid(db_of(s));
     if ((q = prep(s, Q_EVENT_BODY)) == NULL)
-        return fail(s, e, "segment event body");
+        return pt_store_fail(s, e, "segment event body");
     sqlite3_bind_int64(q, 1, *seq);
     sqlite3_bind_text64(q, 2, json, len, SQLITE_STATIC, SQLITE_UTF8);
-    return run(s, q, e, "segment event body");
+    return pt_store_run(s, q, e, "segment event body");
 }
 
 int pt_store_max_seq(struct pt_store *s, int64_t *seq, struct pt_err *e)
@@ -266,12 +244,12 @@ int pt_store_max_seq(struct pt_store *s, int64_t *seq, struct pt_err *e)
     sqlite3_stmt *q = prep(s, Q_MAX_SEQ);
     *seq = 0;
     if (q == NULL)
-        return fail(s, e, "max event seq");
+        return pt_store_fail(s, e, "max event seq");
     int rc = sqlite3_step(q);
     if (rc == SQLITE_ROW)
         *seq = sqlite3_column_int64(q, 0);
     sqlite3_reset(q);
-    return rc == SQLITE_ROW ? 0 : fail(s, e, "max event seq");
+    return rc == SQLITE_ROW ? 0 : pt_store_fail(s, e, "max event seq");
 }
 
 /* ---- daily counts ---- */
@@ -281,11 +259,11 @@ int pt_store_seg_daily_put(struct pt_store *s, int64_t id, int64_t day, int64_t 
 {
     sqlite3_stmt *q = prep(s, Q_DAILY_PUT);
     if (q == NULL)
-        return fail(s, e, "segment daily count");
+        return pt_store_fail(s, e, "segment daily count");
     sqlite3_bind_int64(q, 1, id);
     sqlite3_bind_int64(q, 2, day);
     sqlite3_bind_int64(q, 3, count);
-    return run(s, q, e, "segment daily count");
+    return pt_store_run(s, q, e, "segment daily count");
 }
 
 int pt_store_seg_daily(struct pt_store *s, int64_t id, int64_t from, int64_t to,
@@ -294,7 +272,7 @@ int pt_store_seg_daily(struct pt_store *s, int64_t id, int64_t from, int64_t to,
 {
     sqlite3_stmt *q = prep(s, Q_DAILY);
     if (q == NULL)
-        return fail(s, e, "segment daily counts");
+        return pt_store_fail(s, e, "segment daily counts");
     sqlite3_bind_int64(q, 1, id);
     sqlite3_bind_int64(q, 2, from);
     sqlite3_bind_int64(q, 3, to);
@@ -311,7 +289,7 @@ static int load_act_events(struct pt_store *s, int (*cb)(void *ctx, const struct
 {
     sqlite3_stmt *q = prep(s, Q_ACTS_EVENTS);
     if (q == NULL)
-        return fail(s, e, "load activity");
+        return pt_store_fail(s, e, "load activity");
     int rc = SQLITE_DONE, r = 0;
     while (r == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
         struct pt_act_row a = {
@@ -337,7 +315,7 @@ static int load_act_orders(struct pt_store *s, int (*cb)(void *ctx, const struct
 {
     sqlite3_stmt *q = prep(s, Q_ACTS_ORDERS);
     if (q == NULL)
-        return fail(s, e, "load orders' activity");
+        return pt_store_fail(s, e, "load orders' activity");
     struct pt_buf prev; /* order_id of the previous row */
     pt_buf_init(&prev);
     int64_t prev_customer = 0;
@@ -392,7 +370,7 @@ int pt_store_event_body(struct pt_store *s, int64_t seq, struct pt_buf *out, str
 {
     sqlite3_stmt *q = prep(s, Q_EVENT_BODY_GET);
     if (q == NULL)
-        return fail(s, e, "read an event");
+        return pt_store_fail(s, e, "read an event");
     sqlite3_bind_int64(q, 1, seq);
     int rc = sqlite3_step(q), r = 0;
     if (rc == SQLITE_ROW) {

@@ -128,7 +128,7 @@ struct pt_store {
     sqlite3_stmt *slot[PT_STORE_NSLOTS]; /* store_int.h */
 };
 
-static int db_fail(struct pt_store *s, struct pt_err *e, const char *what)
+int pt_store_fail(struct pt_store *s, struct pt_err *e, const char *what)
 {
     return pt_err_set(e, PT_EIO, "store: %s: %s", what, sqlite3_errmsg(s->db));
 }
@@ -155,7 +155,7 @@ sqlite3_stmt *pt_store_slot(struct pt_store *s, int slot, const char *sql)
     return *q;
 }
 
-static void bind_text(sqlite3_stmt *q, int i, const char *t)
+void pt_store_bind_text(sqlite3_stmt *q, int i, const char *t)
 {
     if (t)
         sqlite3_bind_text(q, i, t, -1, SQLITE_STATIC);
@@ -163,14 +163,13 @@ static void bind_text(sqlite3_stmt *q, int i, const char *t)
         sqlite3_bind_null(q, i);
 }
 
-/* Run a statement that returns no rows. */
-static int run(struct pt_store *s, sqlite3_stmt *q, struct pt_err *e, const char *what)
+int pt_store_run(struct pt_store *s, sqlite3_stmt *q, struct pt_err *e, const char *what)
 {
     if (q == NULL)
-        return db_fail(s, e, what);
+        return pt_store_fail(s, e, what);
     int rc = sqlite3_step(q);
     sqlite3_reset(q);
-    return rc == SQLITE_DONE ? 0 : db_fail(s, e, what);
+    return rc == SQLITE_DONE ? 0 : pt_store_fail(s, e, what);
 }
 
 static int exec(struct pt_store *s, const char *sql, struct pt_err *e)
@@ -205,7 +204,7 @@ static int migrate(struct pt_store *s, struct pt_err *e)
 {
     int v;
     if (get_version(s, &v))
-        return db_fail(s, e, "schema version");
+        return pt_store_fail(s, e, "schema version");
     if (v > NMIGRATIONS)
         return pt_err_set(e, PT_EIO,
                           "store: the database has schema version %d; this patron knows up to %d",
@@ -345,13 +344,13 @@ int pt_store_shop_create(struct pt_store *s, const char *name, struct pt_shop *s
     shop->created = (int64_t)time(NULL);
     sqlite3_stmt *q = stmt(s, S_SHOP_INS);
     if (q == NULL)
-        return db_fail(s, e, "create shop");
-    bind_text(q, 1, shop->public_id);
-    bind_text(q, 2, shop->name);
-    bind_text(q, 3, shop->key_id);
+        return pt_store_fail(s, e, "create shop");
+    pt_store_bind_text(q, 1, shop->public_id);
+    pt_store_bind_text(q, 2, shop->name);
+    pt_store_bind_text(q, 3, shop->key_id);
     sqlite3_bind_blob(q, 4, shop->key_hash, 32, SQLITE_STATIC);
     sqlite3_bind_int64(q, 5, shop->created);
-    int rc = run(s, q, e, "create shop");
+    int rc = pt_store_run(s, q, e, "create shop");
     shop->id = sqlite3_last_insert_rowid(s->db);
     return rc;
 }
@@ -361,8 +360,8 @@ static int shop_get(struct pt_store *s, enum stmt which, const char *arg, struct
 {
     sqlite3_stmt *q = stmt(s, which);
     if (q == NULL)
-        return db_fail(s, e, "find shop");
-    bind_text(q, 1, arg);
+        return pt_store_fail(s, e, "find shop");
+    pt_store_bind_text(q, 1, arg);
     int rc = sqlite3_step(q);
     if (rc == SQLITE_ROW)
         shop_from_row(q, shop);
@@ -371,7 +370,7 @@ static int shop_get(struct pt_store *s, enum stmt which, const char *arg, struct
         return 0;
     if (rc == SQLITE_DONE)
         return pt_err_set(e, PT_ENOTFOUND, "no shop %s", arg);
-    return db_fail(s, e, "find shop");
+    return pt_store_fail(s, e, "find shop");
 }
 
 int pt_store_shop_by_key_id(struct pt_store *s, const char *key_id, struct pt_shop *shop,
@@ -389,11 +388,11 @@ int pt_store_shop_rotate(struct pt_store *s, const char *public_id, struct pt_sh
     new_key(key, shop->key_id, shop->key_hash);
     sqlite3_stmt *q = stmt(s, S_SHOP_ROTATE);
     if (q == NULL)
-        return db_fail(s, e, "rotate key");
-    bind_text(q, 1, shop->key_id);
+        return pt_store_fail(s, e, "rotate key");
+    pt_store_bind_text(q, 1, shop->key_id);
     sqlite3_bind_blob(q, 2, shop->key_hash, 32, SQLITE_STATIC);
-    bind_text(q, 3, public_id);
-    return run(s, q, e, "rotate key");
+    pt_store_bind_text(q, 3, public_id);
+    return pt_store_run(s, q, e, "rotate key");
 }
 
 int pt_store_shop_list(struct pt_store *s, int (*cb)(void *ctx, const struct pt_shop *sh),
@@ -401,7 +400,7 @@ int pt_store_shop_list(struct pt_store *s, int (*cb)(void *ctx, const struct pt_
 {
     sqlite3_stmt *q = stmt(s, S_SHOP_ALL);
     if (q == NULL)
-        return db_fail(s, e, "list shops");
+        return pt_store_fail(s, e, "list shops");
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         struct pt_shop sh;
@@ -413,25 +412,25 @@ int pt_store_shop_list(struct pt_store *s, int (*cb)(void *ctx, const struct pt_
         }
     }
     sqlite3_reset(q);
-    return rc == SQLITE_DONE ? 0 : db_fail(s, e, "list shops");
+    return rc == SQLITE_DONE ? 0 : pt_store_fail(s, e, "list shops");
 }
 
 /* ---- transactions ---- */
 
 int pt_store_begin(struct pt_store *s, struct pt_err *e)
 {
-    return run(s, stmt(s, S_BEGIN), e, "begin");
+    return pt_store_run(s, stmt(s, S_BEGIN), e, "begin");
 }
 
 int pt_store_commit(struct pt_store *s, struct pt_err *e)
 {
-    return run(s, stmt(s, S_COMMIT), e, "commit");
+    return pt_store_run(s, stmt(s, S_COMMIT), e, "commit");
 }
 
 void pt_store_rollback(struct pt_store *s)
 {
     if (!sqlite3_get_autocommit(s->db))
-        run(s, stmt(s, S_ROLLBACK), NULL, "rollback");
+        pt_store_run(s, stmt(s, S_ROLLBACK), NULL, "rollback");
 }
 
 /* ---- customers ---- */
@@ -440,11 +439,11 @@ int pt_store_customer_insert(struct pt_store *s, const struct pt_cust_row *c, st
 {
     sqlite3_stmt *q = stmt(s, S_CUST_INS);
     if (q == NULL)
-        return db_fail(s, e, "insert customer");
+        return pt_store_fail(s, e, "insert customer");
     sqlite3_bind_int64(q, 1, c->id);
     sqlite3_bind_int64(q, 2, c->shop);
     sqlite3_bind_int(q, 3, c->kind);
-    bind_text(q, 4, c->ext_id);
+    pt_store_bind_text(q, 4, c->ext_id);
     if (c->merged_into)
         sqlite3_bind_int64(q, 5, c->merged_into);
     sqlite3_bind_int(q, 6, c->consent);
@@ -453,14 +452,14 @@ int pt_store_customer_insert(struct pt_store *s, const struct pt_cust_row *c, st
     sqlite3_bind_int64(q, 9, c->cart_since);
     sqlite3_bind_int64(q, 10, c->cart_t);
     sqlite3_bind_int64(q, 11, c->created);
-    return run(s, q, e, "insert customer");
+    return pt_store_run(s, q, e, "insert customer");
 }
 
 int pt_store_customer_update(struct pt_store *s, const struct pt_cust_row *c, struct pt_err *e)
 {
     sqlite3_stmt *q = stmt(s, S_CUST_UPD);
     if (q == NULL)
-        return db_fail(s, e, "update customer");
+        return pt_store_fail(s, e, "update customer");
     if (c->merged_into)
         sqlite3_bind_int64(q, 1, c->merged_into);
     sqlite3_bind_int(q, 2, c->consent);
@@ -470,7 +469,7 @@ int pt_store_customer_update(struct pt_store *s, const struct pt_cust_row *c, st
     sqlite3_bind_int64(q, 6, c->cart_t);
     sqlite3_bind_int(q, 7, c->split);
     sqlite3_bind_int64(q, 8, c->id);
-    return run(s, q, e, "update customer");
+    return pt_store_run(s, q, e, "update customer");
 }
 
 int pt_store_customer_find(struct pt_store *s, int64_t shop, int kind, const char *ext_id,
@@ -478,17 +477,17 @@ int pt_store_customer_find(struct pt_store *s, int64_t shop, int kind, const cha
 {
     sqlite3_stmt *q = stmt(s, S_CUST_FIND);
     if (q == NULL)
-        return db_fail(s, e, "find customer");
+        return pt_store_fail(s, e, "find customer");
     sqlite3_bind_int64(q, 1, shop);
     sqlite3_bind_int(q, 2, kind);
-    bind_text(q, 3, ext_id);
+    pt_store_bind_text(q, 3, ext_id);
     int rc = sqlite3_step(q);
     if (rc == SQLITE_ROW)
         *id = sqlite3_column_int64(q, 0);
     sqlite3_reset(q);
     if (rc == SQLITE_ROW)
         return 0;
-    return rc == SQLITE_DONE ? PT_ENOTFOUND : db_fail(s, e, "find customer");
+    return rc == SQLITE_DONE ? PT_ENOTFOUND : pt_store_fail(s, e, "find customer");
 }
 
 int pt_store_customer_page(struct pt_store *s, int64_t shop, int64_t after, int limit,
@@ -497,7 +496,7 @@ int pt_store_customer_page(struct pt_store *s, int64_t shop, int64_t after, int 
     sqlite3_stmt *q = stmt(s, S_CUST_PAGE);
     *n = 0;
     if (q == NULL)
-        return db_fail(s, e, "list customers");
+        return pt_store_fail(s, e, "list customers");
     sqlite3_bind_int64(q, 1, shop);
     sqlite3_bind_int64(q, 2, after);
     sqlite3_bind_int(q, 3, limit);
@@ -505,7 +504,7 @@ int pt_store_customer_page(struct pt_store *s, int64_t shop, int64_t after, int 
     while ((rc = sqlite3_step(q)) == SQLITE_ROW && *n < limit)
         ids[(*n)++] = sqlite3_column_int64(q, 0);
     sqlite3_reset(q);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_fail(s, e, "list customers");
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : pt_store_fail(s, e, "list customers");
 }
 
 /* ---- events and orders ---- */
@@ -534,24 +533,24 @@ int pt_store_event_insert(struct pt_store *s, int64_t shop, int64_t customer, in
 {
     sqlite3_stmt *q = stmt(s, S_EV_INS);
     if (q == NULL)
-        return db_fail(s, e, "insert event");
+        return pt_store_fail(s, e, "insert event");
     sqlite3_bind_int64(q, 1, shop);
     sqlite3_bind_int64(q, 2, customer);
     if (prev > 0)
         sqlite3_bind_int64(q, 3, prev);
-    bind_text(q, 4, ev->message_id);
+    pt_store_bind_text(q, 4, ev->message_id);
     sqlite3_bind_int(q, 5, (int)ev->type);
     sqlite3_bind_int(q, 6, (int)ev->kind);
-    bind_text(q, 7, ev->name);
+    pt_store_bind_text(q, 7, ev->name);
     sqlite3_bind_int64(q, 8, ev->t);
     sqlite3_bind_int64(q, 9, received);
     const struct pt_evline *l = event_product(ev);
     if (l) {
-        bind_text(q, 10, l->product_id ? l->product_id : l->sku);
-        bind_text(q, 11, l->category);
+        pt_store_bind_text(q, 10, l->product_id ? l->product_id : l->sku);
+        pt_store_bind_text(q, 11, l->category);
         sqlite3_bind_int64(q, 12, l->quantity);
     }
-    int rc = run(s, q, e, "insert event");
+    int rc = pt_store_run(s, q, e, "insert event");
     if (rc)
         return rc;
     *dup = sqlite3_changes(s->db) == 0;
@@ -560,10 +559,10 @@ int pt_store_event_insert(struct pt_store *s, int64_t shop, int64_t customer, in
         return 0;
     q = stmt(s, S_EV_BODY);
     if (q == NULL)
-        return db_fail(s, e, "insert event body");
+        return pt_store_fail(s, e, "insert event body");
     sqlite3_bind_int64(q, 1, *seq);
     sqlite3_bind_text(q, 2, ev->json, (int)ev->json_len, SQLITE_STATIC);
-    return run(s, q, e, "insert event body");
+    return pt_store_run(s, q, e, "insert event body");
 }
 
 int pt_store_event_delete(struct pt_store *s, int64_t seq, struct pt_err *e)
@@ -571,9 +570,9 @@ int pt_store_event_delete(struct pt_store *s, int64_t seq, struct pt_err *e)
     for (int k = 0; k < 2; k++) {
         sqlite3_stmt *q = stmt(s, k ? S_EV_DEL_BODY : S_EV_DEL);
         if (q == NULL)
-            return db_fail(s, e, "delete event");
+            return pt_store_fail(s, e, "delete event");
         sqlite3_bind_int64(q, 1, seq);
-        int rc = run(s, q, e, "delete event");
+        int rc = pt_store_run(s, q, e, "delete event");
         if (rc)
             return rc;
     }
@@ -585,7 +584,7 @@ int pt_store_load_heads(struct pt_store *s, int (*cb)(void *ctx, int64_t custome
 {
     sqlite3_stmt *q = stmt(s, S_LOAD_HEADS);
     if (q == NULL)
-        return db_fail(s, e, "load events");
+        return pt_store_fail(s, e, "load events");
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         int r = cb(ctx, sqlite3_column_int64(q, 1), sqlite3_column_int64(q, 0));
@@ -595,7 +594,7 @@ int pt_store_load_heads(struct pt_store *s, int (*cb)(void *ctx, int64_t custome
         }
     }
     sqlite3_reset(q);
-    return rc == SQLITE_DONE ? 0 : db_fail(s, e, "load events");
+    return rc == SQLITE_DONE ? 0 : pt_store_fail(s, e, "load events");
 }
 
 int pt_store_order_insert(struct pt_store *s, int64_t shop, int64_t customer,
@@ -603,16 +602,16 @@ int pt_store_order_insert(struct pt_store *s, int64_t shop, int64_t customer,
 {
     sqlite3_stmt *q = stmt(s, S_ORD_INS);
     if (q == NULL)
-        return db_fail(s, e, "insert order");
+        return pt_store_fail(s, e, "insert order");
     sqlite3_bind_int64(q, 1, shop);
-    bind_text(q, 2, ev->order_id);
+    pt_store_bind_text(q, 2, ev->order_id);
     sqlite3_bind_int64(q, 3, customer);
     sqlite3_bind_int64(q, 4, ev->t);
     sqlite3_bind_int64(q, 5, ev->amount);
-    bind_text(q, 6, ev->currency[0] ? ev->currency : NULL);
+    pt_store_bind_text(q, 6, ev->currency[0] ? ev->currency : NULL);
     sqlite3_bind_int64(q, 7, seq);
     sqlite3_bind_int(q, 8, ev->discounted != 0);
-    int rc = run(s, q, e, "insert order");
+    int rc = pt_store_run(s, q, e, "insert order");
     if (rc)
         return rc;
     *dup = sqlite3_changes(s->db) == 0;
@@ -622,17 +621,17 @@ int pt_store_order_insert(struct pt_store *s, int64_t shop, int64_t customer,
         const struct pt_evline *l = &ev->lines[i];
         q = stmt(s, S_LINE_INS);
         if (q == NULL)
-            return db_fail(s, e, "insert order line");
+            return pt_store_fail(s, e, "insert order line");
         sqlite3_bind_int64(q, 1, customer);
         sqlite3_bind_int64(q, 2, shop);
-        bind_text(q, 3, ev->order_id);
-        bind_text(q, 4, l->product_id);
-        bind_text(q, 5, l->sku);
-        bind_text(q, 6, l->category);
-        bind_text(q, 7, l->name);
+        pt_store_bind_text(q, 3, ev->order_id);
+        pt_store_bind_text(q, 4, l->product_id);
+        pt_store_bind_text(q, 5, l->sku);
+        pt_store_bind_text(q, 6, l->category);
+        pt_store_bind_text(q, 7, l->name);
         sqlite3_bind_int64(q, 8, l->price);
         sqlite3_bind_int64(q, 9, l->quantity);
-        if ((rc = run(s, q, e, "insert order line")))
+        if ((rc = pt_store_run(s, q, e, "insert order line")))
             return rc;
     }
     return 0;
@@ -644,9 +643,9 @@ int pt_store_order_refund(struct pt_store *s, int64_t shop, const char *order_id
 {
     sqlite3_stmt *q = stmt(s, S_ORD_GET);
     if (q == NULL)
-        return db_fail(s, e, "refund");
+        return pt_store_fail(s, e, "refund");
     sqlite3_bind_int64(q, 1, shop);
-    bind_text(q, 2, order_id);
+    pt_store_bind_text(q, 2, order_id);
     int rc = sqlite3_step(q);
     int64_t total = 0, refunded = 0;
     if (rc == SQLITE_ROW) {
@@ -659,16 +658,16 @@ int pt_store_order_refund(struct pt_store *s, int64_t shop, const char *order_id
     if (rc == SQLITE_DONE)
         return PT_ENOTFOUND;
     if (rc != SQLITE_ROW)
-        return db_fail(s, e, "refund");
+        return pt_store_fail(s, e, "refund");
     int64_t left = total - refunded;
     *applied = full || amount > left ? left : amount;
     q = stmt(s, S_ORD_REFUND);
     if (q == NULL)
-        return db_fail(s, e, "refund");
+        return pt_store_fail(s, e, "refund");
     sqlite3_bind_int64(q, 1, refunded + *applied);
     sqlite3_bind_int64(q, 2, shop);
-    bind_text(q, 3, order_id);
-    return run(s, q, e, "refund");
+    pt_store_bind_text(q, 3, order_id);
+    return pt_store_run(s, q, e, "refund");
 }
 
 /* ---- merges ---- */
@@ -678,13 +677,13 @@ int pt_store_merge_insert(struct pt_store *s, int64_t shop, int64_t into, int64_
 {
     sqlite3_stmt *q = stmt(s, S_MERGE_INS);
     if (q == NULL)
-        return db_fail(s, e, "merge");
+        return pt_store_fail(s, e, "merge");
     sqlite3_bind_int64(q, 1, shop);
     sqlite3_bind_int64(q, 2, into);
     sqlite3_bind_int64(q, 3, from);
     sqlite3_bind_int64(q, 4, t);
-    bind_text(q, 5, reason);
-    int rc = run(s, q, e, "merge");
+    pt_store_bind_text(q, 5, reason);
+    int rc = pt_store_run(s, q, e, "merge");
     if (merge_id)
         *merge_id = sqlite3_last_insert_rowid(s->db);
     return rc;
@@ -695,7 +694,7 @@ int pt_store_merge_undo(struct pt_store *s, int64_t merge_id, int64_t into, int6
 {
     sqlite3_stmt *q = stmt(s, merge_id > 0 ? S_MERGE_ID : S_MERGE_LAST);
     if (q == NULL)
-        return db_fail(s, e, "unmerge");
+        return pt_store_fail(s, e, "unmerge");
     if (merge_id > 0) {
         sqlite3_bind_int64(q, 1, merge_id);
         sqlite3_bind_int64(q, 2, into);
@@ -715,13 +714,13 @@ int pt_store_merge_undo(struct pt_store *s, int64_t merge_id, int64_t into, int6
     if (rc == SQLITE_DONE)
         return PT_ENOTFOUND;
     if (rc != SQLITE_ROW)
-        return db_fail(s, e, "unmerge");
+        return pt_store_fail(s, e, "unmerge");
     q = stmt(s, S_MERGE_UNDO);
     if (q == NULL)
-        return db_fail(s, e, "unmerge");
+        return pt_store_fail(s, e, "unmerge");
     sqlite3_bind_int64(q, 1, t);
     sqlite3_bind_int64(q, 2, id);
-    return run(s, q, e, "unmerge");
+    return pt_store_run(s, q, e, "unmerge");
 }
 
 /* ---- erasure ---- */
@@ -733,7 +732,7 @@ int pt_store_load_customers(struct pt_store *s, int (*cb)(void *ctx, const struc
 {
     sqlite3_stmt *q = stmt(s, S_LOAD_CUST);
     if (q == NULL)
-        return db_fail(s, e, "load customers");
+        return pt_store_fail(s, e, "load customers");
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         struct pt_cust_row c = {
@@ -757,7 +756,7 @@ int pt_store_load_customers(struct pt_store *s, int (*cb)(void *ctx, const struc
         }
     }
     sqlite3_reset(q);
-    return rc == SQLITE_DONE ? 0 : db_fail(s, e, "load customers");
+    return rc == SQLITE_DONE ? 0 : pt_store_fail(s, e, "load customers");
 }
 
 int pt_store_load_orders(struct pt_store *s, int (*cb)(void *ctx, const struct pt_order_row *o),
@@ -765,7 +764,7 @@ int pt_store_load_orders(struct pt_store *s, int (*cb)(void *ctx, const struct p
 {
     sqlite3_stmt *q = stmt(s, S_LOAD_ORD);
     if (q == NULL)
-        return db_fail(s, e, "load orders");
+        return pt_store_fail(s, e, "load orders");
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         struct pt_order_row o = {sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1),
@@ -777,6 +776,6 @@ int pt_store_load_orders(struct pt_store *s, int (*cb)(void *ctx, const struct p
         }
     }
     sqlite3_reset(q);
-    return rc == SQLITE_DONE ? 0 : db_fail(s, e, "load orders");
+    return rc == SQLITE_DONE ? 0 : pt_store_fail(s, e, "load orders");
 }
 
