@@ -83,6 +83,7 @@ bench: deps all
 	@bench/rfm/run.sh $(BUILD)/patron
 	@bench/serve/run.sh $(BUILD)/patron
 	@bench/clv/run.sh $(BUILD)/patron
+	@bench/segment/run.sh $(BUILD)/patron
 
 fuzz:
 	@mkdir -p $(BUILD)/fuzz
