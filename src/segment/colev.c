@@ -24,12 +24,18 @@ struct vins {
     double k, k2;
 };
 
-enum { L_ATTR, L_CALL, L_FALLBACK };
+/* L_STR: a string attribute as the index of its value among the literals the
+ * rules compare it with (-1: another value; NaN: missing), so = != in run as
+ * numbers. */
+enum { L_ATTR, L_CALL, L_FALLBACK, L_STR };
 struct leaf {
     int kind;
     const struct pt_rule *r;
     int32_t node;
     char *text; /* canonical text: the dedup key */
+    const char **lit; /* L_STR: the literals (borrowed from the rules) */
+    uint32_t *llen;
+    size_t nlit, caplit;
 };
 
 struct pt_seg_prog {
@@ -63,10 +69,53 @@ static int numeric_type(int t)
     return t == PT_RT_NUM || t == PT_RT_DUR || t == PT_RT_BOOL;
 }
 
+/* A string attribute of static type (not a free-form trait). */
+static int str_attr(const struct pt_rule *r, int32_t i)
+{
+    return r->nodes[i].op == PT_R_ATTR && r->nodes[i].type == PT_RT_STR;
+}
+
+static int str_lit(const struct pt_rule *r, int32_t i)
+{
+    return r->nodes[i].op == PT_R_STR;
+}
+
+/* = or != between a string attribute and a literal (either side), or a string
+ * attribute in a list of literals: *attr, *lit (-1 for a list) receive them. */
+static int str_cmp(const struct pt_rule *r, int32_t i, int32_t *attr, int32_t *lit)
+{
+    const struct pt_rule_node *n = &r->nodes[i];
+    if (n->op == PT_R_EQ || n->op == PT_R_NE) {
+        if (str_attr(r, n->a) && str_lit(r, n->b)) {
+            *attr = n->a;
+            *lit = n->b;
+            return 1;
+        }
+        if (str_lit(r, n->a) && str_attr(r, n->b)) {
+            *attr = n->b;
+            *lit = n->a;
+            return 1;
+        }
+        return 0;
+    }
+    if (n->op != PT_R_IN || !str_attr(r, n->a))
+        return 0;
+    const struct pt_rule_node *l = &r->nodes[n->b];
+    for (int32_t k = 0; k < l->b; k++)
+        if (!str_lit(r, r->kids[l->a + k]))
+            return 0;
+    *attr = n->a;
+    *lit = -1;
+    return 1;
+}
+
 /* The subtree compiles to vector code (no strings, lists or free-form traits). */
 static int vec_ok(const struct pt_rule *r, int32_t i)
 {
     const struct pt_rule_node *n = &r->nodes[i];
+    int32_t sa, sl;
+    if (str_cmp(r, i, &sa, &sl))
+        return 1;
     switch ((enum pt_rule_op)n->op) {
     case PT_R_NUM:
     case PT_R_DUR:
@@ -155,7 +204,7 @@ static int32_t leaf_slot(struct comp *c, int kind, int32_t node)
         c->rc = PT_ENOMEM;
         return 0;
     }
-    p->leaf[p->nleaf] = (struct leaf){kind, c->r, node, t};
+    p->leaf[p->nleaf] = (struct leaf){kind, c->r, node, t, NULL, NULL, 0, 0};
     return (int32_t)p->nleaf++;
 }
 
@@ -165,6 +214,37 @@ static int is_lit(const struct pt_rule *r, int32_t i)
     return op == PT_R_NUM || op == PT_R_DUR || op == PT_R_BOOL;
 }
 
+/* The index of literal node `lit` among leaf l's literals (added if new). */
+static double lit_index(struct comp *c, int32_t l, int32_t lit)
+{
+    struct leaf *lf = &c->p->leaf[l];
+    const struct pt_rule_node *n = &c->r->nodes[lit];
+    const char *str = c->r->strs + n->str;
+    for (size_t i = 0; i < lf->nlit; i++)
+        if (lf->llen[i] == n->slen && memcmp(lf->lit[i], str, n->slen) == 0)
+            return (double)i;
+    if (lf->nlit == lf->caplit) {
+        size_t nc = lf->caplit ? lf->caplit * 2 : 8;
+        const char **a = pt_realloc_array(lf->lit, nc, sizeof *a);
+        if (a)
+            lf->lit = a;
+        uint32_t *b = pt_realloc_array(lf->llen, nc, sizeof *b);
+        if (b)
+            lf->llen = b;
+        if (!a || !b) {
+            c->rc = PT_ENOMEM;
+            return 0;
+        }
+        lf->caplit = nc;
+    }
+    lf->lit[lf->nlit] = str;
+    lf->llen[lf->nlit] = n->slen;
+    return (double)lf->nlit++;
+}
+
+/* A string comparison (see str_cmp) as numbers. */
+static int32_t comp_str(struct comp *c, int32_t i, int32_t attr, int32_t lit, int lo);
+
 /* Leaves are numbered before temporaries exist: pass 1 collects them. */
 static int32_t comp(struct comp *c, int32_t i, int leaves_only);
 
@@ -172,7 +252,9 @@ static int32_t comp_vec(struct comp *c, int32_t i, int lo)
 {
     const struct pt_rule *r = c->r;
     const struct pt_rule_node *n = &r->nodes[i];
-    int32_t a, b, d;
+    int32_t a, b, d, sa, sl;
+    if (str_cmp(r, i, &sa, &sl))
+        return comp_str(c, i, sa, sl, lo);
     switch ((enum pt_rule_op)n->op) {
     case PT_R_NUM:
     case PT_R_DUR:
@@ -227,6 +309,27 @@ static int32_t comp_vec(struct comp *c, int32_t i, int lo)
     }
 }
 
+static int32_t comp_str(struct comp *c, int32_t i, int32_t attr, int32_t lit, int lo)
+{
+    const struct pt_rule *r = c->r;
+    const struct pt_rule_node *n = &r->nodes[i];
+    int32_t l = leaf_slot(c, L_STR, attr);
+    if (c->rc)
+        return 0;
+    if (lit >= 0) {
+        double k = lit_index(c, l, lit);
+        return lo ? 0 : emit(c, n->op == PT_R_EQ ? V_EQK : V_NEK, l, 0, 0, k);
+    }
+    const struct pt_rule_node *list = &r->nodes[n->b];
+    int32_t acc = lo ? 0 : emit(c, V_CONST, 0, 0, 0, 0);
+    for (int32_t k = 0; k < list->b; k++) {
+        double idx = lit_index(c, l, r->kids[list->a + k]);
+        if (!lo)
+            acc = emit(c, V_OR, acc, emit(c, V_EQK, l, 0, 0, idx), 0, 0);
+    }
+    return acc;
+}
+
 static int32_t comp(struct comp *c, int32_t i, int lo)
 {
     const struct pt_rule_node *n = &c->r->nodes[i];
@@ -256,8 +359,11 @@ void pt_seg_prog_free(struct pt_seg_prog *p)
 {
     if (p == NULL)
         return;
-    for (size_t i = 0; i < p->nleaf; i++)
+    for (size_t i = 0; i < p->nleaf; i++) {
         pt_free(p->leaf[i].text);
+        pt_free(p->leaf[i].lit);
+        pt_free(p->leaf[i].llen);
+    }
     pt_free(p->leaf);
     pt_free(p->ins);
     pt_free(p->first);
@@ -352,6 +458,20 @@ void pt_seg_block_row(struct pt_seg_block *b, struct pt_seg_ctx *x, size_t i)
             if (env.attr(env.ctx, n->id, "", 0, &rv) == 0 && rv.present &&
                 numeric_type(rv.type) && isfinite(rv.num))
                 v = rv.num;
+        } else if (lf->kind == L_STR) {
+            struct pt_rule_value rv;
+            memset(&rv, 0, sizeof rv);
+            rv.type = PT_RT_STR;
+            const char *key = n->slen ? lf->r->strs + n->str : "";
+            if (env.attr(env.ctx, n->id, key, n->slen, &rv) == 0 && rv.present &&
+                rv.type == PT_RT_STR) {
+                v = -1;
+                for (size_t k = 0; k < lf->nlit; k++)
+                    if (lf->llen[k] == rv.slen && memcmp(lf->lit[k], rv.str, rv.slen) == 0) {
+                        v = (double)k;
+                        break;
+                    }
+            }
         } else if (lf->kind == L_CALL) {
             double x2 = NAN;
             int rc = env.call(env.ctx, lf->r, lf->node, &x2);

@@ -38,7 +38,10 @@ static const char *const k_bool[] = {
     "traits.vip", "rfm.segment = \"Champions\"", "rfm.segment in (\"Lost\", \"At Risk\")",
     "rfm.segment != \"Lost\"", "favourite_categories contains \"shoes\"",
     "traits.plan = \"gold\"", "preference.style = \"sport\"", "traits.age > 30",
-    "traits.vip exists", "rfm.score exists"};
+    "traits.vip exists", "rfm.score exists", "\"Lost\" = rfm.segment",
+    "rfm.score in (\"111\", \"543\", \"555\")", "rfm.score != \"111\"",
+    "preference.style != \"sport\"", "preference.size = \"42\"", "rfm.segment < \"M\"",
+    "tier = \"gold\" or not (tier != \"gold\")"};
 
 static void num_expr(struct pt_buf *b, int depth)
 {
