@@ -480,10 +480,14 @@ void pt_engine_stats(struct pt_engine *g, struct pt_engine_stats *st)
     st->segment_bytes = g->seg_bytes;
     st->segment_events = g->seg_events_pub;
     size_t n = g->nseg_lat < 4096 ? g->nseg_lat : 4096;
-    double lat[4096];
+    double lat[4096], ev[4096];
     memcpy(lat, g->seg_lat, n * sizeof *lat);
+    memcpy(ev, g->seg_eval, n * sizeof *ev);
     pthread_mutex_unlock(&g->mu);
     qsort(lat, n, sizeof *lat, cmp_double);
+    qsort(ev, n, sizeof *ev, cmp_double);
     st->segment_p50 = n ? lat[n / 2] : 0;
     st->segment_p99 = n ? lat[n * 99 / 100] : 0;
+    st->segment_eval_p50 = n ? ev[n / 2] : 0;
+    st->segment_eval_p99 = n ? ev[n * 99 / 100] : 0;
 }

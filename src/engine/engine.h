@@ -168,6 +168,7 @@ struct pt_engine_stats {
     uint64_t segment_members, segment_bytes; /* memberships, Roaring bytes (serialized) */
     uint64_t segment_events;                 /* Segment Entered / Exited written */
     double segment_p50, segment_p99; /* seconds a group spent on segments (last 4096) */
+    double segment_eval_p50, segment_eval_p99; /* ... evaluating (not writing events) */
 };
 void pt_engine_stats(struct pt_engine *g, struct pt_engine_stats *st);
 

@@ -15,7 +15,7 @@ struct grp_ctx {
     struct pt_engine *g;
     int64_t now;   /* received */
     int64_t clock; /* segments' now (the engine's clock) */
-    double seg_seconds;
+    double seg_seconds, seg_eval_seconds;
     struct pt_err e;
 };
 
@@ -381,9 +381,11 @@ static int group_body(struct grp_ctx *c, struct pt_job *head)
         }
     }
     double t0 = pt_mono_now();
+    g->seg_write_s = 0;
     if ((rc = engine_seg_group(g, c->clock, &c->e)))
         return rc;
     c->seg_seconds = pt_mono_now() - t0;
+    c->seg_eval_seconds = c->seg_seconds - g->seg_write_s;
     for (size_t i = 0; i < g->ndirty; i++) {
         if (g->dirty[i] == SIZE_MAX)
             continue;
@@ -439,10 +441,12 @@ void engine_group(struct pt_engine *g, struct pt_job *head)
         g->ev_accepted += j->accepted;
         g->ev_duplicate += j->duplicates;
     }
+    g->seg_eval[g->nseg_lat % 4096] = c.seg_eval_seconds;
     g->seg_lat[g->nseg_lat++ % 4096] = c.seg_seconds;
     g->seg_count = g->nseg;
     g->seg_events_pub = g->seg_events;
-    if (g->nseg_lat % 64 == 1 || g->nseg < 200) {
+    if (g->nseg_lat % 64 == 1 || g->seg_stats_gen != g->seg_gen) { /* not every group */
+        g->seg_stats_gen = g->seg_gen;
         uint64_t m = 0, bytes = 0;
         for (size_t k = 0; k < g->nseg; k++) {
             m += roaring_bitmap_get_cardinality(g->segs[k].members);

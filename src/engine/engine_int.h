@@ -126,6 +126,8 @@ struct pt_engine {
     uint64_t seg_events;     /* Segment Entered / Exited written */
     struct pt_buf sbuf;      /* a segment event's JSON (engine thread) */
     double seg_lat[4096];    /* seconds each recent group spent on segments (mu) */
+    double seg_eval[4096];   /* ... of which not writing Segment Entered/Exited events */
+    double seg_write_s;      /* the current group's event writing (engine thread) */
     size_t nseg_lat;
     size_t seg_count;        /* for stats (mu) */
     uint64_t seg_events_pub; /* seg_events as of the last group (mu) */
@@ -136,7 +138,17 @@ struct pt_engine {
         uint32_t shop;
         int builtins;        /* its built-in segments exist */
         struct pt_seg_time tm;
+        /* its segments compiled for live groups (engine_seg.c), as of seg_gen */
+        struct pt_seg_prog *prog;
+        struct pt_seg_block *blk;
+        size_t *idx, nidx; /* rule k of prog is segs[idx[k]] */
+        uint64_t gen;
     } *shops;
+    uint64_t seg_gen;        /* bumped when any segment is added, changed or removed */
+    uint64_t seg_stats_gen;  /* seg_gen when the membership gauges were last counted */
+    uint8_t *hits;           /* a live block's matches: nidx x PT_SEG_BLOCK */
+    size_t caphits;
+    uint32_t *brows;         /* a live block's rows */
     size_t nshops;
 };
 

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "engine/engine_int.h"
+#include "segment/colev.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
 
@@ -136,8 +137,10 @@ static int seg_event(struct pt_engine *g, const struct eseg *sg, size_t row, int
     if (bad)
         return pt_err_set(e, PT_ENOMEM, "out of memory");
     int64_t seq;
+    double t0 = pt_mono_now();
     int rc = pt_store_seg_event(g->w, st->shop[row], (int64_t)row + 1, st->head[row], sg->id,
                                 entered, now, b->data, b->len, &seq, e);
+    g->seg_write_s += pt_mono_now() - t0;
     if (rc)
         return rc;
     st->head[row] = seq;
@@ -158,60 +161,164 @@ static int set_member(struct pt_engine *g, struct eseg *sg, size_t row, int in, 
     return emit ? seg_event(g, sg, row, in, now, e) : 0;
 }
 
-/* Re-evaluate every segment of row's shop for row (a root, a merged identity
- * or an erased row). */
-static int eval_row(struct pt_engine *g, size_t row, int64_t now, struct pt_err *e)
+/* A row that is no customer of its own: erased (out of everything, silently:
+ * its timeline is gone) or merged into another profile (which is the customer
+ * now: exits, with events). 1 if row was such a row. */
+static int eval_gone(struct pt_engine *g, size_t row, int64_t now, struct pt_err *e, int *rc)
 {
     struct pt_state *st = &g->st;
-    if (row >= st->n)
-        return 0;
     int gone = (st->flags[row] & (ROW_PRESENT | ROW_ERASED)) != ROW_PRESENT;
-    if (gone || st->parent[row]) {
-        /* erased: out of everything silently (its timeline is gone); merged
-         * into another profile: that profile is the customer now */
-        for (size_t k = 0; k < g->nseg; k++) {
-            struct eseg *sg = &g->segs[k];
-            if (gone)
-                roaring_bitmap_remove(sg->members, (uint32_t)row);
-            else if (sg->shop == st->shop[row]) {
-                int rc = set_member(g, sg, row, 0, now, 1, e);
-                if (rc)
-                    return rc;
-            }
-        }
-        return engine_seg_timer(g, row, 0) ? pt_err_set(e, PT_ENOMEM, "out of memory") : 0;
+    *rc = 0;
+    if (!gone && st->parent[row] == 0)
+        return 0;
+    for (size_t k = 0; k < g->nseg && *rc == 0; k++) {
+        struct eseg *sg = &g->segs[k];
+        if (gone)
+            roaring_bitmap_remove(sg->members, (uint32_t)row);
+        else if (sg->shop == st->shop[row])
+            *rc = set_member(g, sg, row, 0, now, 1, e);
     }
-    uint32_t shop = st->shop[row];
+    if (*rc == 0 && engine_seg_timer(g, row, 0))
+        *rc = pt_err_set(e, PT_ENOMEM, "out of memory");
+    return 1;
+}
+
+/* The shop's segments compiled (rebuilt when any segment changed). */
+static struct shop_seg *shop_prog(struct pt_engine *g, uint32_t shop, int64_t now,
+                                  struct pt_err *e, int *rc)
+{
     struct shop_seg *ss = engine_seg_shop(g, shop);
-    int rc;
+    *rc = 0;
     /* a shop's first customer (a shop made while running): its built-ins now */
-    if ((ss == NULL || !ss->builtins) && (rc = engine_seg_builtins(g, shop, now, e)))
-        return rc;
+    if ((ss == NULL || !ss->builtins) && (*rc = engine_seg_builtins(g, shop, now, e)))
+        return NULL;
     ss = engine_seg_shop(g, shop);
-    if (ss == NULL)
-        return pt_err_set(e, PT_ENOMEM, "out of memory");
+    if (ss == NULL) {
+        *rc = pt_err_set(e, PT_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (ss->prog && ss->gen == g->seg_gen)
+        return ss;
+    pt_seg_block_free(ss->blk);
+    pt_seg_prog_free(ss->prog);
+    ss->blk = NULL;
+    ss->prog = NULL;
+    ss->nidx = 0;
+    size_t *idx = pt_realloc_array(ss->idx, g->nseg ? g->nseg : 1, sizeof *idx);
+    const struct pt_rule **rules = pt_calloc(g->nseg ? g->nseg : 1, sizeof *rules);
+    if (idx)
+        ss->idx = idx;
+    if (idx && rules) {
+        for (size_t k = 0; k < g->nseg; k++)
+            if (g->segs[k].shop == shop) {
+                rules[ss->nidx] = &g->segs[k].rule;
+                idx[ss->nidx++] = k;
+            }
+        if (pt_seg_prog_new(rules, ss->nidx, &ss->prog) == 0)
+            ss->blk = pt_seg_block_new(ss->prog);
+    }
+    pt_free(rules);
+    size_t need = (ss->nidx ? ss->nidx : 1) * PT_SEG_BLOCK;
+    if (need > g->caphits) {
+        uint8_t *h = pt_realloc(g->hits, need);
+        if (h) {
+            g->hits = h;
+            g->caphits = need;
+        }
+    }
+    if (g->brows == NULL)
+        g->brows = pt_alloc_array(PT_SEG_BLOCK, sizeof *g->brows);
+    if (!ss->blk || !g->brows || g->caphits < need) {
+        *rc = pt_err_set(e, PT_ENOMEM, "out of memory");
+        return NULL;
+    }
+    ss->gen = g->seg_gen;
+    return ss;
+}
+
+static void live_hit(void *ctx, size_t rule, size_t row)
+{
+    struct pt_engine *g = ctx;
+    g->hits[rule * PT_SEG_BLOCK + row] = 1;
+}
+
+/* Evaluate rows[0..m) (roots of one shop) against all its segments at once. */
+static int eval_block(struct pt_engine *g, struct shop_seg *ss, size_t m, int64_t now,
+                      struct pt_err *e)
+{
     struct pt_profile *p = g->sprof;
     size_t na;
-    if (engine_fill(g, shop, row, now, engine_seg_fill_flags(&ss->tm), p) ||
-        engine_gather(g, p, &g->gat, &g->gcap, &na))
-        return pt_err_set(e, PT_ENOMEM, "out of memory");
-    struct pt_seg_subject s;
-    char tstore[64];
-    _Static_assert(sizeof tstore >= 2 * sizeof(void *), "traits ctx");
-    engine_subject(g, p, g->gat, na, g->w, &s, tstore);
-    pt_seg_ctx_set(g->sctx, &s);
-    for (size_t k = 0; k < g->nseg; k++) {
-        struct eseg *sg = &g->segs[k];
-        if (sg->shop != shop)
-            continue;
-        int m = 0;
-        pt_seg_match(g->sctx, &sg->rule, &m);
-        if ((rc = set_member(g, sg, row, m, now, 1, e)))
-            return rc;
+    unsigned flags = engine_seg_fill_flags(&ss->tm);
+    for (size_t i = 0; i < m; i++) {
+        if (engine_fill(g, ss->shop, g->brows[i], now, flags, p) ||
+            engine_gather(g, p, &g->gat, &g->gcap, &na))
+            return pt_err_set(e, PT_ENOMEM, "out of memory");
+        struct pt_seg_subject s;
+        char tstore[64];
+        _Static_assert(sizeof tstore >= 2 * sizeof(void *), "traits ctx");
+        engine_subject(g, p, g->gat, na, g->w, &s, tstore);
+        pt_seg_ctx_set(g->sctx, &s);
+        pt_seg_block_row(ss->blk, g->sctx, i);
+        if (engine_seg_timer(g, g->brows[i], pt_seg_next_change(g->sctx, &ss->tm)))
+            return pt_err_set(e, PT_ENOMEM, "out of memory");
     }
-    if (engine_seg_timer(g, row, pt_seg_next_change(g->sctx, &ss->tm)))
-        return pt_err_set(e, PT_ENOMEM, "out of memory");
-    return 0;
+    memset(g->hits, 0, ss->nidx * PT_SEG_BLOCK);
+    pt_seg_block_run(ss->blk, m, live_hit, g);
+    int rc = 0;
+    for (size_t k = 0; k < ss->nidx && rc == 0; k++) {
+        struct eseg *sg = &g->segs[ss->idx[k]];
+        const uint8_t *h = g->hits + k * PT_SEG_BLOCK;
+        for (size_t i = 0; i < m && rc == 0; i++)
+            rc = set_member(g, sg, g->brows[i], h[i], now, 1, e);
+    }
+    return rc;
+}
+
+static const struct pt_state *g_sort_state; /* engine thread only: qsort's context */
+static int cmp_shop_row(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    uint32_t sx = g_sort_state->shop[x], sy = g_sort_state->shop[y];
+    if (sx != sy)
+        return sx < sy ? -1 : 1;
+    return (x > y) - (x < y);
+}
+
+/* Every row in sdirty once, by shop: the gone ones, then each shop's roots in
+ * blocks. */
+static int eval_dirty(struct pt_engine *g, int64_t now, struct pt_err *e)
+{
+    struct pt_state *st = &g->st;
+    size_t k = 0;
+    for (size_t i = 0; i < g->nsdirty; i++)
+        if (g->sdirty[i] < st->n)
+            g->sdirty[k++] = g->sdirty[i];
+    g->nsdirty = k;
+    g_sort_state = st;
+    qsort(g->sdirty, g->nsdirty, sizeof *g->sdirty, cmp_shop_row);
+    int rc = 0;
+    struct shop_seg *ss = NULL;
+    size_t m = 0;
+    for (size_t i = 0; rc == 0 && i < g->nsdirty; i++) {
+        size_t row = g->sdirty[i];
+        if (i > 0 && row == g->sdirty[i - 1])
+            continue;
+        if (eval_gone(g, row, now, e, &rc))
+            continue;
+        if (ss && (ss->shop != st->shop[row] || m == PT_SEG_BLOCK)) {
+            rc = eval_block(g, ss, m, now, e);
+            m = 0;
+            ss = NULL;
+        }
+        if (rc == 0 && ss == NULL)
+            ss = shop_prog(g, st->shop[row], now, e, &rc);
+        if (rc == 0)
+            g->brows[m++] = (uint32_t)row;
+    }
+    if (rc == 0 && ss && m)
+        rc = eval_block(g, ss, m, now, e);
+    g->nsdirty = 0;
+    return rc;
 }
 
 /* Full evaluation of segs[0..n) (one shop). emit: write an event for every
@@ -303,42 +410,26 @@ int engine_seg_due(struct pt_engine *g)
     return (g->nheap && g->heap[0].t <= now) || now - g->last_sweep >= g->seg_sweep_s;
 }
 
-static int cmp_size(const void *a, const void *b)
-{
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    return (x > y) - (x < y);
-}
 
-/* The group's segment work (engine thread, write lock, inside the transaction). */
+/* The group's segment work (engine thread, write lock, inside the transaction):
+ * the rows the group touched and those whose timer is due, together. */
 int engine_seg_group(struct pt_engine *g, int64_t now, struct pt_err *e)
 {
     int rc = 0;
-    /* each touched row once (a row's events mark it once each) */
-    if (g->nsdirty > 1) {
-        qsort(g->sdirty, g->nsdirty, sizeof *g->sdirty, cmp_size);
-        size_t k = 1;
-        for (size_t i = 1; i < g->nsdirty; i++)
-            if (g->sdirty[i] != g->sdirty[k - 1])
-                g->sdirty[k++] = g->sdirty[i];
-        g->nsdirty = k;
-    }
-    for (size_t i = 0; rc == 0 && i < g->nsdirty; i++) {
-        size_t row = g->sdirty[i];
-        if (row == SIZE_MAX)
-            continue;
-        rc = eval_row(g, row, now, e);
-    }
-    g->nsdirty = 0;
     while (rc == 0 && g->nheap && g->heap[0].t <= now) {
         struct seg_timer t = g->heap[0];
         g->heap[0] = g->heap[--g->nheap];
         heap_down(g->heap, g->nheap, 0);
         if (t.row < g->next_rows && g->next_t[t.row] == t.t) {
             g->next_t[t.row] = 0;
-            rc = eval_row(g, t.row, now, e);
+            rc = engine_seg_mark(g, t.row);
         }
     }
-    if (rc == 0 && g->nseg && now - g->last_sweep >= g->seg_sweep_s)
+    if (rc)
+        return pt_err_set(e, rc, "out of memory");
+    if ((rc = eval_dirty(g, now, e)))
+        return rc;
+    if (g->nseg && now - g->last_sweep >= g->seg_sweep_s)
         rc = sweep(g, now, e);
     return rc;
 }

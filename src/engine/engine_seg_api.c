@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "engine/engine_int.h"
+#include "segment/colev.h"
 #include "rfm/rfm.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
@@ -26,6 +27,7 @@ struct shop_seg *engine_seg_shop(struct pt_engine *g, uint32_t shop)
 
 int engine_seg_shop_update(struct pt_engine *g, uint32_t shop)
 {
+    g->seg_gen++; /* every shop's compiled rules may point into moved segments */
     struct shop_seg *ss = engine_seg_shop(g, shop);
     if (ss == NULL) {
         struct shop_seg *x = pt_realloc_array(g->shops, g->nshops + 1, sizeof *x);
@@ -316,10 +318,19 @@ static void release_segs(struct pt_engine *g)
     pt_free(g->segs);
     g->segs = NULL;
     g->nseg = g->capseg = 0;
-    for (size_t i = 0; i < g->nshops; i++)
+    for (size_t i = 0; i < g->nshops; i++) {
         pt_seg_time_release(&g->shops[i].tm);
+        pt_seg_block_free(g->shops[i].blk);
+        pt_seg_prog_free(g->shops[i].prog);
+        pt_free(g->shops[i].idx);
+    }
     pt_free(g->shops);
     g->shops = NULL;
+    pt_free(g->hits);
+    pt_free(g->brows);
+    g->hits = NULL;
+    g->brows = NULL;
+    g->caphits = 0;
     g->nshops = 0;
     pt_free(g->heap);
     pt_free(g->next_t);

@@ -573,10 +573,14 @@ void route_metrics(struct req *r)
                   "# HELP patron_segment_group_seconds Time a group commit spends on segments.\n"
                   "# TYPE patron_segment_group_seconds summary\n"
                   "patron_segment_group_seconds{quantile=\"0.5\"} %.6f\n"
-                  "patron_segment_group_seconds{quantile=\"0.99\"} %.6f\n",
+                  "patron_segment_group_seconds{quantile=\"0.99\"} %.6f\n"
+                  "# HELP patron_segment_group_eval_seconds The part of it not writing events.\n"
+                  "# TYPE patron_segment_group_eval_seconds summary\n"
+                  "patron_segment_group_eval_seconds{quantile=\"0.5\"} %.6f\n"
+                  "patron_segment_group_eval_seconds{quantile=\"0.99\"} %.6f\n",
                   st.segments, (unsigned long long)st.segment_members,
                   (unsigned long long)st.segment_bytes, (unsigned long long)st.segment_events,
-                  st.segment_p50, st.segment_p99);
+                  st.segment_p50, st.segment_p99, st.segment_eval_p50, st.segment_eval_p99);
     r->state = ST_READY;
 }
 
