@@ -445,16 +445,19 @@ void engine_group(struct pt_engine *g, struct pt_job *head)
     g->seg_lat[g->nseg_lat++ % 4096] = c.seg_seconds;
     g->seg_count = g->nseg;
     g->seg_events_pub = g->seg_events;
-    if (g->nseg_lat % 64 == 1 || g->seg_stats_gen != g->seg_gen) { /* not every group */
-        g->seg_stats_gen = g->seg_gen;
-        uint64_t m = 0, bytes = 0;
-        for (size_t k = 0; k < g->nseg; k++) {
-            m += roaring_bitmap_get_cardinality(g->segs[k].members);
+    /* members every group (a cardinality is cheap); the serialized size, which
+     * walks every container, every 64 groups or when segments changed */
+    int sizes = g->nseg_lat % 64 == 1 || g->seg_stats_gen != g->seg_gen;
+    g->seg_stats_gen = g->seg_gen;
+    uint64_t m = 0, bytes = 0;
+    for (size_t k = 0; k < g->nseg; k++) {
+        m += roaring_bitmap_get_cardinality(g->segs[k].members);
+        if (sizes)
             bytes += roaring_bitmap_portable_size_in_bytes(g->segs[k].members);
-        }
-        g->seg_members = m;
-        g->seg_bytes = bytes;
     }
+    g->seg_members = m;
+    if (sizes)
+        g->seg_bytes = bytes;
     g->live_rows = g->st.live; /* the engine thread is the state's only writer */
     g->all_rows = g->st.n;
     pthread_mutex_unlock(&g->mu);
