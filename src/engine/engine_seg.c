@@ -321,23 +321,28 @@ static int eval_dirty(struct pt_engine *g, int64_t now, struct pt_err *e)
     return rc;
 }
 
-/* Full evaluation of segs[0..n) (one shop). emit: write an event for every
- * change (a sweep) or not (a new segment's first members). Every profile's
- * timer is set from the shop's time uses. */
+/* Full evaluation of segs[0..n) (one shop). how: SEG_EMIT writes an event for
+ * every change (a sweep, a changed rule) or not (a new segment's first
+ * members); SEG_TIMERS sets every profile's timer from the shop's time uses
+ * (needed when they grew; otherwise the timers already cover these rules). */
 int engine_seg_populate(struct pt_engine *g, uint32_t shop, struct eseg **segs, size_t n,
-                        int64_t now, int emit, struct pt_err *e)
+                        int64_t now, int how, struct pt_err *e)
 {
     struct shop_seg *ss = engine_seg_shop(g, shop);
     if (n == 0 || ss == NULL)
         return 0;
+    int emit = (how & SEG_EMIT) != 0;
     const struct pt_rule **rules = pt_calloc(n, sizeof *rules);
     roaring_bitmap_t **out = pt_calloc(n, sizeof *out);
-    int64_t *next = pt_calloc(g->st.n ? g->st.n : 1, sizeof *next);
-    int rc = rules && out && next ? 0 : PT_ENOMEM;
-    for (size_t k = 0; rc == 0 && k < n; k++)
+    int64_t *next = (how & SEG_TIMERS) ? pt_calloc(g->st.n ? g->st.n : 1, sizeof *next) : NULL;
+    int rc = rules && out && (next || !(how & SEG_TIMERS)) ? 0 : PT_ENOMEM;
+    struct pt_seg_time own = {0}; /* what these rules read (no timers: no windows needed) */
+    for (size_t k = 0; rc == 0 && k < n; k++) {
         rules[k] = &segs[k]->rule;
+        own.uses |= segs[k]->tm.uses;
+    }
     if (rc == 0)
-        rc = engine_seg_eval_all(g, shop, rules, n, now, &ss->tm, g->w, out, next);
+        rc = engine_seg_eval_all(g, shop, rules, n, now, next ? &ss->tm : &own, g->w, out, next);
     if (rc)
         pt_err_set(e, rc, "out of memory evaluating segments");
     for (size_t k = 0; rc == 0 && k < n; k++) {
@@ -367,7 +372,7 @@ int engine_seg_populate(struct pt_engine *g, uint32_t shop, struct eseg **segs, 
         sg->members = out[k];
         out[k] = NULL;
     }
-    for (size_t row = 0; rc == 0 && row < g->st.n; row++)
+    for (size_t row = 0; rc == 0 && next && row < g->st.n; row++)
         if (g->st.shop[row] == shop && next[row] &&
             (rc = engine_seg_timer(g, row, next[row])))
             pt_err_set(e, rc, "out of memory");
@@ -393,7 +398,7 @@ static int sweep(struct pt_engine *g, int64_t now, struct pt_err *e)
         for (size_t k = 0; k < g->nseg; k++)
             if (g->segs[k].shop == shop && (g->segs[k].tm.uses & (PT_SEG_T_RFM | PT_SEG_T_CLV)))
                 list[n++] = &g->segs[k];
-        rc = engine_seg_populate(g, shop, list, n, now, 1, e);
+        rc = engine_seg_populate(g, shop, list, n, now, SEG_EMIT, e);
     }
     pt_free(list);
     if (rc == 0)
@@ -444,6 +449,26 @@ static struct eseg *find_seg(struct pt_engine *g, int64_t shop, int64_t id)
     return NULL;
 }
 
+/* 1 if rule r reads something with time the shop's timers do not cover yet
+ * (the timers must then be recomputed), 0 if not, -1 on ENOMEM. */
+static int grows(const struct shop_seg *ss, const struct pt_rule *r)
+{
+    struct pt_seg_time t = {0};
+    if (pt_seg_time_uses(r, &t)) {
+        pt_seg_time_release(&t);
+        return -1;
+    }
+    int more = ss == NULL || (t.uses & ~ss->tm.uses) != 0;
+    for (size_t i = 0; i < t.nwin && !more; i++) {
+        int have = 0;
+        for (size_t k = 0; k < ss->tm.nwin; k++)
+            have |= ss->tm.win[k] == t.win[i];
+        more = !have;
+    }
+    pt_seg_time_release(&t);
+    return more;
+}
+
 static int job_fail(struct pt_job *j, int rc, const char *msg)
 {
     j->rc = rc;
@@ -467,7 +492,7 @@ int engine_seg_job(struct pt_engine *g, struct pt_job *j, int64_t now, struct pt
             if (g->segs[k].shop == shop && (j->seg_id == 0 || g->segs[k].id == j->seg_id))
                 list[n++] = &g->segs[k];
         engine_rfm_invalidate(g, shop);
-        rc = n || j->seg_id == 0 ? engine_seg_populate(g, shop, list, n, now, 1, e) : 0;
+        rc = n || j->seg_id == 0 ? engine_seg_populate(g, shop, list, n, now, SEG_EMIT, e) : 0;
         pt_free(list);
         if (rc == 0 && n == 0 && j->seg_id)
             job_fail(j, PT_ENOTFOUND, "no segment with that id");
@@ -480,16 +505,21 @@ int engine_seg_job(struct pt_engine *g, struct pt_job *j, int64_t now, struct pt
             pt_rule_free(&chk);
             return job_fail(j, PT_EPARSE, j->seg_err.msg);
         }
-        pt_rule_free(&chk);
-        if ((rc = engine_seg_builtins(g, shop, now, e)))
+        if ((rc = engine_seg_builtins(g, shop, now, e))) {
+            pt_rule_free(&chk);
             return rc;
+        }
+        int timers = grows(engine_seg_shop(g, shop), &chk);
+        pt_rule_free(&chk);
+        if (timers < 0)
+            return pt_err_set(e, PT_ENOMEM, "out of memory");
         struct pt_seg_row r = {.shop = shop, .name = j->seg_name, .rule = j->seg_rule,
                                .created = now, .updated = now};
         if ((rc = pt_store_seg_insert(g->w, &r, &r.id, e)))
             return rc;
         struct eseg *sg;
         if ((rc = engine_seg_add(g, &r, &sg, e)) ||
-            (rc = engine_seg_populate(g, shop, &sg, 1, now, 0, e)))
+            (rc = engine_seg_populate(g, shop, &sg, 1, now, timers ? SEG_TIMERS : 0, e)))
             return rc;
         j->seg_id = r.id;
         return pt_store_seg_daily_put(g->w, r.id, pt_floor_div(now, 86400),
@@ -538,12 +568,15 @@ int engine_seg_job(struct pt_engine *g, struct pt_job *j, int64_t now, struct pt
     if (text) {
         pt_free(sg->text);
         sg->text = text;
+        int timers = grows(engine_seg_shop(g, shop), &nr);
         pt_rule_free(&sg->rule);
         sg->rule = nr;
         pt_seg_time_release(&sg->tm);
-        if (pt_seg_time_uses(&sg->rule, &sg->tm) || engine_seg_shop_update(g, shop))
+        if (timers < 0 || pt_seg_time_uses(&sg->rule, &sg->tm) ||
+            engine_seg_shop_update(g, shop))
             return pt_err_set(e, PT_ENOMEM, "out of memory");
-        if ((rc = engine_seg_populate(g, shop, &sg, 1, now, 1, e)))
+        if ((rc = engine_seg_populate(g, shop, &sg, 1, now, SEG_EMIT | (timers ? SEG_TIMERS : 0),
+                                      e)))
             return rc;
         return pt_store_seg_daily_put(g->w, sg->id, pt_floor_div(now, 86400),
                                       (int64_t)roaring_bitmap_get_cardinality(sg->members), e);

@@ -183,7 +183,7 @@ int engine_seg_builtins(struct pt_engine *g, uint32_t shop, int64_t now, struct 
             return pt_err_set(e, PT_ENOMEM, "out of memory");
         for (size_t k = first; k < g->nseg; k++)
             list[k - first] = &g->segs[k];
-        rc = engine_seg_populate(g, shop, list, g->nseg - first, now, 0, e);
+        rc = engine_seg_populate(g, shop, list, g->nseg - first, now, SEG_TIMERS, e);
         pt_free(list);
     }
     if (rc == 0 && (rc = engine_seg_shop_update(g, shop)) == 0)
@@ -298,7 +298,7 @@ int engine_seg_open(struct pt_engine *g, struct pt_err *e)
         for (size_t k = 0; k < g->nseg; k++)
             if (g->segs[k].shop == shop)
                 list[n++] = &g->segs[k];
-        rc = engine_seg_populate(g, shop, list, n, now, 1, e);
+        rc = engine_seg_populate(g, shop, list, n, now, SEG_EMIT | SEG_TIMERS, e);
         pt_free(list);
     }
     if (rc == 0)
