@@ -260,6 +260,10 @@ if [[ $do_live != 0 ]]; then
         awk '{ printf "%.3f", $1 * 1000 }'; }
     g0_50=$(q "$work/p0.metrics" 0.5) g0_99=$(q "$work/p0.metrics" 0.99)
     g1_50=$(q "$work/p1.metrics" 0.5) g1_99=$(q "$work/p1.metrics" 0.99)
+    qe() { sed -n "s/.*patron_segment_group_eval_seconds{quantile=\"$2\"} \([0-9.]*\).*/\1/p" "$1" |
+        awk '{ printf "%.3f", $1 * 1000 }'; }
+    e0_50=$(qe "$work/p0.metrics" 0.5) e0_99=$(qe "$work/p0.metrics" 0.99)
+    e1_50=$(qe "$work/p1.metrics" 0.5) e1_99=$(qe "$work/p1.metrics" 0.99)
     lj() { jnum "$work/$1.load.json" "$2"; }
     pj() { jnum "$work/$1.probe.json" "$2"; }
 fi
@@ -292,6 +296,7 @@ if [[ $do_live != 0 ]]; then
     echo "| probe event ack p50 / p99 ms ($(pj p0 events) / $(pj p1 events) events) | $(pj p0 ack_p50_ms) / $(pj p0 ack_p99_ms) | $(pj p1 ack_p50_ms) / $(pj p1 ack_p99_ms) |"
     echo "| probe: membership visible on the first read after the ack | - | $(pj p1 visible_first_read) of $(pj p1 events) (ack to visible p50 $(pj p1 visible_p50_ms) / p99 $(pj p1 visible_p99_ms) ms, one GET) |"
     echo "| patron_segment_group_seconds p50 / p99 ms ($(cat "$work/p0.commits") / $(cat "$work/p1.commits") group commits) | $g0_50 / $g0_99 | **$g1_50 / $g1_99** |"
+    echo "| of which evaluating (patron_segment_group_eval_seconds; the rest writes Entered/Exited events) p50 / p99 ms | $e0_50 / $e0_99 | $e1_50 / $e1_99 |"
     echo "| memberships; Roaring bytes (patron_segment_bytes) | $members0; $bytes0 | $members1; $bytes1 |"
     echo "| VmRSS MiB (after the restart / after the load / after saving) | $rss0 / $rss1 | - / $rss2 |"
     echo "| restart to /healthz s | $restart0 | $restart1 |"
