@@ -432,7 +432,8 @@ static int run_eval(const struct seg_args *a, struct rules *rs)
         goto out;
     }
     double t0 = pt_mono_now();
-    qsort(c.o, c.n, sizeof *c.o, cmp_ord);
+    if (c.n > 1)
+        qsort(c.o, c.n, sizeof *c.o, cmp_ord);
     ev.now = res->as_of;
     ev.scale_mul = st.scale >= 2 ? 1 : st.scale == 1 ? 10 : 100;
     ev.scale_div = st.scale <= 2 ? 1 : st.scale == 3 ? 10 : 100;

@@ -295,7 +295,8 @@ static int eval_dirty(struct pt_engine *g, int64_t now, struct pt_err *e)
             g->sdirty[k++] = g->sdirty[i];
     g->nsdirty = k;
     g_sort_state = st;
-    qsort(g->sdirty, g->nsdirty, sizeof *g->sdirty, cmp_shop_row);
+    if (g->nsdirty > 1)
+        qsort(g->sdirty, g->nsdirty, sizeof *g->sdirty, cmp_shop_row);
     int rc = 0;
     struct shop_seg *ss = NULL;
     size_t m = 0;
