@@ -42,13 +42,13 @@ const char *pt_dict_str(const struct pt_dict *d, uint32_t id, size_t *len);
 /* One thing a customer did. An order is one record (kind ORDER_COMPLETED)
  * followed by one LINE record per order line with the same grp. */
 enum { PT_ACT_LINE = 1, PT_ACT_DISCOUNT = 2 };
-struct pt_act {
+struct pt_act { /* 40 bytes */
     int64_t t;
+    int64_t seq;        /* the event's seq in the store (0: none), for property filters */
     uint32_t name;      /* event name (dict) */
     uint32_t cat, prod; /* category and product id (dict), 0 = none */
     uint32_t qty;       /* line or product quantity */
     uint32_t grp;       /* the order an order line belongs to */
-    int64_t seq;        /* the event's seq in the store (0: none), for property filters */
     uint8_t kind;       /* enum pt_ev_kind */
     uint8_t flags;
 };
