@@ -196,6 +196,7 @@ int engine_seg_add(struct pt_engine *g, const struct pt_seg_row *r, struct eseg 
                    struct pt_err *e);
 void engine_seg_free(struct eseg *s);
 int engine_seg_snapshot_all(struct pt_engine *g, int64_t now, struct pt_err *e);
+int engine_seg_snapshot_one(struct pt_engine *g, struct eseg *sg, int64_t now, struct pt_err *e);
 int engine_seg_timer(struct pt_engine *g, size_t row, int64_t t);
 enum { SEG_EMIT = 1, SEG_TIMERS = 2 };
 int engine_seg_populate(struct pt_engine *g, uint32_t shop, struct eseg **segs, size_t n,

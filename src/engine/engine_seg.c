@@ -189,9 +189,17 @@ static struct shop_seg *shop_prog(struct pt_engine *g, uint32_t shop, int64_t no
 {
     struct shop_seg *ss = engine_seg_shop(g, shop);
     *rc = 0;
-    /* a shop's first customer (a shop made while running): its built-ins now */
-    if ((ss == NULL || !ss->builtins) && (*rc = engine_seg_builtins(g, shop, now, e)))
-        return NULL;
+    /* a shop's first customers (a shop made while running): its built-ins now,
+     * without this group's customers, who enter them below with events */
+    if (ss == NULL || !ss->builtins) {
+        size_t first = g->nseg;
+        if ((*rc = engine_seg_builtins(g, shop, now, e)))
+            return NULL;
+        for (size_t k = first; k < g->nseg; k++)
+            for (size_t i = 0; i < g->nsdirty; i++)
+                if (g->sdirty[i] < g->st.n && g->st.shop[g->sdirty[i]] == shop)
+                    roaring_bitmap_remove(g->segs[k].members, (uint32_t)g->sdirty[i]);
+    }
     ss = engine_seg_shop(g, shop);
     if (ss == NULL) {
         *rc = pt_err_set(e, PT_ENOMEM, "out of memory");
@@ -523,8 +531,8 @@ int engine_seg_job(struct pt_engine *g, struct pt_job *j, int64_t now, struct pt
             (rc = engine_seg_populate(g, shop, &sg, 1, now, timers ? SEG_TIMERS : 0, e)))
             return rc;
         j->seg_id = r.id;
-        return pt_store_seg_daily_put(g->w, r.id, pt_floor_div(now, 86400),
-                                      (int64_t)roaring_bitmap_get_cardinality(sg->members), e);
+        /* the first members have no events: recorded by a snapshot (and today's count) */
+        return engine_seg_snapshot_one(g, sg, now, e);
     }
     struct eseg *sg = find_seg(g, shop, j->seg_id);
     if (sg == NULL)

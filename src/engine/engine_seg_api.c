@@ -122,6 +122,9 @@ int engine_seg_add(struct pt_engine *g, const struct pt_seg_row *r, struct eseg 
     return engine_seg_shop_update(g, s.shop) ? pt_err_set(e, PT_ENOMEM, "out of memory") : 0;
 }
 
+static int snapshot(struct pt_engine *g, struct eseg *const *segs, size_t n, int64_t now,
+                    struct pt_err *e);
+
 /* ---- built-in segments ---- */
 
 struct builtin {
@@ -184,6 +187,10 @@ int engine_seg_builtins(struct pt_engine *g, uint32_t shop, int64_t now, struct 
         for (size_t k = first; k < g->nseg; k++)
             list[k - first] = &g->segs[k];
         rc = engine_seg_populate(g, shop, list, g->nseg - first, now, SEG_TIMERS, e);
+        /* their first members are recorded without events: a snapshot now, so a
+         * crash before the next sweep does not turn them into entries */
+        if (rc == 0)
+            rc = snapshot(g, list, g->nseg - first, now, e);
         pt_free(list);
     }
     if (rc == 0 && (rc = engine_seg_shop_update(g, shop)) == 0)
@@ -193,14 +200,16 @@ int engine_seg_builtins(struct pt_engine *g, uint32_t shop, int64_t now, struct 
 
 /* ---- snapshots and daily counts ---- */
 
-int engine_seg_snapshot_all(struct pt_engine *g, int64_t now, struct pt_err *e)
+/* The recorded membership of segs[0..n) as of the latest event, and today's counts. */
+static int snapshot(struct pt_engine *g, struct eseg *const *segs, size_t n, int64_t now,
+                    struct pt_err *e)
 {
     int64_t seq;
     int rc = pt_store_max_seq(g->w, &seq, e);
     char *buf = NULL;
     size_t cap = 0;
-    for (size_t k = 0; rc == 0 && k < g->nseg; k++) {
-        struct eseg *sg = &g->segs[k];
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        struct eseg *sg = segs[k];
         size_t need = roaring_bitmap_portable_size_in_bytes(sg->members);
         if (need > cap) {
             char *x = pt_realloc(buf, need);
@@ -218,6 +227,23 @@ int engine_seg_snapshot_all(struct pt_engine *g, int64_t now, struct pt_err *e)
                                         e);
     }
     pt_free(buf);
+    return rc;
+}
+
+int engine_seg_snapshot_one(struct pt_engine *g, struct eseg *sg, int64_t now, struct pt_err *e)
+{
+    return snapshot(g, &sg, 1, now, e);
+}
+
+int engine_seg_snapshot_all(struct pt_engine *g, int64_t now, struct pt_err *e)
+{
+    struct eseg **list = pt_calloc(g->nseg ? g->nseg : 1, sizeof *list);
+    if (list == NULL)
+        return pt_err_set(e, PT_ENOMEM, "out of memory");
+    for (size_t k = 0; k < g->nseg; k++)
+        list[k] = &g->segs[k];
+    int rc = snapshot(g, list, g->nseg, now, e);
+    pt_free(list);
     g->last_snapshot = now;
     return rc;
 }

@@ -263,7 +263,7 @@ void route_segment_members(struct req *r, int csv)
         return;
     uint64_t after = 0, limit = csv ? SIZE_MAX : 100, next = 0;
     const char *c = query(r, "cursor"), *l = query(r, "limit");
-    if (c && parse_u64(c, &after)) {
+    if (c && (parse_u64(c, &after) || after > (uint64_t)UINT32_MAX + 1)) {
         reply_error(r, 400, "invalid_field", "cursor", "cursor must be a value from next_cursor");
         return;
     }

@@ -304,6 +304,9 @@ static int32_t parse_call(struct parser *ps, const char *name, size_t n, uint32_
                 return rule_fail(ps, a->line, a->col, PT_EPARSE,
                                  "orders_in takes a duration (e.g. 30d), got a %s",
                                  pt_rule_type_name(t));
+            if (N(a->a).op != PT_R_DUR || !(N(a->a).num > 0))
+                return rule_fail(ps, a->line, a->col, PT_EPARSE,
+                                 "orders_in takes a positive duration literal such as 30d");
             continue;
         }
         if (an == NULL)

@@ -59,7 +59,7 @@ static const char *const migrations[] = {
     "ALTER TABLE events ADD COLUMN qty INTEGER;"
     "ALTER TABLE orders ADD COLUMN discounted INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX events_segment ON events(segment, seq) WHERE segment IS NOT NULL;"
-    "CREATE TABLE segments(id INTEGER PRIMARY KEY, shop INTEGER NOT NULL, name TEXT NOT NULL,"
+    "CREATE TABLE segments(id INTEGER PRIMARY KEY AUTOINCREMENT, shop INTEGER NOT NULL, name TEXT NOT NULL,"
     " rule TEXT NOT NULL, builtin TEXT, created INTEGER NOT NULL, updated INTEGER NOT NULL,"
     " members BLOB, members_seq INTEGER NOT NULL DEFAULT 0);"
     "CREATE UNIQUE INDEX segments_builtin ON segments(shop, builtin) WHERE builtin IS NOT NULL;"
