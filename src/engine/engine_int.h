@@ -190,6 +190,11 @@ int engine_seg_due(struct pt_engine *g);
 int engine_seg_mark(struct pt_engine *g, size_t row);
 /* engine_seg_api.c */
 struct shop_seg *engine_seg_shop(struct pt_engine *g, uint32_t shop);
+/* The segments of shop (SEG_ANY_SHOP: every shop) reading any of `uses` (0:
+ * any) with id `id` (0: any), in a new array (*n of them); NULL on ENOMEM. */
+#define SEG_ANY_SHOP UINT32_MAX
+struct eseg **engine_seg_list(struct pt_engine *g, uint32_t shop, unsigned uses, int64_t id,
+                              size_t *n);
 int engine_seg_shop_update(struct pt_engine *g, uint32_t shop);
 int engine_seg_builtins(struct pt_engine *g, uint32_t shop, int64_t now, struct pt_err *e);
 int engine_seg_add(struct pt_engine *g, const struct pt_seg_row *r, struct eseg **out,

@@ -397,19 +397,15 @@ int engine_seg_populate(struct pt_engine *g, uint32_t shop, struct eseg **segs, 
 /* Sweep: segments reading RFM or CLV scores, in full, with events. */
 static int sweep(struct pt_engine *g, int64_t now, struct pt_err *e)
 {
-    struct eseg **list = pt_calloc(g->nseg ? g->nseg : 1, sizeof *list);
-    if (list == NULL)
-        return pt_err_set(e, PT_ENOMEM, "out of memory");
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < g->nshops; i++) {
         uint32_t shop = g->shops[i].shop;
-        size_t n = 0;
-        for (size_t k = 0; k < g->nseg; k++)
-            if (g->segs[k].shop == shop && (g->segs[k].tm.uses & (PT_SEG_T_RFM | PT_SEG_T_CLV)))
-                list[n++] = &g->segs[k];
-        rc = engine_seg_populate(g, shop, list, n, now, SEG_EMIT, e);
+        size_t n;
+        struct eseg **list = engine_seg_list(g, shop, PT_SEG_T_RFM | PT_SEG_T_CLV, 0, &n);
+        rc = list ? engine_seg_populate(g, shop, list, n, now, SEG_EMIT, e)
+                  : pt_err_set(e, PT_ENOMEM, "out of memory");
+        pt_free(list);
     }
-    pt_free(list);
     if (rc == 0)
         rc = engine_seg_snapshot_all(g, now, e);
     g->last_sweep = now;
@@ -493,13 +489,10 @@ int engine_seg_job(struct pt_engine *g, struct pt_job *j, int64_t now, struct pt
     int rc;
     pt_err_clear(&j->seg_err);
     if (j->seg_op == PT_SEG_REFRESH) {
-        struct eseg **list = pt_calloc(g->nseg ? g->nseg : 1, sizeof *list);
+        size_t n;
+        struct eseg **list = engine_seg_list(g, shop, 0, j->seg_id, &n);
         if (list == NULL)
             return pt_err_set(e, PT_ENOMEM, "out of memory");
-        size_t n = 0;
-        for (size_t k = 0; k < g->nseg; k++)
-            if (g->segs[k].shop == shop && (j->seg_id == 0 || g->segs[k].id == j->seg_id))
-                list[n++] = &g->segs[k];
         engine_rfm_invalidate(g, shop);
         rc = n || j->seg_id == 0 ? engine_seg_populate(g, shop, list, n, now, SEG_EMIT, e) : 0;
         pt_free(list);

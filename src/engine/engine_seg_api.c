@@ -25,6 +25,20 @@ struct shop_seg *engine_seg_shop(struct pt_engine *g, uint32_t shop)
     return NULL;
 }
 
+struct eseg **engine_seg_list(struct pt_engine *g, uint32_t shop, unsigned uses, int64_t id,
+                              size_t *n)
+{
+    struct eseg **list = pt_calloc(g->nseg ? g->nseg : 1, sizeof *list);
+    *n = 0;
+    for (size_t k = 0; list && k < g->nseg; k++) {
+        const struct eseg *sg = &g->segs[k];
+        if ((shop == SEG_ANY_SHOP || sg->shop == shop) && (uses == 0 || (sg->tm.uses & uses)) &&
+            (id == 0 || sg->id == id))
+            list[(*n)++] = &g->segs[k];
+    }
+    return list;
+}
+
 int engine_seg_shop_update(struct pt_engine *g, uint32_t shop)
 {
     g->seg_gen++; /* every shop's compiled rules may point into moved segments */
@@ -237,12 +251,11 @@ int engine_seg_snapshot_one(struct pt_engine *g, struct eseg *sg, int64_t now, s
 
 int engine_seg_snapshot_all(struct pt_engine *g, int64_t now, struct pt_err *e)
 {
-    struct eseg **list = pt_calloc(g->nseg ? g->nseg : 1, sizeof *list);
+    size_t n;
+    struct eseg **list = engine_seg_list(g, SEG_ANY_SHOP, 0, 0, &n);
     if (list == NULL)
         return pt_err_set(e, PT_ENOMEM, "out of memory");
-    for (size_t k = 0; k < g->nseg; k++)
-        list[k] = &g->segs[k];
-    int rc = snapshot(g, list, g->nseg, now, e);
+    int rc = snapshot(g, list, n, now, e);
     pt_free(list);
     g->last_snapshot = now;
     return rc;
@@ -315,15 +328,12 @@ int engine_seg_open(struct pt_engine *g, struct pt_err *e)
         uint32_t shop = g->shops[i].shop;
         if ((rc = engine_seg_builtins(g, shop, now, e)))
             break;
-        size_t n = 0;
-        struct eseg **list = pt_calloc(g->nseg ? g->nseg : 1, sizeof *list);
+        size_t n;
+        struct eseg **list = engine_seg_list(g, shop, 0, 0, &n);
         if (list == NULL) {
             rc = pt_err_set(e, PT_ENOMEM, "out of memory");
             break;
         }
-        for (size_t k = 0; k < g->nseg; k++)
-            if (g->segs[k].shop == shop)
-                list[n++] = &g->segs[k];
         rc = engine_seg_populate(g, shop, list, n, now, SEG_EMIT | SEG_TIMERS, e);
         pt_free(list);
     }
