@@ -118,11 +118,8 @@ struct pt_engine {
     int64_t *next_t;                    /* per row: its live timer (0 = none) */
     size_t next_rows;
     int seg_sweep_s;
-    int64_t last_sweep, last_snapshot;
-    struct pt_seg_ctx *sctx; /* engine thread's */
-    struct pt_act *gat;      /* engine thread's gather scratch */
-    size_t gcap;
-    struct pt_profile *sprof;
+    int64_t last_sweep;
+    struct seg_row *srow;    /* the engine thread's scratch (live groups) */
     uint64_t seg_events;     /* Segment Entered / Exited written */
     struct pt_buf sbuf;      /* a segment event's JSON (engine thread) */
     double seg_lat[4096];    /* seconds each recent group spent on segments (mu) */
@@ -164,13 +161,22 @@ int engine_fill(struct pt_engine *g, int64_t shop, size_t row, int64_t now, unsi
 int engine_act_add(struct pt_engine *g, size_t row, const struct pt_event *ev, int64_t seq);
 int engine_acts_load(struct pt_engine *g, struct pt_err *e);
 void engine_acts_release(struct pt_engine *g);
-/* Gather the activity of profile p into *buf (grown), *n its length. */
-int engine_gather(struct pt_engine *g, const struct pt_profile *p, struct pt_act **buf,
-                  size_t *cap, size_t *n);
-/* Subject of profile p (its activity in acts[0..nacts)). */
-void engine_subject(struct pt_engine *g, const struct pt_profile *p, const struct pt_act *acts,
-                    size_t nacts, struct pt_store *traits, struct pt_seg_subject *s,
-                    void *tctx_storage);
+/* One thread's scratch for evaluating customers one at a time. */
+struct seg_row {
+    struct pt_seg_ctx *x;   /* bound to s by engine_seg_row */
+    struct pt_profile *p;
+    struct pt_act *buf;     /* the profile's activity */
+    size_t cap;
+    struct pt_seg_subject s;
+    struct pt_store *store; /* where traits and event bodies are read */
+};
+int engine_seg_row_init(struct seg_row *r); /* 0 or PT_ENOMEM (release either way) */
+void engine_seg_row_release(struct seg_row *r);
+/* Bind r->x to the profile of root `row` of shop at now, filled with the
+ * scores `flags` asks for; traits and event bodies read through store.
+ * 0, PT_ENOTFOUND (no such profile) or PT_ENOMEM. */
+int engine_seg_row(struct pt_engine *g, struct seg_row *r, uint32_t shop, size_t row,
+                   int64_t now, unsigned flags, struct pt_store *store);
 /* Members of rules[0..n) among shop's profiles at now into out[i] (new
  * bitmaps); next[root] (if not NULL, sized st.n) receives each profile's next
  * possible change under time uses t. Caller holds the state lock. traits: a

@@ -254,20 +254,13 @@ static void live_hit(void *ctx, size_t rule, size_t row)
 static int eval_block(struct pt_engine *g, struct shop_seg *ss, size_t m, int64_t now,
                       struct pt_err *e)
 {
-    struct pt_profile *p = g->sprof;
-    size_t na;
+    struct seg_row *r = g->srow;
     unsigned flags = engine_seg_fill_flags(&ss->tm);
     for (size_t i = 0; i < m; i++) {
-        if (engine_fill(g, ss->shop, g->brows[i], now, flags, p) ||
-            engine_gather(g, p, &g->gat, &g->gcap, &na))
+        if (engine_seg_row(g, r, ss->shop, g->brows[i], now, flags, g->w))
             return pt_err_set(e, PT_ENOMEM, "out of memory");
-        struct pt_seg_subject s;
-        char tstore[64];
-        _Static_assert(sizeof tstore >= 2 * sizeof(void *), "traits ctx");
-        engine_subject(g, p, g->gat, na, g->w, &s, tstore);
-        pt_seg_ctx_set(g->sctx, &s);
-        pt_seg_block_row(ss->blk, g->sctx, i);
-        if (engine_seg_timer(g, g->brows[i], pt_seg_next_change(g->sctx, &ss->tm)))
+        pt_seg_block_row(ss->blk, r->x, i);
+        if (engine_seg_timer(g, g->brows[i], pt_seg_next_change(r->x, &ss->tm)))
             return pt_err_set(e, PT_ENOMEM, "out of memory");
     }
     memset(g->hits, 0, ss->nidx * PT_SEG_BLOCK);

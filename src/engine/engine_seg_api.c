@@ -257,7 +257,6 @@ int engine_seg_snapshot_all(struct pt_engine *g, int64_t now, struct pt_err *e)
         return pt_err_set(e, PT_ENOMEM, "out of memory");
     int rc = snapshot(g, list, n, now, e);
     pt_free(list);
-    g->last_snapshot = now;
     return rc;
 }
 
@@ -304,11 +303,13 @@ int engine_seg_open(struct pt_engine *g, struct pt_err *e)
         g->clock = system_clock;
     if (g->seg_sweep_s <= 0)
         g->seg_sweep_s = 300;
-    if (g->sctx == NULL)
-        g->sctx = pt_seg_ctx_new();
-    if (g->sprof == NULL)
-        g->sprof = pt_malloc(sizeof *g->sprof);
-    if (g->sctx == NULL || g->sprof == NULL)
+    if (g->srow == NULL && (g->srow = pt_calloc(1, sizeof *g->srow)) != NULL &&
+        engine_seg_row_init(g->srow)) {
+        engine_seg_row_release(g->srow);
+        pt_free(g->srow);
+        g->srow = NULL;
+    }
+    if (g->srow == NULL)
         return pt_err_set(e, PT_ENOMEM, "out of memory");
     int rc = engine_acts_load(g, e);
     if (rc == 0)
@@ -384,7 +385,7 @@ int engine_seg_reload(struct pt_engine *g, struct pt_err *e)
 
 void engine_seg_close(struct pt_engine *g)
 {
-    if (g->w && g->nseg && g->sctx) {
+    if (g->w && g->nseg && g->srow) {
         struct pt_err e;
         int rc = pt_store_begin(g->w, &e);
         if (rc == 0)
@@ -401,9 +402,9 @@ void engine_seg_close(struct pt_engine *g)
     pt_dict_release(&g->dict);
     pt_free(g->sdirty);
     pt_buf_release(&g->sbuf);
-    pt_free(g->gat);
-    pt_free(g->sprof);
-    pt_seg_ctx_free(g->sctx);
+    if (g->srow)
+        engine_seg_row_release(g->srow);
+    pt_free(g->srow);
 }
 
 /* ---- reads ---- */

@@ -144,54 +144,67 @@ int engine_acts_load(struct pt_engine *g, struct pt_err *e)
     return pt_store_load_acts(g->w, load_act, g, e);
 }
 
-int engine_gather(struct pt_engine *g, const struct pt_profile *p, struct pt_act **buf,
-                  size_t *cap, size_t *n)
+/* The activity of profile p into r->buf (grown), *n its length. */
+static int gather(struct pt_engine *g, const struct pt_profile *p, struct seg_row *r, size_t *n)
 {
     *n = 0;
     for (size_t i = 0; i < p->nrows; i++) {
         size_t row = (size_t)p->rows[i] - 1;
         for (uint32_t k = row < g->act_rows ? g->act_head[row] : 0; k; k = g->act_next[k - 1]) {
-            if (*n == *cap) {
-                size_t nc = *cap ? *cap * 2 : 64;
-                struct pt_act *x = pt_realloc_array(*buf, nc, sizeof *x);
+            if (*n == r->cap) {
+                size_t nc = r->cap ? r->cap * 2 : 64;
+                struct pt_act *x = pt_realloc_array(r->buf, nc, sizeof *x);
                 if (x == NULL)
                     return PT_ENOMEM;
-                *buf = x;
-                *cap = nc;
+                r->buf = x;
+                r->cap = nc;
             }
-            (*buf)[(*n)++] = g->acts[k - 1];
+            r->buf[(*n)++] = g->acts[k - 1];
         }
     }
     return 0;
 }
 
-struct traits_ctx {
-    struct pt_store *st;
-    const struct pt_profile *p;
-};
-
 static int fetch_traits(void *ctx, struct pt_buf *out)
 {
-    struct traits_ctx *t = ctx;
+    struct seg_row *r = ctx;
     struct pt_err e;
-    return t->st ? pt_store_traits_json(t->st, t->p->rows, t->p->nrows, out, &e) : 0;
+    return r->store ? pt_store_traits_json(r->store, r->p->rows, r->p->nrows, out, &e) : 0;
 }
 
 static int fetch_event(void *ctx, int64_t seq, struct pt_buf *out)
 {
-    struct traits_ctx *t = ctx;
+    struct seg_row *r = ctx;
     struct pt_err e;
-    return t->st ? pt_store_event_body(t->st, seq, out, &e) : PT_ENOTFOUND;
+    return r->store ? pt_store_event_body(r->store, seq, out, &e) : PT_ENOTFOUND;
 }
 
-void engine_subject(struct pt_engine *g, const struct pt_profile *p, const struct pt_act *acts,
-                    size_t nacts, struct pt_store *traits, struct pt_seg_subject *s,
-                    void *tctx_storage)
+int engine_seg_row_init(struct seg_row *r)
 {
-    struct traits_ctx *tc = tctx_storage;
-    tc->st = traits;
-    tc->p = p;
-    *s = (struct pt_seg_subject){
+    memset(r, 0, sizeof *r);
+    r->x = pt_seg_ctx_new();
+    r->p = pt_malloc(sizeof *r->p);
+    return r->x && r->p ? 0 : PT_ENOMEM;
+}
+
+void engine_seg_row_release(struct seg_row *r)
+{
+    pt_seg_ctx_free(r->x);
+    pt_free(r->p);
+    pt_free(r->buf);
+    memset(r, 0, sizeof *r);
+}
+
+int engine_seg_row(struct pt_engine *g, struct seg_row *r, uint32_t shop, size_t row,
+                   int64_t now, unsigned flags, struct pt_store *store)
+{
+    const struct pt_profile *p = r->p;
+    size_t nacts;
+    int rc = engine_fill(g, shop, row, now, flags, r->p);
+    if (rc || (rc = gather(g, p, r, &nacts)))
+        return rc;
+    r->store = store;
+    r->s = (struct pt_seg_subject){
         .now = p->now, .anonymous = p->anonymous, .orders = p->orders, .first_t = p->first_t,
         .last_t = p->last_t, .revenue = p->revenue, .refunded = p->refunded,
         .cart_value = p->cart_value, .cart_since = p->cart_since, .cart_t = p->cart_t,
@@ -199,8 +212,10 @@ void engine_subject(struct pt_engine *g, const struct pt_profile *p, const struc
         .r = p->r, .f = p->f, .m = p->m, .seg = p->seg, .has_clv = p->has_clv,
         .p_alive = p->clv_p_alive, .exp90 = p->clv_exp90, .exp365 = p->clv_exp365,
         .value365 = p->clv_value365, .aov = p->clv_aov, .next_t = p->clv_next_t,
-        .acts = acts, .nacts = nacts, .dict = &g->dict, .traits = fetch_traits, .tctx = tc,
+        .acts = r->buf, .nacts = nacts, .dict = &g->dict, .traits = fetch_traits, .tctx = r,
         .event_json = fetch_event};
+    pt_seg_ctx_set(r->x, &r->s);
+    return 0;
 }
 
 unsigned engine_seg_fill_flags(const struct pt_seg_time *t)
@@ -263,14 +278,12 @@ static void eval_part(void *arg, int part, size_t lo, size_t hi)
     struct pt_engine *g = a->g;
     const struct pt_state *st = &g->st;
     struct part *pt = &a->parts[part];
-    struct pt_seg_ctx *x = pt_seg_ctx_new();
+    struct seg_row r;
     struct pt_seg_block *blk = pt_seg_block_new(a->prog);
-    struct pt_profile *p = pt_malloc(sizeof *p);
     uint32_t *rows = pt_alloc_array(PT_SEG_BLOCK, sizeof *rows);
-    struct pt_act *buf = NULL;
-    size_t cap = 0, nb, m = 0;
+    size_t m = 0;
     struct block_hits bh = {pt, rows};
-    if (x == NULL || blk == NULL || p == NULL || rows == NULL) {
+    if (engine_seg_row_init(&r) || blk == NULL || rows == NULL) {
         pt->rc = PT_ENOMEM;
         goto out;
     }
@@ -278,17 +291,16 @@ static void eval_part(void *arg, int part, size_t lo, size_t hi)
         if ((st->flags[row] & (ROW_PRESENT | ROW_ERASED)) != ROW_PRESENT || st->parent[row] ||
             st->shop[row] != a->shop)
             continue;
-        if (engine_fill(g, a->shop, row, a->now, a->flags, p) ||
-            (pt->rc = engine_gather(g, p, &buf, &cap, &nb)))
+        int rc = engine_seg_row(g, &r, a->shop, row, a->now, a->flags, a->traits);
+        if (rc) {
+            if (rc == PT_ENOMEM)
+                pt->rc = rc;
             continue;
-        struct pt_seg_subject s;
-        struct traits_ctx tc;
-        engine_subject(g, p, buf, nb, a->traits, &s, &tc);
-        pt_seg_ctx_set(x, &s);
-        pt_seg_block_row(blk, x, m);
+        }
+        pt_seg_block_row(blk, r.x, m);
         rows[m++] = (uint32_t)row;
         if (a->next)
-            a->next[row] = pt_seg_next_change(x, a->t);
+            a->next[row] = pt_seg_next_change(r.x, a->t);
         if (m == PT_SEG_BLOCK) {
             pt_seg_block_run(blk, m, on_hit, &bh);
             m = 0;
@@ -297,11 +309,9 @@ static void eval_part(void *arg, int part, size_t lo, size_t hi)
     if (m && pt->rc == 0)
         pt_seg_block_run(blk, m, on_hit, &bh);
 out:
-    pt_free(buf);
-    pt_free(p);
+    engine_seg_row_release(&r);
     pt_free(rows);
     pt_seg_block_free(blk);
-    pt_seg_ctx_free(x);
 }
 
 int engine_seg_eval_all(struct pt_engine *g, uint32_t shop, const struct pt_rule *const *rules,
