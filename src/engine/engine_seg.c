@@ -275,11 +275,11 @@ static int eval_block(struct pt_engine *g, struct shop_seg *ss, size_t m, int64_
     return rc;
 }
 
-static const struct pt_state *g_sort_state; /* engine thread only: qsort's context */
-static int cmp_shop_row(const void *a, const void *b)
+static int cmp_shop_row(const void *a, const void *b, void *state)
 {
+    const struct pt_state *st = state;
     size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    uint32_t sx = g_sort_state->shop[x], sy = g_sort_state->shop[y];
+    uint32_t sx = st->shop[x], sy = st->shop[y];
     if (sx != sy)
         return sx < sy ? -1 : 1;
     return (x > y) - (x < y);
@@ -295,9 +295,8 @@ static int eval_dirty(struct pt_engine *g, int64_t now, struct pt_err *e)
         if (g->sdirty[i] < st->n)
             g->sdirty[k++] = g->sdirty[i];
     g->nsdirty = k;
-    g_sort_state = st;
     if (g->nsdirty > 1)
-        qsort(g->sdirty, g->nsdirty, sizeof *g->sdirty, cmp_shop_row);
+        qsort_r(g->sdirty, g->nsdirty, sizeof *g->sdirty, cmp_shop_row, st);
     int rc = 0;
     struct shop_seg *ss = NULL;
     size_t m = 0;
