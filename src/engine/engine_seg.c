@@ -455,13 +455,7 @@ static int grows(const struct shop_seg *ss, const struct pt_rule *r)
         pt_seg_time_release(&t);
         return -1;
     }
-    int more = ss == NULL || (t.uses & ~ss->tm.uses) != 0;
-    for (size_t i = 0; i < t.nwin && !more; i++) {
-        int have = 0;
-        for (size_t k = 0; k < ss->tm.nwin; k++)
-            have |= ss->tm.win[k] == t.win[i];
-        more = !have;
-    }
+    int more = ss == NULL || !pt_seg_time_covers(&ss->tm, &t);
     pt_seg_time_release(&t);
     return more;
 }

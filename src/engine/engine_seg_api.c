@@ -53,29 +53,9 @@ int engine_seg_shop_update(struct pt_engine *g, uint32_t shop)
         ss->shop = shop;
     }
     pt_seg_time_release(&ss->tm);
-    for (size_t k = 0; k < g->nseg; k++) {
-        const struct eseg *sg = &g->segs[k];
-        if (sg->shop != shop)
-            continue;
-        ss->tm.uses |= sg->tm.uses;
-        for (size_t w = 0; w < sg->tm.nwin; w++) {
-            /* union of windows: reuse pt_seg_time_uses' dedup through a one-window rule */
-            int dup = 0;
-            for (size_t i = 0; i < ss->tm.nwin; i++)
-                dup |= ss->tm.win[i] == sg->tm.win[w];
-            if (dup)
-                continue;
-            if (ss->tm.nwin == ss->tm.cap) {
-                size_t nc = ss->tm.cap ? ss->tm.cap * 2 : 8;
-                int64_t *p = pt_realloc_array(ss->tm.win, nc, sizeof *p);
-                if (p == NULL)
-                    return PT_ENOMEM;
-                ss->tm.win = p;
-                ss->tm.cap = nc;
-            }
-            ss->tm.win[ss->tm.nwin++] = sg->tm.win[w];
-        }
-    }
+    for (size_t k = 0; k < g->nseg; k++)
+        if (g->segs[k].shop == shop && pt_seg_time_merge(&ss->tm, &g->segs[k].tm))
+            return PT_ENOMEM;
     return 0;
 }
 

@@ -164,6 +164,29 @@ int pt_seg_time_uses(const struct pt_rule *r, struct pt_seg_time *t)
     return 0;
 }
 
+int pt_seg_time_merge(struct pt_seg_time *dst, const struct pt_seg_time *src)
+{
+    dst->uses |= src->uses;
+    for (size_t i = 0; i < src->nwin; i++)
+        if (add_window(dst, src->win[i]))
+            return PT_ENOMEM;
+    return 0;
+}
+
+int pt_seg_time_covers(const struct pt_seg_time *u, const struct pt_seg_time *t)
+{
+    if (t->uses & ~u->uses)
+        return 0;
+    for (size_t i = 0; i < t->nwin; i++) {
+        size_t k = 0;
+        while (k < u->nwin && u->win[k] != t->win[i])
+            k++;
+        if (k == u->nwin)
+            return 0;
+    }
+    return 1;
+}
+
 void pt_seg_time_release(struct pt_seg_time *t)
 {
     pt_free(t->win);

@@ -116,6 +116,10 @@ struct pt_seg_time {
 /* Adds what r reads to *t (0 or PT_ENOMEM); pt_seg_time_release frees. */
 int pt_seg_time_uses(const struct pt_rule *r, struct pt_seg_time *t);
 void pt_seg_time_release(struct pt_seg_time *t);
+/* Adds src's uses and windows to dst (0 or PT_ENOMEM). */
+int pt_seg_time_merge(struct pt_seg_time *dst, const struct pt_seg_time *src);
+/* 1 if u reads everything with time that t reads (its uses and windows). */
+int pt_seg_time_covers(const struct pt_seg_time *u, const struct pt_seg_time *t);
 int64_t pt_seg_next_change(struct pt_seg_ctx *x, const struct pt_seg_time *t);
 
 #endif
