@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "ingest/fields.h"
+#include "ingest/orders.h"
 #include "util/err.h"
 #include "util/timeutil.h"
 
@@ -80,4 +81,21 @@ int cli_parse_instant(const char *s, int64_t *t)
 {
     const char *why;
     return pt_parse_time(s, strlen(s), PT_TIME_ISO, t, &why) ? -1 : 0;
+}
+
+int cli_parse_layout(const char *s, int *layout)
+{
+    static const struct {
+        const char *name;
+        enum pt_layout l;
+    } k[] = {{"auto", PT_LAYOUT_AUTO},
+             {"orders", PT_LAYOUT_ORDERS},
+             {"uci", PT_LAYOUT_UCI},
+             {"uci2", PT_LAYOUT_UCI2}};
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+        if (strcmp(s, k[i].name) == 0) {
+            *layout = (int)k[i].l;
+            return 0;
+        }
+    return -1;
 }

@@ -38,6 +38,10 @@ void cli_progress_done(struct cli_progress *p);
 /* "1234567" -> "1,234,567" into out (at least 32 bytes). */
 const char *cli_group(uint64_t v, char *out);
 
+/* An order layout named on the command line: auto, orders, uci, uci2 (enum
+ * pt_layout of ingest/orders.h). 0 ok, -1 for another name. */
+int cli_parse_layout(const char *s, int *layout);
+
 /* Parse a date (YYYY-MM-DD) or an ISO-8601 instant. 0 ok, -1 bad. */
 int cli_parse_instant(const char *s, int64_t *t);
 

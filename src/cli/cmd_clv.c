@@ -468,13 +468,11 @@ int cmd_clv(int argc, char **argv)
         case 'l':
             cdnow = strcmp(optarg, "cdnow") == 0;
             if (!cdnow) {
-                layout = strcmp(optarg, "orders") == 0 ? PT_LAYOUT_ORDERS
-                         : strcmp(optarg, "uci") == 0  ? PT_LAYOUT_UCI
-                         : strcmp(optarg, "uci2") == 0 ? PT_LAYOUT_UCI2
-                                                       : PT_LAYOUT_AUTO;
-                if (layout == PT_LAYOUT_AUTO && strcmp(optarg, "auto"))
+                int l;
+                if (cli_parse_layout(optarg, &l))
                     return usage("--layout: expected auto, orders, uci, uci2 or cdnow, got",
                                  optarg);
+                layout = (enum pt_layout)l;
                 if (layout == PT_LAYOUT_AUTO)
                     cdnow = -1;
             }

@@ -173,20 +173,15 @@ static int parse_args(int argc, char **argv, struct rfm_args *a)
             }
             a->columns = a->colbuf;
             break;
-        case 'l':
-            if (!strcmp(optarg, "auto"))
-                a->layout = PT_LAYOUT_AUTO;
-            else if (!strcmp(optarg, "orders"))
-                a->layout = PT_LAYOUT_ORDERS;
-            else if (!strcmp(optarg, "uci"))
-                a->layout = PT_LAYOUT_UCI;
-            else if (!strcmp(optarg, "uci2"))
-                a->layout = PT_LAYOUT_UCI2;
-            else {
+        case 'l': {
+            int l;
+            if (cli_parse_layout(optarg, &l)) {
                 fprintf(stderr, "patron rfm: --layout: expected auto, orders, uci or uci2\n");
                 return -1;
             }
+            a->layout = (enum pt_layout)l;
             break;
+        }
         case 't':
             if (parse_thresholds(optarg, &a->ro))
                 return -1;

@@ -98,16 +98,15 @@ static int parse_args(int argc, char **argv, struct seg_args *a)
         case 'c':
             a->columns = optarg;
             break;
-        case 'l':
-            a->layout = !strcmp(optarg, "orders") ? PT_LAYOUT_ORDERS
-                        : !strcmp(optarg, "uci")  ? PT_LAYOUT_UCI
-                        : !strcmp(optarg, "uci2") ? PT_LAYOUT_UCI2
-                                                  : PT_LAYOUT_AUTO;
-            if (a->layout == PT_LAYOUT_AUTO && strcmp(optarg, "auto")) {
+        case 'l': {
+            int l;
+            if (cli_parse_layout(optarg, &l)) {
                 fprintf(stderr, "patron segment: --layout: expected auto, orders, uci or uci2\n");
                 return -1;
             }
+            a->layout = (enum pt_layout)l;
             break;
+        }
         case 's':
             a->skip_bad = 1;
             break;
