@@ -193,7 +193,7 @@ static void *writer_main(void *arg)
         if (g->q_head == NULL) {
             pthread_mutex_unlock(&g->mu);
             /* the state is the engine thread's: reading it here needs no lock */
-            if (engine_seg_due(g)) {
+            if (engine_seg_due(g) || engine_loy_due(g, engine_now(g))) {
                 struct pt_job tick;
                 memset(&tick, 0, sizeof tick);
                 tick.kind = PT_JOB_TICK;
@@ -391,6 +391,8 @@ int pt_engine_open(const struct pt_engine_opts *o, struct pt_engine **out, struc
     if (rc == 0)
         rc = engine_load(g, e);
     if (rc == 0)
+        rc = engine_loy_load(g, e);
+    if (rc == 0)
         rc = engine_seg_open(g, e);
     if (rc == 0 && pthread_create(&g->sync_thread, NULL, sync_main, g))
         rc = pt_err_set(e, PT_EIO, "cannot start the engine's sync thread");
@@ -442,6 +444,7 @@ void pt_engine_close(struct pt_engine *g)
     }
     pthread_key_delete(g->reader_key);
     engine_seg_close(g);
+    engine_loy_release(g);
     pt_store_close(g->w);
     pt_state_release(&g->st);
     engine_rfm_release(g);

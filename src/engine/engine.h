@@ -44,7 +44,9 @@ struct pt_engine_opts {
     int seg_sweep_s;
 };
 
-enum pt_job_kind { PT_JOB_EVENTS = 1, PT_JOB_UNMERGE, PT_JOB_ERASE, PT_JOB_SEGMENT, PT_JOB_TICK };
+enum pt_job_kind {
+    PT_JOB_EVENTS = 1, PT_JOB_UNMERGE, PT_JOB_ERASE, PT_JOB_SEGMENT, PT_JOB_TICK, PT_JOB_LOYALTY
+};
 enum pt_seg_op { PT_SEG_CREATE = 1, PT_SEG_UPDATE, PT_SEG_DELETE, PT_SEG_REFRESH };
 
 /* Per-event outcome of an events job. */
@@ -64,6 +66,7 @@ struct pt_job {
     const char *seg_name;     /* SEGMENT: CREATE, UPDATE (NULL: unchanged) */
     const char *seg_rule;     /* SEGMENT: CREATE, UPDATE (NULL: unchanged) */
     struct pt_err seg_err;    /* SEGMENT: a rejected rule (rc PT_EPARSE, line, column) */
+    struct pt_loy_req *loy;   /* LOYALTY: the operation and its answer */
     /* results */
     int rc;                   /* 0, PT_ENOTFOUND, PT_EIO, PT_EINVAL */
     char msg[160];
@@ -146,6 +149,68 @@ int pt_engine_segment_preview(struct pt_engine *g, int64_t shop, const char *rul
                               void *ctx, uint64_t *count, struct pt_err *e);
 /* Run what is due by the clock now (time-driven entries and exits, sweeps). */
 int pt_engine_tick(struct pt_engine *g);
+
+
+/* ---- loyalty (engine_loy*.c; docs/loyalty.md) ----
+ * Writes are jobs of kind PT_JOB_LOYALTY carrying a pt_loy_req; the engine
+ * answers it with an HTTP status and a JSON body (out), written in the same
+ * transaction as the operation. With an idempotency key the answer is
+ * recorded too: a retry with the same key and the same request (hash) gets
+ * the recorded answer (replayed = 1) and changes nothing; the same key with
+ * another request gets 422. */
+enum pt_loy_op {
+    PT_LOYOP_PROGRAM = 1, /* json: the programme document */
+    PT_LOYOP_POINTS,      /* user_id, points (signed), kind (EARN or ADJUST), reason */
+    PT_LOYOP_ENROL,       /* user_id: make the customer a member (referral code) */
+    PT_LOYOP_REDEEM,      /* user_id, id: the reward */
+    PT_LOYOP_REWARD,      /* id (0: new), json: the definition; del: withdraw it */
+    PT_LOYOP_VOUCHER_USE, /* code (canonical), order_id */
+    PT_LOYOP_POOL,        /* json: the pool's spec; codes: n fresh canonical codes */
+    PT_LOYOP_IMPORT,      /* rows: members and balances (all or nothing) */
+    PT_LOYOP_BATCH        /* json: {"operations":[{user_id, points, reason, idempotency_key}...]} */
+};
+struct pt_loy_import_row {
+    const char *user_id;
+    int64_t points;     /* >= 0 */
+    const char *tier;   /* a level name, or NULL */
+    int64_t joined;     /* 0 = now */
+};
+struct pt_loy_req {
+    int op;
+    const char *user_id;
+    const char *json;
+    size_t len;
+    int64_t id, points;
+    int kind, del;
+    const char *reason, *code, *order_id;
+    const char *codes; /* POOL: n codes, each PT_CODE_LEN + 1 bytes */
+    size_t n;
+    const struct pt_loy_import_row *rows;
+    const char *idem; /* idempotency key (NULL: none) */
+    uint8_t hash[16]; /* of the request, to tell a retry from a reuse of the key */
+    /* the answer */
+    int status;
+    struct pt_buf out;
+    int replayed;
+};
+/* Reads (read lock), JSON appended to out: PT_ENOTFOUND if the shop has no
+ * programme (or no such member). */
+int pt_engine_loy_program(struct pt_engine *g, int64_t shop, struct pt_buf *out);
+/* The member view of user_id: balance, tier and progress, expiring points,
+ * rewards they can afford, referral code and link. */
+int pt_engine_loy_member(struct pt_engine *g, int64_t shop, const char *user_id,
+                         struct pt_buf *out);
+/* The member's referral share link (or code if no link template) into out. */
+int pt_engine_loy_referral_link(struct pt_engine *g, int64_t shop, const char *user_id,
+                                struct pt_buf *out);
+/* The member's row (for history), PT_ENOTFOUND if not a member. */
+int pt_engine_loy_member_row(struct pt_engine *g, int64_t shop, const char *user_id,
+                             int64_t *row);
+int pt_engine_loy_rewards(struct pt_engine *g, int64_t shop, int64_t id, struct pt_buf *out);
+/* Liability, redemption rate and the top `top` members by balance. */
+int pt_engine_loy_report(struct pt_engine *g, int64_t shop, int top, struct pt_buf *out);
+/* The user id of member row `row` into out (PT_ENOTFOUND if gone). */
+int pt_engine_loy_user(struct pt_engine *g, int64_t row, struct pt_buf *out);
 
 /* A shop's live CLV models (docs/clv.md, "Live"). */
 struct pt_clv_live {

@@ -71,6 +71,16 @@ static int create_row(struct grp_ctx *c, uint32_t shop, int anon, const char *id
     return pt_store_customer_insert(g->w, &r, &c->e);
 }
 
+int engine_user_row(struct pt_engine *g, uint32_t shop, const char *id, int64_t now, size_t *row,
+                    struct pt_err *e)
+{
+    struct grp_ctx c = {.g = g, .now = now, .clock = now};
+    int rc = create_row(&c, shop, 0, id, -1, row);
+    if (rc && e)
+        *e = c.e;
+    return rc;
+}
+
 static size_t tree_size(const struct pt_state *s, size_t root)
 {
     size_t tmp[1];
@@ -205,11 +215,18 @@ static int apply_event(struct grp_ctx *c, int64_t shop64, const struct pt_event 
     size_t root = pt_state_root(s, target);
     if ((rc = engine_act_add(g, target, ev, seq)) || (rc = engine_seg_mark(g, root)))
         return pt_err_set(&c->e, rc, "out of memory");
+    if ((rc = engine_loy_event(g, c->clock, shop, target, ev, seq, &c->e)))
+        return rc;
     switch (ev->kind) {
-    case PT_K_ORDER_COMPLETED:
+    case PT_K_ORDER_COMPLETED: {
+        struct pt_agg before;
+        pt_state_agg(s, root, &before);
         pt_state_order(s, target, ev->t, ev->amount);
         apply_cart(s, root, ev);
+        if ((rc = engine_loy_order(g, c->clock, shop, target, ev, before.last_t, &c->e)))
+            return rc;
         break;
+    }
     case PT_K_ORDER_REFUNDED: {
         int64_t cust, applied, t;
         rc = pt_store_order_refund(g->w, shop64, ev->order_id, ev->amount, !ev->has_amount, &cust,
@@ -223,7 +240,7 @@ static int apply_event(struct grp_ctx *c, int64_t shop64, const struct pt_event 
             if (engine_seg_mark(g, pt_state_root(s, (size_t)cust - 1)))
                 return pt_err_set(&c->e, PT_ENOMEM, "out of memory");
         }
-        return 0;
+        return applied > 0 ? engine_loy_refund(g, c->clock, shop, ev->order_id, &c->e) : 0;
     }
     case PT_K_PRODUCT_ADDED:
     case PT_K_PRODUCT_REMOVED:
@@ -334,6 +351,7 @@ static int do_erase(struct grp_ctx *c, struct pt_job *j)
     if (rc)
         return rc;
     for (size_t i = n; i > 0; i--) {
+        engine_loy_erase(g, rows[i - 1]);
         pt_state_erase(s, rows[i - 1]);
         if (engine_seg_mark(g, rows[i - 1]))
             return pt_err_set(&c->e, PT_ENOMEM, "out of memory");
@@ -378,8 +396,14 @@ static int group_body(struct grp_ctx *c, struct pt_job *head)
             break;
         case PT_JOB_TICK:
             break;
+        case PT_JOB_LOYALTY:
+            if ((rc = engine_loy_job(g, j, c->clock, &c->e)))
+                return rc;
+            break;
         }
     }
+    if ((rc = engine_loy_tick(g, c->clock, &c->e)))
+        return rc;
     double t0 = pt_mono_now();
     g->seg_write_s = 0;
     if ((rc = engine_seg_group(g, c->clock, &c->e)))
@@ -413,7 +437,7 @@ void engine_group(struct pt_engine *g, struct pt_job *head)
         pt_store_rollback(g->w);
         fprintf(stderr, "patron: engine: group of jobs failed, rolled back: %s\n", c.e.msg);
         struct pt_err le;
-        if (engine_load(g, &le) || engine_seg_reload(g, &le))
+        if (engine_load(g, &le) || engine_seg_reload(g, &le) || engine_loy_load(g, &le))
             fprintf(stderr, "patron: engine: reload failed: %s\n", le.msg);
         for (struct pt_job *j = head; j; j = j->next) {
             j->rc = PT_EIO;

@@ -10,6 +10,9 @@
 
 #include "engine/engine.h"
 #include "engine/state.h"
+#include "loyalty/code.h"
+#include "loyalty/program.h"
+#include "loyalty/reward.h"
 #include "segment/rule.h"
 #include "segment/subject.h"
 
@@ -34,6 +37,47 @@ struct eseg {
     roaring_bitmap_t *members;
     int64_t created, updated;
     int64_t snap_seq; /* at load: the snapshot's last event */
+};
+
+/* Loyalty (engine_loy*.c). A member's points are lots: each positive entry
+ * adds one (its expiry), negative entries take from the oldest first (an
+ * expiry takes its own lot). sum(left) = max(balance, 0). */
+struct loy_lot {
+    int64_t expires, left, entry;
+};
+struct loy_evc { /* awards of one behaviour rule to a member */
+    uint32_t hash, total, nday;
+    int64_t day;
+};
+struct loy_acct {
+    uint32_t row, shop;
+    int64_t balance, earned, redeemed, expired; /* lifetime sums of kinds */
+    int tier;                                   /* level + 1; 0 = none */
+    int64_t tier_until, joined, last_intensify, referred_by;
+    int64_t day, day_points; /* earned on UTC day `day` (caps) */
+    char code[PT_CODE_LEN + 1];
+    struct loy_lot *lots;
+    uint32_t nlots, lot0, caplots;
+    struct loy_evc *evc;
+    uint32_t nevc;
+};
+struct loy_prog {
+    uint32_t shop;
+    struct pt_loy_program p;
+    char *json;
+    int64_t created, updated;
+};
+struct loy_reward {
+    int64_t id;
+    uint32_t shop;
+    struct pt_loy_reward r;
+    int active;
+    int64_t created, updated;
+};
+struct loy_pend { /* a referral waiting for the friend's return window */
+    uint32_t friend_row, referrer, shop;
+    int64_t due;
+    char *order_id;
 };
 
 struct seg_timer {
@@ -147,6 +191,21 @@ struct pt_engine {
     size_t caphits;
     uint32_t *brows;         /* a live block's rows */
     size_t nshops;
+
+    /* loyalty (engine_loy*.c): written on the engine thread under the write
+     * lock, read under the read lock */
+    struct loy_prog *lprog;
+    size_t nlprog;
+    struct loy_acct **accts; /* each its own block: pointers stay valid */
+    size_t naccts, capaccts;
+    uint32_t *acct_of; /* per row: account index + 1, 0 = none */
+    size_t acct_rows;
+    struct loy_reward *rewards;
+    size_t nrewards, caprewards;
+    struct loy_pend *pend;
+    size_t npend, cappend;
+    int64_t loy_next; /* the earliest expiry, tier review or referral due (0 = none) */
+    int64_t loy_idem_purged;
 };
 
 enum { ENGINE_FILL_RFM = 1, ENGINE_FILL_CLV = 2, ENGINE_FILL_ALL = 3 };
@@ -169,6 +228,8 @@ struct seg_row {
     size_t cap;
     struct pt_seg_subject s;
     struct pt_store *store; /* where traits and event bodies are read */
+    int64_t *lots;          /* a member's lots: expiries, then points */
+    size_t caplots;
 };
 int engine_seg_row_init(struct seg_row *r); /* 0 or PT_ENOMEM (release either way) */
 void engine_seg_row_release(struct seg_row *r);
@@ -212,6 +273,49 @@ int engine_seg_timer(struct pt_engine *g, size_t row, int64_t t);
 enum { SEG_EMIT = 1, SEG_TIMERS = 2 };
 int engine_seg_populate(struct pt_engine *g, uint32_t shop, struct eseg **segs, size_t n,
                         int64_t now, int emit, struct pt_err *e);
+
+/* engine_loy.c */
+int engine_loy_load(struct pt_engine *g, struct pt_err *e);
+void engine_loy_release(struct pt_engine *g);
+struct loy_prog *engine_loy_prog(struct pt_engine *g, uint32_t shop);
+struct loy_acct *engine_loy_acct(struct pt_engine *g, size_t row);
+/* A new account of row (memory only), NULL on ENOMEM. */
+struct loy_acct *engine_loy_acct_new(struct pt_engine *g, uint32_t shop, size_t row);
+/* Apply one ledger entry to an account's memory (0 or PT_ENOMEM). */
+int engine_loy_apply(struct loy_acct *a, const struct pt_loy_entry *en);
+/* The earliest instant the clock has loyalty work (expiry, review, referral). */
+void engine_loy_note_due(struct pt_engine *g, int64_t t);
+/* t plus `months` calendar months (the day clamped to the month's end). */
+int64_t engine_loy_add_months(int64_t t, int64_t months);
+/* The group's hooks (engine thread, write lock, in the transaction). */
+int engine_loy_order(struct pt_engine *g, int64_t now, uint32_t shop, size_t row,
+                     const struct pt_event *ev, int64_t prev_last, struct pt_err *e);
+int engine_loy_refund(struct pt_engine *g, int64_t now, uint32_t shop, const char *order_id,
+                      struct pt_err *e);
+int engine_loy_event(struct pt_engine *g, int64_t now, uint32_t shop, size_t row,
+                     const struct pt_event *ev, int64_t seq, struct pt_err *e);
+int engine_loy_due(struct pt_engine *g, int64_t now);
+int engine_loy_tick(struct pt_engine *g, int64_t now, struct pt_err *e);
+void engine_loy_erase(struct pt_engine *g, size_t row);
+/* A member account of root `row` (a user), created with a referral code if
+ * need be. */
+int engine_loy_member(struct pt_engine *g, uint32_t shop, size_t row, int64_t now,
+                      struct loy_acct **out, struct pt_err *e);
+/* Write a ledger entry and apply it (store + memory). *dup: the idempotency
+ * key was used before (nothing done). */
+int engine_loy_entry(struct pt_engine *g, struct loy_acct *a, int kind, int64_t points,
+                     int64_t t, int64_t amount, const char *reason, const char *ref,
+                     const char *idem, int64_t *id, int *dup, struct pt_err *e);
+int engine_loy_tier_check(struct pt_engine *g, struct loy_acct *a, int64_t now, int review,
+                          struct pt_err *e);
+int engine_loy_save_member(struct pt_engine *g, struct loy_acct *a, struct pt_err *e);
+/* engine_loy_api.c */
+void engine_loy_reward_json(struct pt_buf *b, const struct loy_reward *w);
+/* engine_loy_ops.c */
+int engine_loy_job(struct pt_engine *g, struct pt_job *j, int64_t now, struct pt_err *e);
+/* engine_apply.c: a new user row of shop (for imports) */
+int engine_user_row(struct pt_engine *g, uint32_t shop, const char *id, int64_t now, size_t *row,
+                    struct pt_err *e);
 
 int engine_load(struct pt_engine *g, struct pt_err *e);
 void engine_group(struct pt_engine *g, struct pt_job *head);

@@ -192,6 +192,7 @@ void engine_seg_row_release(struct seg_row *r)
     pt_seg_ctx_free(r->x);
     pt_free(r->p);
     pt_free(r->buf);
+    pt_free(r->lots);
     memset(r, 0, sizeof *r);
 }
 
@@ -214,6 +215,33 @@ int engine_seg_row(struct pt_engine *g, struct seg_row *r, uint32_t shop, size_t
         .value365 = p->clv_value365, .aov = p->clv_aov, .next_t = p->clv_next_t,
         .acts = r->buf, .nacts = nacts, .dict = &g->dict, .traits = fetch_traits, .tctx = r,
         .event_json = fetch_event};
+    const struct loy_acct *la = engine_loy_acct(g, row);
+    if (la) { /* a member: points and tier (docs/loyalty.md) */
+        const struct loy_prog *lp = engine_loy_prog(g, shop);
+        r->s.has_points = 1;
+        r->s.points = la->balance;
+        if (lp && la->tier > 0 && (size_t)la->tier <= lp->p.ntiers)
+            r->s.tier = lp->p.tiers[la->tier - 1].name;
+        /* the lots with an expiry (points_expiring) */
+        size_t n = 0;
+        for (uint32_t k = la->lot0; k < la->nlots; k++)
+            n += la->lots[k].left > 0 && la->lots[k].expires > 0;
+        if (n > r->caplots) {
+            int64_t *x = pt_realloc_array(r->lots, n * 2, sizeof *x);
+            if (x == NULL)
+                return PT_ENOMEM;
+            r->lots = x;
+            r->caplots = n;
+        }
+        for (uint32_t k = la->lot0, i = 0; k < la->nlots; k++)
+            if (la->lots[k].left > 0 && la->lots[k].expires > 0) {
+                r->lots[i] = la->lots[k].expires;
+                r->lots[n + i++] = la->lots[k].left;
+            }
+        r->s.lot_exp = r->lots;
+        r->s.lot_pts = r->lots + n;
+        r->s.nlots = n;
+    }
     pt_seg_ctx_set(r->x, &r->s);
     return 0;
 }

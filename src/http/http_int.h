@@ -23,19 +23,28 @@ struct pt_http {
     pthread_mutex_t log_mu;
     /* metrics */
     _Atomic uint64_t req_by_class[6]; /* 1xx..5xx */
-    _Atomic uint64_t req_by_route[32];
+    _Atomic uint64_t req_by_route[48];
     _Atomic uint64_t lat_bucket[NBUCKETS + 1];
     _Atomic uint64_t lat_sum_us, lat_count;
     _Atomic uint64_t rejected_busy, in_flight;
     _Atomic uint64_t suspended; /* connections waiting for the engine */
     _Atomic int stopping;       /* new requests get 503 + Connection: close */
+    /* failed voucher look-ups per key (routes_loyalty.c): a token bucket
+     * per shop, in a small table (a shop that collides shares a bucket) */
+    pthread_mutex_t vl_mu;
+    struct vlim {
+        int64_t shop;
+        double tokens, t;
+    } vl[256];
 };
 
 enum route {
     R_NONE = 0, R_TRACK, R_IDENTIFY, R_ALIAS, R_PAGE, R_SCREEN, R_GROUP, R_BATCH,
     R_CUSTOMERS, R_CUSTOMER, R_EXPORT, R_UNMERGE, R_IMPORT_ORDERS, R_HEALTH, R_METRICS, R_CLV,
     R_SEGMENTS, R_SEGMENT, R_SEG_PREVIEW, R_SEG_MEMBERS, R_SEG_MEMBERS_CSV, R_SEG_COUNTS,
-    R_SEG_REFRESH, R_NROUTES
+    R_SEG_REFRESH, R_LOY_PROGRAM, R_LOY_REPORT, R_LOY_IMPORT, R_LOY_POINTS, R_LOY_REWARDS,
+    R_LOY_MEMBER, R_LOY_HISTORY, R_LOY_REDEEM, R_LOY_QR, R_VOUCHER, R_VOUCHER_REDEEM,
+    R_VOUCHER_POOLS, R_NROUTES
 };
 
 enum req_state { ST_READ = 0, ST_WAIT, ST_READY };
@@ -73,6 +82,11 @@ struct req {
     struct pt_buf out;
     int retry_after;
     const char *ctype;
+    /* loyalty (routes_loyalty.c) */
+    struct pt_loy_req loy;
+    char *loy_codes;                 /* a code pool's fresh codes */
+    struct pt_loy_import *loy_import; /* a members CSV */
+    int replayed;                    /* answer recorded for its Idempotency-Key */
 };
 
 /* Build the response of req into r->out / r->code (route files). */
@@ -93,6 +107,10 @@ void route_segment_members(struct req *r, int csv);
 void route_segment_counts(struct req *r);
 void route_segment_refresh(struct req *r);
 void route_segment_done(struct req *r);
+enum route loyalty_route_of(struct req *r, const char *url, const char *method, unsigned *bad);
+void route_loyalty(struct req *r);
+void route_loyalty_done(struct req *r);
+void route_loyalty_release(struct req *r);
 
 /* Helpers (server.c). */
 void reply_error(struct req *r, unsigned code, const char *ecode, const char *field,

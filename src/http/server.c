@@ -65,8 +65,11 @@ static const char *const route_names[R_NROUTES] = {
     "none", "track", "identify", "alias", "page", "screen", "group", "batch", "customers",
     "customer", "export", "unmerge", "import_orders", "healthz", "metrics", "clv", "segments",
     "segment", "segment_preview", "segment_members", "segment_members_csv", "segment_counts",
-    "segment_refresh"};
-_Static_assert(R_NROUTES <= 32, "req_by_route");
+    "segment_refresh", "loyalty_program", "loyalty_report", "loyalty_import", "loyalty_points",
+    "loyalty_rewards", "loyalty_member", "loyalty_history", "loyalty_redeem", "loyalty_qr",
+    "voucher", "voucher_redeem", "voucher_pools"};
+_Static_assert(R_NROUTES <= 48, "req_by_route");
+_Static_assert(sizeof route_names / sizeof route_names[0] == R_NROUTES, "route_names");
 
 static enum route route_of(struct req *r, const char *url, const char *method, unsigned *bad)
 {
@@ -136,6 +139,9 @@ static enum route route_of(struct req *r, const char *url, const char *method, u
             *bad = 405;
         return rt;
     }
+    if (strncmp(url, "/v1/loyalty/", 12) == 0 || strncmp(url, "/v1/vouchers/", 13) == 0 ||
+        strncmp(url, "/v1/voucher-pools", 17) == 0)
+        return loyalty_route_of(r, url, method, bad);
     const char *pre = "/v1/customers/";
     if (strncmp(url, pre, strlen(pre)) == 0) {
         const char *id = url + strlen(pre);
@@ -313,6 +319,11 @@ static void dispatch(struct req *r)
     case R_SEG_COUNTS:
         route_segment_counts(r);
         break;
+    case R_LOY_PROGRAM: case R_LOY_REPORT: case R_LOY_IMPORT: case R_LOY_POINTS:
+    case R_LOY_REWARDS: case R_LOY_MEMBER: case R_LOY_HISTORY: case R_LOY_REDEEM: case R_LOY_QR:
+    case R_VOUCHER: case R_VOUCHER_REDEEM: case R_VOUCHER_POOLS:
+        route_loyalty(r);
+        break;
     case R_SEG_REFRESH:
         route_segment_refresh(r);
         break;
@@ -331,6 +342,8 @@ static enum MHD_Result send_reply(struct req *r)
                             r->ctype ? r->ctype : "application/json; charset=utf-8");
     if (r->retry_after)
         MHD_add_response_header(resp, "Retry-After", "1");
+    if (r->replayed)
+        MHD_add_response_header(resp, "Idempotent-Replayed", "true");
     if (r->code == 401)
         MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"patron\"");
     if (r->close || atomic_load(&r->h->stopping))
@@ -388,7 +401,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     if (*upload_size) {
         r->in_bytes += *upload_size;
         if (r->state == ST_READ && r->auth_ok && !r->too_big) {
-            size_t cap = r->route == R_IMPORT_ORDERS ? h->o.max_import : h->o.max_body;
+            size_t cap = r->route == R_IMPORT_ORDERS ? h->o.max_import
+                         : r->route == R_LOY_IMPORT  ? (size_t)64 << 20
+                                                     : h->o.max_body;
             if (r->in_bytes > cap) {
                 r->too_big = 1;
             } else if (r->route == R_IMPORT_ORDERS) {
@@ -417,7 +432,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     }
     if (r->state == ST_READ) {
         if (r->too_big) {
-            size_t cap = r->route == R_IMPORT_ORDERS ? h->o.max_import : h->o.max_body;
+            size_t cap = r->route == R_IMPORT_ORDERS ? h->o.max_import
+                         : r->route == R_LOY_IMPORT  ? (size_t)64 << 20
+                                                     : h->o.max_body;
             reply_error(r, 413, "too_large", NULL, "the body is over the limit of %zu bytes",
                         cap);
         } else if (r->route == R_HEALTH) {
@@ -492,6 +509,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     pt_buf_release(&r->body);
     pt_buf_release(&r->out);
+    route_loyalty_release(r);
     pt_evbatch_release(&r->batch);
     pt_free(r->status);
     pt_free(r->orig);
@@ -600,6 +618,7 @@ int pt_http_start(struct pt_engine *g, const struct pt_http_opts *o, struct pt_h
     if (h->o.max_import == 0)
         h->o.max_import = (size_t)1 << 30;
     pthread_mutex_init(&h->log_mu, NULL);
+    pthread_mutex_init(&h->vl_mu, NULL);
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;

@@ -74,6 +74,7 @@ struct pt_event {
     uint32_t nlines;
     uint8_t consent_set, consent_val; /* consent changes: which purposes, granted bits */
     const char *store_id;   /* Store Visited */
+    const char *referral;   /* Order Completed: properties.referral_code, or NULL */
     const char *traits;     /* identify: traits object as compact JSON, or NULL */
     const char *json;       /* the whole event, compact JSON, as stored */
     size_t json_len;

@@ -483,6 +483,12 @@ static int decode_track(struct ctx *c, json_t *o, struct pt_event *ev)
             json_t *coupon = json_object_get(p, "coupon"); /* "" or null: no coupon */
             ev->discounted = ev->discount > 0 || (json_is_string(coupon) &&
                                                   json_string_length(coupon) > 0);
+            /* a friend's referral code (docs/loyalty.md "Referrals") */
+            json_t *rcode = json_object_get(p, "referral_code"); /* "": none */
+            if (!(json_is_string(rcode) && json_string_length(rcode) == 0) &&
+                (rc = get_id(c, p, "referral_code", "properties.referral_code", 64,
+                             &ev->referral)))
+                goto out;
         }
         break;
     case PT_K_PRODUCT_VIEWED:

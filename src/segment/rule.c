@@ -60,6 +60,8 @@ static const struct pt_rule_func k_funcs[] = {
     {"bought", PT_RT_BOOL, "an order with a matching item within the window"},
     {"viewed", PT_RT_BOOL, "a Product Viewed matching the filters within the window"},
     {"orders_in", PT_RT_NUM, "orders within the last DURATION (one positional argument)"},
+    {"points_expiring", PT_RT_NUM,
+     "loyalty points that expire within the next DURATION (one positional argument)"},
 };
 
 const struct pt_rule_attr *pt_rule_attrs(size_t *n)
@@ -251,7 +253,7 @@ static int32_t parse_call(struct parser *ps, const char *name, size_t n, uint32_
         return s ? rule_fail(ps, line, col, PT_EPARSE,
                              "unknown function \"%.*s\" (did you mean %s?)", (int)n, name, s)
                  : rule_fail(ps, line, col, PT_EPARSE,
-                             "unknown function \"%.*s\": count, bought, viewed, orders_in", (int)n,
+                             "unknown function \"%.*s\": count, bought, viewed, orders_in, points_expiring", (int)n,
                              name);
     }
     if (rule_next(ps)) /* past '(' */
@@ -290,7 +292,7 @@ static int32_t parse_call(struct parser *ps, const char *name, size_t n, uint32_
         return -1;
     /* check the arguments */
     const char *fname = k_funcs[fid].name;
-    int positional_ok = strcmp(fname, "orders_in") == 0;
+    int positional_ok = strcmp(fname, "orders_in") == 0 || strcmp(fname, "points_expiring") == 0;
     int seen_event = 0, nprops = 0;
     for (int i = 0; i < na; i++) {
         const struct pt_rule_node *a = &N(args[i]);
@@ -299,14 +301,14 @@ static int32_t parse_call(struct parser *ps, const char *name, size_t n, uint32_
         if (positional_ok) {
             if (an || na != 1)
                 return rule_fail(ps, a->line, a->col, PT_EPARSE,
-                                 "orders_in takes one duration, e.g. orders_in(30d)");
+                                 "%s takes one duration, e.g. %s(30d)", fname, fname);
             if (t != PT_RT_DUR)
                 return rule_fail(ps, a->line, a->col, PT_EPARSE,
-                                 "orders_in takes a duration (e.g. 30d), got a %s",
+                                 "%s takes a duration (e.g. 30d), got a %s", fname,
                                  pt_rule_type_name(t));
             if (N(a->a).op != PT_R_DUR || !(N(a->a).num > 0))
                 return rule_fail(ps, a->line, a->col, PT_EPARSE,
-                                 "orders_in takes a positive duration literal such as 30d");
+                                 "%s takes a positive duration literal such as 30d", fname);
             continue;
         }
         if (an == NULL)
@@ -358,8 +360,8 @@ static int32_t parse_call(struct parser *ps, const char *name, size_t n, uint32_
             ps, line, col, PT_EPARSE,
             "count needs an event, e.g. count(event = \"Product Viewed\", within = 7d)");
     if (positional_ok && na != 1)
-        return rule_fail(ps, line, col, PT_EPARSE,
-                         "orders_in takes one duration, e.g. orders_in(30d)");
+        return rule_fail(ps, line, col, PT_EPARSE, "%s takes one duration, e.g. %s(30d)", fname,
+                         fname);
     int32_t k = group_node(ps, PT_R_CALL, k_funcs[fid].type, line, col, args, na);
     if (k >= 0)
         N(k).id = fid;

@@ -153,7 +153,12 @@ int pt_seg_time_uses(const struct pt_rule *r, struct pt_seg_time *t)
                 if (a->slen && strcmp(an, "within") && strcmp(an, "event") &&
                     strcmp(an, "product") && strcmp(an, "category"))
                     t->uses |= PT_SEG_T_PROPS;
-                if (a->slen == 0 || strcmp(r->strs + a->str, "within") == 0) {
+                if (a->slen == 0 && n->id >= 0 &&
+                    strcmp(pt_rule_funcs(&na)[n->id].name, "points_expiring") == 0) {
+                    t->uses |= PT_SEG_T_LOTS;
+                    if (add_window(t, (int64_t)r->nodes[a->a].num))
+                        return PT_ENOMEM;
+                } else if (a->slen == 0 || strcmp(r->strs + a->str, "within") == 0) {
                     t->uses |= PT_SEG_T_WINDOW;
                     if (add_window(t, (int64_t)r->nodes[a->a].num))
                         return PT_ENOMEM;

@@ -35,8 +35,9 @@ static const char *const k_names[A_N] = {
     "points", "tier", "traits.", "preference.",
 };
 
-enum { F_COUNT, F_BOUGHT, F_VIEWED, F_ORDERS_IN, F_N };
-static const char *const k_fnames[F_N] = {"count", "bought", "viewed", "orders_in"};
+enum { F_COUNT, F_BOUGHT, F_VIEWED, F_ORDERS_IN, F_POINTS_EXPIRING, F_N };
+static const char *const k_fnames[F_N] = {"count", "bought", "viewed", "orders_in",
+                                          "points_expiring"};
 
 enum { D_GAPS = 1, D_CATS = 2, D_WISH = 4, D_TRAITS = 8, D_DISC = 16, D_CART = 32 };
 
@@ -646,6 +647,14 @@ static int call(void *ctx, const struct pt_rule *r, int32_t node, double *out)
         *out = hit;
         return 0;
     }
+    if (k == F_POINTS_EXPIRING) {
+        double n = 0; /* (a customer who is not a member has none) */
+        for (size_t i = 0; i < s->nlots; i++)
+            if (s->lot_exp[i] > s->now && s->lot_exp[i] <= s->now + f.within)
+                n += (double)s->lot_pts[i];
+        *out = n;
+        return 0;
+    }
     if (k == F_ORDERS_IN) {
         size_t n = 0;
         for (size_t i = 0; i < s->nacts; i++)
@@ -717,6 +726,10 @@ int64_t pt_seg_next_change(struct pt_seg_ctx *x, const struct pt_seg_time *t)
         MIN_T(next_tick(now, s->last_t, 86400));
     if (s->cart_value > 0 && (t->uses & PT_SEG_T_CART))
         MIN_T(next_tick(now, s->cart_t, 60));
+    if (t->uses & PT_SEG_T_LOTS) /* a lot comes within a window */
+        for (size_t i = 0; i < s->nlots; i++)
+            for (size_t k = 0; k < t->nwin; k++)
+                MIN_T(s->lot_exp[i] - t->win[k]);
     if (t->uses & PT_SEG_T_WINDOW)
         for (size_t i = 0; i < s->nacts; i++)
             for (size_t k = 0; k < t->nwin; k++)

@@ -64,9 +64,11 @@ struct pt_seg_subject {
     int has_clv;
     double p_alive, exp90, exp365;
     int64_t value365, aov, next_t; /* -1: no spend model; next_t 0: not expected */
-    int has_points;                /* loyalty (not yet: points and tier are missing) */
+    int has_points;                /* a loyalty member: points, tier, lots */
     int64_t points;
     const char *tier;
+    const int64_t *lot_exp, *lot_pts; /* points with an expiry: when, how many */
+    size_t nlots;
     const struct pt_act *acts; /* the profile's activity, any order */
     size_t nacts;
     const struct pt_dict *dict;
@@ -106,7 +108,8 @@ enum {
     PT_SEG_T_RFM = 16,   /* rfm.* (boundaries refresh) */
     PT_SEG_T_CLV = 32,   /* clv.* (models refit, P(alive) decays) */
     PT_SEG_T_TRAITS = 64, /* reads traits (fetched from the store) */
-    PT_SEG_T_PROPS = 128  /* filters on event properties (bodies from the store) */
+    PT_SEG_T_PROPS = 128, /* filters on event properties (bodies from the store) */
+    PT_SEG_T_LOTS = 256   /* points_expiring (lots come within the window) */
 };
 struct pt_seg_time {
     unsigned uses;

@@ -26,7 +26,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 
-#define PT_STORE_SCHEMA_VERSION 2
+#define PT_STORE_SCHEMA_VERSION 3
 
 struct pt_store;
 
@@ -226,5 +226,168 @@ struct pt_act_row {
 int pt_store_event_body(struct pt_store *s, int64_t seq, struct pt_buf *out, struct pt_err *e);
 int pt_store_load_acts(struct pt_store *s, int (*cb)(void *ctx, const struct pt_act_row *a),
                        void *ctx, struct pt_err *e);
+
+/* ---- loyalty (store_loy.c; docs/loyalty.md) ---- */
+/* Ledger entries: append-only; a balance is the sum of a customer's entries. */
+enum pt_loy_kind { PT_LOY_EARN = 1, PT_LOY_REDEEM, PT_LOY_EXPIRE, PT_LOY_ADJUST, PT_LOY_REVERSE };
+struct pt_loy_entry {
+    int64_t id, shop, customer; /* customer: the member's row */
+    int kind;                   /* enum pt_loy_kind */
+    int64_t points;             /* signed: earn > 0, redeem / expire < 0, adjust and reverse either */
+    int64_t t;                  /* when (Unix s) */
+    int64_t expires;            /* a positive entry's points expire then (0 = never) */
+    int64_t amount;             /* money the entry is about (an order's net value, a refund), minor units */
+    const char *reason;         /* "purchase", "refund", "event:Review Written", "bonus:comeback", ... */
+    const char *ref;            /* an order id, a reward id, an entry id ... (may be NULL) */
+    const char *idem;           /* idempotency key, unique per shop */
+};
+/* Writer. *dup = 1 (nothing written) if the shop already has an entry with
+ * that idempotency key. *id (may be NULL) receives the new entry's id. */
+int pt_store_loy_entry(struct pt_store *s, const struct pt_loy_entry *en, int64_t *id, int *dup,
+                       struct pt_err *e);
+/* Every entry in id order (loading memory). */
+int pt_store_loy_entries(struct pt_store *s, int (*cb)(void *ctx, const struct pt_loy_entry *en),
+                         void *ctx, struct pt_err *e);
+/* A member's entries, newest first, with id < before (0: from the newest), at most limit. */
+int pt_store_loy_history(struct pt_store *s, int64_t customer, int64_t before, int limit,
+                         int (*cb)(void *ctx, const struct pt_loy_entry *en), void *ctx,
+                         struct pt_err *e);
+/* The purchase points of order order_id: its customer, the points earned,
+ * the points reversed by refunds so far, the order's net value the points
+ * were earned on, and the refunded money the reversals covered so far.
+ * PT_ENOTFOUND if the order earned nothing. */
+struct pt_loy_order_pts {
+    int64_t customer, earned, reversed, amount, refunded;
+};
+int pt_store_loy_order(struct pt_store *s, int64_t shop, const char *order_id,
+                       struct pt_loy_order_pts *o, struct pt_err *e);
+/* Net spend (orders minus refunds) of rows ids[0..n) at or after `since`. */
+int pt_store_loy_spend(struct pt_store *s, const int64_t *ids, size_t n, int64_t since,
+                       int64_t *spend, struct pt_err *e);
+/* Orders of rows ids[0..n) with from <= t < to into *n_out; *first the
+ * earliest order time of those rows (0 if none). */
+int pt_store_loy_order_count(struct pt_store *s, const int64_t *ids, size_t n, int64_t from,
+                             int64_t to, int64_t *n_out, int64_t *first, struct pt_err *e);
+/* Forget the answers of idempotent requests recorded before `before`. */
+int pt_store_idem_purge(struct pt_store *s, int64_t before, struct pt_err *e);
+/* Points earned (kind EARN) by member customer at or after `since`. */
+int pt_store_loy_earned(struct pt_store *s, int64_t customer, int64_t since, int64_t *points,
+                        struct pt_err *e);
+
+/* Programmes: one JSON document per shop (program.h). */
+int pt_store_loy_program_put(struct pt_store *s, int64_t shop, const char *json, int64_t created,
+                             int64_t updated, struct pt_err *e);
+int pt_store_loy_programs(struct pt_store *s,
+                          int (*cb)(void *ctx, int64_t shop, const char *json, int64_t created,
+                                    int64_t updated),
+                          void *ctx, struct pt_err *e);
+
+/* Members: tier, referral code, who referred them. */
+struct pt_loy_member_row {
+    int64_t customer, shop;
+    int tier;             /* level index + 1; 0 = no tier */
+    int64_t tier_until;   /* the tier holds until then (review date; 0 = none) */
+    int64_t joined;
+    const char *code;     /* referral code (canonical), unique */
+    int64_t referred_by;  /* the referrer's row (0 = none) */
+};
+int pt_store_loy_member_put(struct pt_store *s, const struct pt_loy_member_row *m,
+                            struct pt_err *e);
+int pt_store_loy_members(struct pt_store *s,
+                         int (*cb)(void *ctx, const struct pt_loy_member_row *m), void *ctx,
+                         struct pt_err *e);
+/* The member of shop whose referral code is `code` (PT_ENOTFOUND if none). */
+int pt_store_loy_member_by_code(struct pt_store *s, int64_t shop, const char *code,
+                                int64_t *customer, struct pt_err *e);
+int pt_store_loy_tier_log(struct pt_store *s, int64_t shop, int64_t customer, int64_t t,
+                          int from, int to, struct pt_err *e);
+
+/* Referrals: friend -> referrer, rewarded once `due` has passed (state 0
+ * pending, 1 rewarded, 2 cancelled: the order was refunded). */
+struct pt_loy_referral_row {
+    int64_t friend_row, shop, referrer;
+    const char *order_id;
+    int64_t t, due;
+    int state;
+};
+int pt_store_loy_referral_put(struct pt_store *s, const struct pt_loy_referral_row *r,
+                              struct pt_err *e);
+int pt_store_loy_referrals(struct pt_store *s, int pending_only,
+                           int (*cb)(void *ctx, const struct pt_loy_referral_row *r), void *ctx,
+                           struct pt_err *e);
+/* Refunded and total amount of an order (PT_ENOTFOUND if unknown). */
+int pt_store_order_amounts(struct pt_store *s, int64_t shop, const char *order_id,
+                           int64_t *amount, int64_t *refunded, struct pt_err *e);
+
+/* Rewards: the definition as JSON (routes validate it), stock apart. */
+struct pt_loy_reward_row {
+    int64_t id, shop;
+    const char *json;
+    int64_t stock;  /* -1 = unlimited */
+    int active;
+    int64_t created, updated;
+};
+/* Insert (r->id = 0; *id receives it) or update (name, json, stock, active, updated). */
+int pt_store_loy_reward_put(struct pt_store *s, const struct pt_loy_reward_row *r, int64_t *id,
+                            struct pt_err *e);
+int pt_store_loy_rewards(struct pt_store *s,
+                         int (*cb)(void *ctx, const struct pt_loy_reward_row *r), void *ctx,
+                         struct pt_err *e);
+int pt_store_loy_redemption(struct pt_store *s, int64_t shop, int64_t reward, int64_t customer,
+                            int64_t entry, const char *voucher, int64_t t, int64_t *id,
+                            struct pt_err *e);
+/* Redemptions of reward by customer. */
+int pt_store_loy_redeemed(struct pt_store *s, int64_t reward, int64_t customer, int64_t *n,
+                          struct pt_err *e);
+
+/* Vouchers. kind: 1 amount (value minor units), 2 percent (value 1..100), 3 free shipping. */
+enum { PT_VOUCHER_AMOUNT = 1, PT_VOUCHER_PERCENT, PT_VOUCHER_SHIPPING };
+struct pt_voucher_row {
+    char code[24];       /* canonical */
+    int64_t shop;
+    int kind;
+    int64_t value;
+    char currency[4];
+    int64_t max_uses;    /* 0 = unlimited */
+    int64_t uses;
+    int64_t expires;     /* 0 = never */
+    int64_t customer;    /* issued to (0 = bearer) */
+    int64_t pool, redemption, created;
+};
+/* *dup = 1 if the code exists (any shop): nothing written. */
+int pt_store_voucher_insert(struct pt_store *s, const struct pt_voucher_row *v, int *dup,
+                            struct pt_err *e);
+/* The voucher of shop with that code (PT_ENOTFOUND if none). Any connection. */
+int pt_store_voucher_get(struct pt_store *s, int64_t shop, const char *code,
+                         struct pt_voucher_row *v, struct pt_err *e);
+/* Record a use (uses + 1) keyed by idem: *dup = 1 if that key was used
+ * before (nothing written). */
+int pt_store_voucher_use(struct pt_store *s, int64_t shop, const char *code, const char *order_id,
+                         int64_t t, const char *idem, int *dup, struct pt_err *e);
+/* Code pools (bulk campaigns). */
+int pt_store_voucher_pool(struct pt_store *s, int64_t shop, const char *name, const char *json,
+                          int64_t n, int64_t created, int64_t *id, struct pt_err *e);
+/* The codes of pool id of shop with their uses, in code order. */
+int pt_store_voucher_pool_codes(struct pt_store *s, int64_t shop, int64_t pool,
+                                int (*cb)(void *ctx, const struct pt_voucher_row *v), void *ctx,
+                                struct pt_err *e);
+/* Any code of the store equals `code`? (1 / 0; < 0 on error). Any connection. */
+int pt_store_voucher_exists(struct pt_store *s, const char *code, struct pt_err *e);
+
+/* Idempotent API requests: the answer recorded for (shop, key). */
+int pt_store_idem_get(struct pt_store *s, int64_t shop, const char *key, uint8_t hash[16],
+                      int *status, struct pt_buf *body, struct pt_err *e);
+int pt_store_idem_put(struct pt_store *s, int64_t shop, const char *key, const uint8_t hash[16],
+                      int status, const char *body, size_t len, int64_t t, struct pt_err *e);
+
+/* Reports: per UTC month (YYYYMM) the points earned (earn), redeemed,
+ * expired, adjusted (signed), reversed (signed) of shop, in month order. */
+struct pt_loy_month {
+    int month;
+    int64_t earned, redeemed, expired, adjusted, reversed;
+};
+int pt_store_loy_monthly(struct pt_store *s, int64_t shop,
+                         int (*cb)(void *ctx, const struct pt_loy_month *m), void *ctx,
+                         struct pt_err *e);
 
 #endif

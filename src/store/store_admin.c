@@ -42,6 +42,12 @@ int pt_store_erase(struct pt_store *s, const int64_t *ids, const int64_t *heads,
         "DELETE FROM order_lines WHERE customer=?1",
         "DELETE FROM orders WHERE customer=?1",
         "DELETE FROM merges WHERE into_customer=?1 OR from_customer=?1",
+        "DELETE FROM loy_entries WHERE customer=?1",
+        "DELETE FROM loy_members WHERE customer=?1",
+        "DELETE FROM loy_tier_log WHERE customer=?1",
+        "DELETE FROM loy_referrals WHERE friend=?1 OR referrer=?1",
+        "DELETE FROM loy_redemptions WHERE customer=?1",
+        "UPDATE vouchers SET customer=0 WHERE customer=?1",
         "DELETE FROM customers WHERE id=?1",
     };
     for (size_t i = 0; i < n; i++) {

@@ -19,12 +19,12 @@ static inline sqlite3 *db_of(struct pt_store *s)
 }
 
 /* Prepared statements the other files of the backend keep on a connection:
- * slot i of PT_STORE_NSLOTS (store_seg.c uses [0, 16)). pt_store_slot returns
+ * slot i of PT_STORE_NSLOTS (store_seg.c uses [0, 16), store_loy.c [16, 64)). pt_store_slot returns
  * the statement of `slot`, prepared from `sql` on first use (persistent,
  * finalized by pt_store_close), reset and with its bindings cleared; NULL if
  * it cannot be prepared (sqlite3_errmsg tells why). A slot always holds the
  * same sql. */
-#define PT_STORE_NSLOTS 16
+#define PT_STORE_NSLOTS 64
 sqlite3_stmt *pt_store_slot(struct pt_store *s, int slot, const char *sql);
 
 /* Shared statement helpers (store_sqlite.c): PT_EIO with "store: WHAT: why";

@@ -1,0 +1,679 @@
+/*
+ * engine_loy.c - the loyalty ledger in memory (docs/loyalty.md): member
+ * accounts rebuilt from the store's append-only entries at start, every new
+ * entry written and applied in the group's transaction, and the hooks a group
+ * runs: purchase points and bonuses on an order, reversals on a refund,
+ * behaviour points on a track event, and the clock's work (expiry of lots,
+ * tier reviews, referral rewards once the return window has passed).
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine/engine_int.h"
+#include "util/mem.h"
+#include "util/timeutil.h"
+
+#define DAY 86400
+
+/* t plus `months` calendar months (the day clamped to the month's length). */
+int64_t engine_loy_add_months(int64_t t, int64_t months)
+{
+    int64_t days = pt_floor_div(t, DAY), y;
+    int m, d;
+    pt_civil_from_days(days, &y, &m, &d);
+    int64_t mm = (int64_t)(m - 1) + months;
+    y += pt_floor_div(mm, 12);
+    m = (int)(mm - pt_floor_div(mm, 12) * 12) + 1;
+    int dim = pt_days_in_month(y, m);
+    if (d > dim)
+        d = dim;
+    return pt_days_from_civil(y, m, d) * DAY + (t - days * DAY);
+}
+
+struct loy_prog *engine_loy_prog(struct pt_engine *g, uint32_t shop)
+{
+    for (size_t i = 0; i < g->nlprog; i++)
+        if (g->lprog[i].shop == shop)
+            return &g->lprog[i];
+    return NULL;
+}
+
+struct loy_acct *engine_loy_acct(struct pt_engine *g, size_t row)
+{
+    if (row >= g->acct_rows || g->acct_of[row] == 0)
+        return NULL;
+    return g->accts[g->acct_of[row] - 1];
+}
+
+void engine_loy_note_due(struct pt_engine *g, int64_t t)
+{
+    if (t > 0 && (g->loy_next == 0 || t < g->loy_next))
+        g->loy_next = t;
+}
+
+struct loy_acct *engine_loy_acct_new(struct pt_engine *g, uint32_t shop, size_t row)
+{
+    if (row >= UINT32_MAX)
+        return NULL;
+    if (row >= g->acct_rows) {
+        size_t nr = g->acct_rows ? g->acct_rows : 1024;
+        while (nr <= row)
+            nr *= 2;
+        uint32_t *x = pt_realloc_array(g->acct_of, nr, sizeof *x);
+        if (x == NULL)
+            return NULL;
+        memset(x + g->acct_rows, 0, (nr - g->acct_rows) * sizeof *x);
+        g->acct_of = x;
+        g->acct_rows = nr;
+    }
+    if (g->naccts == g->capaccts) {
+        size_t nc = g->capaccts ? g->capaccts * 2 : 256;
+        struct loy_acct **x = pt_realloc_array(g->accts, nc, sizeof *x);
+        if (x == NULL)
+            return NULL;
+        g->accts = x;
+        g->capaccts = nc;
+    }
+    struct loy_acct *a = pt_calloc(1, sizeof *a);
+    if (a == NULL)
+        return NULL;
+    a->row = (uint32_t)row;
+    a->shop = shop;
+    g->accts[g->naccts++] = a;
+    g->acct_of[row] = (uint32_t)g->naccts;
+    return a;
+}
+
+int engine_loy_save_member(struct pt_engine *g, struct loy_acct *a, struct pt_err *e)
+{
+    struct pt_loy_member_row m = {.customer = (int64_t)a->row + 1,
+                                  .shop = a->shop,
+                                  .tier = a->tier,
+                                  .tier_until = a->tier_until,
+                                  .joined = a->joined,
+                                  .code = a->code,
+                                  .referred_by = a->referred_by};
+    return pt_store_loy_member_put(g->w, &m, e);
+}
+
+int engine_loy_member(struct pt_engine *g, uint32_t shop, size_t row, int64_t now,
+                      struct loy_acct **out, struct pt_err *e)
+{
+    struct loy_acct *a = engine_loy_acct(g, row);
+    if (a == NULL) {
+        if ((a = engine_loy_acct_new(g, shop, row)) == NULL)
+            return pt_err_set(e, PT_ENOMEM, "out of memory");
+        a->joined = now;
+        pt_code_new(a->code);
+        int rc = engine_loy_save_member(g, a, e);
+        if (rc)
+            return rc;
+    }
+    *out = a;
+    return 0;
+}
+
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
+static struct loy_evc *evc_find(struct loy_acct *a, uint32_t h)
+{
+    for (uint32_t i = 0; i < a->nevc; i++)
+        if (a->evc[i].hash == h)
+            return &a->evc[i];
+    return NULL;
+}
+
+static int lot_push(struct loy_acct *a, int64_t expires, int64_t left, int64_t entry)
+{
+    if (a->nlots == a->caplots) {
+        if (a->lot0 > 0) { /* drop the used-up lots at the front */
+            memmove(a->lots, a->lots + a->lot0, (a->nlots - a->lot0) * sizeof *a->lots);
+            a->nlots -= a->lot0;
+            a->lot0 = 0;
+        }
+        if (a->nlots == a->caplots) {
+            uint32_t nc = a->caplots ? a->caplots * 2 : 4;
+            struct loy_lot *x = pt_realloc_array(a->lots, nc, sizeof *x);
+            if (x == NULL)
+                return PT_ENOMEM;
+            a->lots = x;
+            a->caplots = nc;
+        }
+    }
+    a->lots[a->nlots++] = (struct loy_lot){.expires = expires, .left = left, .entry = entry};
+    return 0;
+}
+
+/* Take n points from the lots, oldest first; lot `only` (> 0) alone if given. */
+static void lots_take(struct loy_acct *a, int64_t n, int64_t only)
+{
+    for (uint32_t i = a->lot0; i < a->nlots && n > 0; i++) {
+        struct loy_lot *l = &a->lots[i];
+        if (only > 0 && l->entry != only)
+            continue;
+        int64_t k = l->left < n ? l->left : n;
+        l->left -= k;
+        n -= k;
+    }
+    while (a->lot0 < a->nlots && a->lots[a->lot0].left == 0)
+        a->lot0++;
+}
+
+int engine_loy_apply(struct loy_acct *a, const struct pt_loy_entry *en)
+{
+    int64_t p = en->points;
+    const char *reason = en->reason ? en->reason : "";
+    if (p > 0) {
+        int64_t add = p;
+        if (a->balance < 0) /* a recorded debt is paid first */
+            add -= -a->balance < p ? -a->balance : p;
+        if (add > 0 && lot_push(a, en->expires, add, en->id))
+            return PT_ENOMEM;
+    } else if (p < 0) {
+        int64_t only = 0;
+        if (en->kind == PT_LOY_EXPIRE && en->ref)
+            only = strtoll(en->ref, NULL, 10);
+        int64_t have = a->balance > 0 ? a->balance : 0;
+        lots_take(a, -p < have ? -p : have, only);
+    }
+    a->balance += p;
+    if (en->kind == PT_LOY_EARN)
+        a->earned += p;
+    else if (en->kind == PT_LOY_REDEEM)
+        a->redeemed -= p;
+    else if (en->kind == PT_LOY_EXPIRE)
+        a->expired -= p;
+    int capped = strcmp(reason, "purchase") == 0 || strncmp(reason, "event:", 6) == 0;
+    int64_t day = pt_floor_div(en->t, DAY);
+    if (en->kind == PT_LOY_EARN && capped) {
+        if (day != a->day) {
+            a->day = day;
+            a->day_points = 0;
+        }
+        a->day_points += p;
+    }
+    if (en->kind == PT_LOY_EARN && strncmp(reason, "event:", 6) == 0) {
+        uint32_t h = name_hash(reason + 6);
+        struct loy_evc *c = evc_find(a, h);
+        if (c == NULL) {
+            struct loy_evc *x = pt_realloc_array(a->evc, a->nevc + 1, sizeof *x);
+            if (x == NULL)
+                return PT_ENOMEM;
+            a->evc = x;
+            c = &a->evc[a->nevc++];
+            *c = (struct loy_evc){.hash = h, .day = day};
+        }
+        c->total++;
+        if (c->day != day) {
+            c->day = day;
+            c->nday = 0;
+        }
+        c->nday++;
+    }
+    if (strcmp(reason, "bonus:intensify") == 0 && en->t > a->last_intensify)
+        a->last_intensify = en->t;
+    return 0;
+}
+
+int engine_loy_entry(struct pt_engine *g, struct loy_acct *a, int kind, int64_t points,
+                     int64_t t, int64_t amount, const char *reason, const char *ref,
+                     const char *idem, int64_t *id, int *dup, struct pt_err *e)
+{
+    struct loy_prog *lp = engine_loy_prog(g, a->shop);
+    struct pt_loy_entry en = {.shop = a->shop,
+                              .customer = (int64_t)a->row + 1,
+                              .kind = kind,
+                              .points = points,
+                              .t = t,
+                              .amount = amount,
+                              .reason = reason,
+                              .ref = ref,
+                              .idem = idem};
+    if (points > 0 && (kind == PT_LOY_EARN || kind == PT_LOY_ADJUST) && lp &&
+        lp->p.expiry_months > 0)
+        en.expires = engine_loy_add_months(t, lp->p.expiry_months);
+    int d = 0;
+    int rc = pt_store_loy_entry(g->w, &en, &en.id, &d, e);
+    if (dup)
+        *dup = d;
+    if (rc || d)
+        return rc;
+    if (id)
+        *id = en.id;
+    if (engine_loy_apply(a, &en))
+        return pt_err_set(e, PT_ENOMEM, "out of memory");
+    engine_loy_note_due(g, en.expires);
+    if (engine_seg_mark(g, a->row))
+        return pt_err_set(e, PT_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* ---- tiers ---- */
+
+int engine_loy_tier_check(struct pt_engine *g, struct loy_acct *a, int64_t now, int review,
+                          struct pt_err *e)
+{
+    struct loy_prog *lp = engine_loy_prog(g, a->shop);
+    if (lp == NULL || lp->p.ntiers == 0) {
+        if (review && a->tier_until) { /* the tiers are gone: nothing to review */
+            a->tier_until = 0;
+            return engine_loy_save_member(g, a, e);
+        }
+        return 0;
+    }
+    int64_t since = now - lp->p.tier_window_days * DAY, q = 0;
+    int rc;
+    if (lp->p.tier_basis == PT_LOY_SPEND) {
+        size_t rows[PT_STATE_MAX_TREE];
+        int64_t ids[PT_STATE_MAX_TREE];
+        size_t n = pt_state_tree(&g->st, a->row, rows, PT_STATE_MAX_TREE);
+        if (n > PT_STATE_MAX_TREE)
+            n = PT_STATE_MAX_TREE;
+        for (size_t i = 0; i < n; i++)
+            ids[i] = (int64_t)rows[i] + 1;
+        rc = pt_store_loy_spend(g->w, ids, n, since, &q, e);
+    } else {
+        rc = pt_store_loy_earned(g->w, (int64_t)a->row + 1, since, &q, e);
+    }
+    if (rc)
+        return rc;
+    int t = pt_loy_tier_for(&lp->p, q) + 1;
+    if (t > a->tier || (review && t != a->tier)) {
+        if ((rc = pt_store_loy_tier_log(g->w, a->shop, (int64_t)a->row + 1, now, a->tier, t, e)))
+            return rc;
+        a->tier = t;
+        a->tier_until = t ? engine_loy_add_months(now, lp->p.tier_review_months) : 0;
+    } else if (review) {
+        a->tier_until = t ? engine_loy_add_months(now, lp->p.tier_review_months) : 0;
+    } else {
+        return 0;
+    }
+    engine_loy_note_due(g, a->tier_until);
+    if (engine_seg_mark(g, a->row))
+        return pt_err_set(e, PT_ENOMEM, "out of memory");
+    return engine_loy_save_member(g, a, e);
+}
+
+/* ---- hooks of a group ---- */
+
+/* The member account for an event of row, or NULL: no enabled programme
+ * that has started by t, an anonymous profile, or outside the pilot. */
+static struct loy_prog *eligible(struct pt_engine *g, uint32_t shop, size_t row, int64_t t,
+                                 size_t *root)
+{
+    struct loy_prog *lp = engine_loy_prog(g, shop);
+    if (lp == NULL || !lp->p.enabled || t < lp->created)
+        return NULL;
+    *root = pt_state_root(&g->st, row);
+    if (g->st.flags[*root] & ROW_ANON)
+        return NULL;
+    if (!lp->p.has_pilot)
+        return lp;
+    if (lp->p.pilot_segment > 0) {
+        for (size_t i = 0; i < g->nseg; i++)
+            if (g->segs[i].id == lp->p.pilot_segment && g->segs[i].shop == shop)
+                return roaring_bitmap_contains(g->segs[i].members, (uint32_t)*root) ? lp : NULL;
+        return NULL;
+    }
+    uint32_t len;
+    const char *id = pt_state_id(&g->st, *root, &len);
+    char tmp[PT_EV_MAX_ID + 1];
+    if (len > PT_EV_MAX_ID)
+        return NULL;
+    memcpy(tmp, id, len);
+    tmp[len] = '\0';
+    return pt_loy_pilot_has(&lp->p, tmp) ? lp : NULL;
+}
+
+static int64_t day_cap(const struct loy_prog *lp, const struct loy_acct *a, int64_t t, int64_t p)
+{
+    if (lp->p.max_per_day <= 0)
+        return p;
+    int64_t used = a->day == pt_floor_div(t, DAY) ? a->day_points : 0;
+    int64_t room = lp->p.max_per_day - used;
+    return p < room ? p : room > 0 ? room : 0;
+}
+
+/* The lower-cased email of a profile's traits into out ("" if none). */
+static int profile_email(struct pt_engine *g, size_t root, char *out, size_t cap,
+                         struct pt_err *e)
+{
+    size_t rows[PT_STATE_MAX_TREE];
+    int64_t ids[PT_STATE_MAX_TREE];
+    size_t n = pt_state_tree(&g->st, root, rows, PT_STATE_MAX_TREE);
+    if (n > PT_STATE_MAX_TREE)
+        n = PT_STATE_MAX_TREE;
+    for (size_t i = 0; i < n; i++)
+        ids[i] = (int64_t)rows[i] + 1;
+    struct pt_buf b;
+    pt_buf_init(&b);
+    out[0] = '\0';
+    int rc = pt_store_traits_json(g->w, ids, n, &b, e);
+    json_t *o = rc ? NULL : json_loadb(b.data ? b.data : "{}", b.len, 0, NULL);
+    const char *em = json_string_value(json_object_get(o, "email"));
+    if (em) {
+        while (*em == ' ')
+            em++;
+        size_t k = 0;
+        for (; em[k] && em[k] != ' ' && k + 1 < cap; k++)
+            out[k] = (char)(em[k] >= 'A' && em[k] <= 'Z' ? em[k] + 32 : em[k]);
+        out[k] = '\0';
+    }
+    json_decref(o);
+    pt_buf_release(&b);
+    return rc;
+}
+
+/* The friend's first order carries a member's referral code. */
+static int referral(struct pt_engine *g, struct loy_prog *lp, struct loy_acct *a,
+                    const struct pt_event *ev, int64_t now, struct pt_err *e)
+{
+    struct pt_agg ag;
+    pt_state_agg(&g->st, a->row, &ag);
+    char canon[PT_CODE_LEN + 1];
+    int64_t ref_row;
+    if (ag.orders != 1 || a->referred_by ||
+        pt_code_normalize(ev->referral, strlen(ev->referral), NULL, canon, NULL))
+        return 0;
+    int rc = pt_store_loy_member_by_code(g->w, a->shop, canon, &ref_row, e);
+    if (rc == PT_ENOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    size_t rr = (size_t)ref_row - 1;
+    if (rr >= g->st.n || pt_state_root(&g->st, rr) == a->row)
+        return 0; /* no self-referral */
+    char e1[256], e2[256];
+    if ((rc = profile_email(g, a->row, e1, sizeof e1, e)) ||
+        (rc = profile_email(g, pt_state_root(&g->st, rr), e2, sizeof e2, e)))
+        return rc;
+    if (e1[0] && strcmp(e1, e2) == 0)
+        return 0; /* the same person under two accounts */
+    a->referred_by = ref_row;
+    if ((rc = engine_loy_save_member(g, a, e)))
+        return rc;
+    int64_t due = (ev->t > now ? ev->t : now) + lp->p.return_window_days * DAY;
+    struct pt_loy_referral_row r = {.friend_row = (int64_t)a->row + 1,
+                                    .shop = a->shop,
+                                    .referrer = ref_row,
+                                    .order_id = ev->order_id,
+                                    .t = ev->t,
+                                    .due = due};
+    if ((rc = pt_store_loy_referral_put(g->w, &r, e)))
+        return rc;
+    if (g->npend == g->cappend) {
+        size_t nc = g->cappend ? g->cappend * 2 : 16;
+        struct loy_pend *x = pt_realloc_array(g->pend, nc, sizeof *x);
+        if (x == NULL)
+            return pt_err_set(e, PT_ENOMEM, "out of memory");
+        g->pend = x;
+        g->cappend = nc;
+    }
+    char *oid = pt_strndup(ev->order_id ? ev->order_id : "", ev->order_id ? strlen(ev->order_id) : 0);
+    if (oid == NULL)
+        return pt_err_set(e, PT_ENOMEM, "out of memory");
+    g->pend[g->npend++] = (struct loy_pend){
+        .friend_row = a->row, .referrer = (uint32_t)rr, .shop = a->shop, .due = due, .order_id = oid};
+    engine_loy_note_due(g, due);
+    return 0;
+}
+
+static int intensify(struct pt_engine *g, struct loy_prog *lp, struct loy_acct *a,
+                     const struct pt_event *ev, struct pt_err *e)
+{
+    const struct pt_loy_program *p = &lp->p;
+    if (a->last_intensify && ev->t - a->last_intensify < p->intensify_period_days * DAY)
+        return 0;
+    size_t rows[PT_STATE_MAX_TREE];
+    int64_t ids[PT_STATE_MAX_TREE], in_win, before, first;
+    size_t n = pt_state_tree(&g->st, a->row, rows, PT_STATE_MAX_TREE);
+    if (n > PT_STATE_MAX_TREE)
+        n = PT_STATE_MAX_TREE;
+    for (size_t i = 0; i < n; i++)
+        ids[i] = (int64_t)rows[i] + 1;
+    int64_t ws = ev->t - p->intensify_window_days * DAY;
+    int rc = pt_store_loy_order_count(g->w, ids, n, ws, ev->t + 1, &in_win, &first, e);
+    if (rc == 0)
+        rc = pt_store_loy_order_count(g->w, ids, n, INT64_MIN, ws, &before, &first, e);
+    if (rc)
+        return rc;
+    int64_t hist = ws - first;
+    if (first == 0 || before < 1 || hist < p->intensify_min_history_days * DAY || in_win < 2)
+        return 0;
+    /* in_win >= factor x before x window / history, exactly */
+    __int128 lhs = (__int128)in_win * 1000 * hist;
+    __int128 rhs = (__int128)p->intensify_factor_milli * before * (p->intensify_window_days * DAY);
+    if (lhs < rhs)
+        return 0;
+    char idem[PT_EV_MAX_ID + 32];
+    snprintf(idem, sizeof idem, "intensify:%s", ev->order_id);
+    return engine_loy_entry(g, a, PT_LOY_EARN, p->intensify_points, ev->t, 0, "bonus:intensify",
+                            ev->order_id, idem, NULL, NULL, e);
+}
+
+int engine_loy_order(struct pt_engine *g, int64_t now, uint32_t shop, size_t row,
+                     const struct pt_event *ev, int64_t prev_last, struct pt_err *e)
+{
+    size_t root;
+    struct loy_prog *lp = eligible(g, shop, row, ev->t, &root);
+    if (lp == NULL || ev->order_id == NULL)
+        return 0;
+    struct loy_acct *a;
+    int rc = engine_loy_member(g, shop, root, now, &a, e);
+    if (rc)
+        return rc;
+    const struct pt_loy_program *p = &lp->p;
+    int64_t pts = pt_loy_order_points(p, ev, a->tier - 1);
+    if (p->max_per_order > 0 && pts > p->max_per_order)
+        pts = p->max_per_order;
+    pts = day_cap(lp, a, ev->t, pts);
+    char idem[PT_EV_MAX_ID + 32];
+    snprintf(idem, sizeof idem, "order:%s", ev->order_id);
+    if (pts > 0 && (rc = engine_loy_entry(g, a, PT_LOY_EARN, pts, ev->t, ev->amount, "purchase",
+                                          ev->order_id, idem, NULL, NULL, e)))
+        return rc;
+    if (p->has_comeback && prev_last > 0 && ev->t - prev_last >= p->comeback_after_days * DAY) {
+        snprintf(idem, sizeof idem, "comeback:%s", ev->order_id);
+        if ((rc = engine_loy_entry(g, a, PT_LOY_EARN, p->comeback_points, ev->t, 0,
+                                   "bonus:comeback", ev->order_id, idem, NULL, NULL, e)))
+            return rc;
+    }
+    if (p->has_intensify && (rc = intensify(g, lp, a, ev, e)))
+        return rc;
+    if (p->has_referral && ev->referral && (rc = referral(g, lp, a, ev, now, e)))
+        return rc;
+    return engine_loy_tier_check(g, a, now, 0, e);
+}
+
+int engine_loy_refund(struct pt_engine *g, int64_t now, uint32_t shop, const char *order_id,
+                      struct pt_err *e)
+{
+    struct pt_loy_order_pts o;
+    if (order_id == NULL || engine_loy_prog(g, shop) == NULL)
+        return 0;
+    int rc = pt_store_loy_order(g->w, shop, order_id, &o, e);
+    if (rc == PT_ENOTFOUND)
+        return 0;
+    int64_t amount, refunded;
+    if (rc || (rc = pt_store_order_amounts(g->w, shop, order_id, &amount, &refunded, e)))
+        return rc == PT_ENOTFOUND ? 0 : rc;
+    struct loy_acct *a = o.customer >= 1 ? engine_loy_acct(g, (size_t)o.customer - 1) : NULL;
+    if (a == NULL || amount <= 0)
+        return 0;
+    /* reversed in total: the earned points' share of the refunded money */
+    int64_t target = refunded >= amount
+                         ? o.earned
+                         : (int64_t)((__int128)o.earned * refunded / amount);
+    int64_t delta = target - o.reversed;
+    if (delta <= 0)
+        return 0;
+    struct loy_prog *lp = engine_loy_prog(g, shop);
+    if (!lp->p.allow_debt) /* never below zero: what cannot be taken back is forgiven */
+        delta = delta < a->balance ? delta : a->balance > 0 ? a->balance : 0;
+    if (delta <= 0)
+        return 0;
+    char idem[PT_EV_MAX_ID + 48];
+    snprintf(idem, sizeof idem, "refund:%s:%lld", order_id, (long long)refunded);
+    return engine_loy_entry(g, a, PT_LOY_REVERSE, -delta, now, refunded - o.refunded, "refund",
+                            order_id, idem, NULL, NULL, e);
+}
+
+int engine_loy_event(struct pt_engine *g, int64_t now, uint32_t shop, size_t row,
+                     const struct pt_event *ev, int64_t seq, struct pt_err *e)
+{
+    if (ev->type != PT_EV_TRACK || ev->name == NULL || ev->kind == PT_K_ORDER_COMPLETED ||
+        ev->kind == PT_K_ORDER_REFUNDED)
+        return 0;
+    struct loy_prog *lp = engine_loy_prog(g, shop);
+    const struct pt_loy_event_rule *r = lp ? pt_loy_event_rule(&lp->p, ev->name) : NULL;
+    size_t root;
+    if (r == NULL || eligible(g, shop, row, ev->t, &root) == NULL)
+        return 0;
+    struct loy_acct *a;
+    int rc = engine_loy_member(g, shop, root, now, &a, e);
+    if (rc)
+        return rc;
+    struct loy_evc *c = evc_find(a, name_hash(ev->name));
+    if (c && r->max_total > 0 && c->total >= r->max_total)
+        return 0;
+    if (c && r->max_per_day > 0 && c->day == pt_floor_div(ev->t, DAY) && c->nday >= r->max_per_day)
+        return 0;
+    int64_t pts = day_cap(lp, a, ev->t, r->points);
+    if (pts <= 0)
+        return 0;
+    char reason[PT_LOY_MAX_NAME + 8], idem[PT_EV_MAX_ID + 32];
+    snprintf(reason, sizeof reason, "event:%s", ev->name);
+    if (ev->message_id)
+        snprintf(idem, sizeof idem, "event:%s", ev->message_id);
+    else
+        snprintf(idem, sizeof idem, "event-seq:%lld", (long long)seq);
+    if ((rc = engine_loy_entry(g, a, PT_LOY_EARN, pts, ev->t, 0, reason, ev->message_id, idem,
+                               NULL, NULL, e)))
+        return rc;
+    return engine_loy_tier_check(g, a, now, 0, e);
+}
+
+/* ---- the clock's work ---- */
+
+int engine_loy_due(struct pt_engine *g, int64_t now)
+{
+    return (g->loy_next > 0 && now >= g->loy_next) ||
+           (g->nlprog > 0 && now - g->loy_idem_purged >= 3600);
+}
+
+static int pend_settle(struct pt_engine *g, struct loy_pend *pd, int64_t now, struct pt_err *e)
+{
+    int64_t amount = 0, refunded = 0;
+    int rc = pt_store_order_amounts(g->w, pd->shop, pd->order_id, &amount, &refunded, e);
+    if (rc && rc != PT_ENOTFOUND)
+        return rc;
+    struct loy_prog *lp = engine_loy_prog(g, pd->shop);
+    int ok = rc == 0 && refunded < amount && lp && lp->p.has_referral &&
+             engine_loy_acct(g, pd->friend_row) != NULL;
+    struct pt_loy_referral_row r = {.friend_row = (int64_t)pd->friend_row + 1,
+                                    .shop = pd->shop,
+                                    .referrer = (int64_t)pd->referrer + 1,
+                                    .order_id = pd->order_id,
+                                    .due = pd->due,
+                                    .state = ok ? 1 : 2};
+    if ((rc = pt_store_loy_referral_put(g->w, &r, e)) || !ok)
+        return rc;
+    char idem[64], ref[32];
+    snprintf(ref, sizeof ref, "%lld", (long long)pd->friend_row + 1);
+    struct loy_acct *f = engine_loy_acct(g, pd->friend_row), *m;
+    if (lp->p.friend_points > 0) {
+        snprintf(idem, sizeof idem, "referral:%s:friend", ref);
+        if ((rc = engine_loy_entry(g, f, PT_LOY_EARN, lp->p.friend_points, now, 0,
+                                   "referral:friend", ref, idem, NULL, NULL, e)))
+            return rc;
+    }
+    if (pd->referrer >= g->st.n || (g->st.flags[pd->referrer] & ROW_ERASED))
+        return 0;
+    if ((rc = engine_loy_member(g, pd->shop, pd->referrer, now, &m, e)))
+        return rc;
+    if (lp->p.referrer_points > 0) {
+        snprintf(idem, sizeof idem, "referral:%s:referrer", ref);
+        rc = engine_loy_entry(g, m, PT_LOY_EARN, lp->p.referrer_points, now, 0,
+                              "referral:referrer", ref, idem, NULL, NULL, e);
+    }
+    return rc;
+}
+
+int engine_loy_tick(struct pt_engine *g, int64_t now, struct pt_err *e)
+{
+    if (!engine_loy_due(g, now))
+        return 0;
+    int rc;
+    if (now - g->loy_idem_purged >= 3600) {
+        if ((rc = pt_store_idem_purge(g->w, now - DAY, e)))
+            return rc;
+        g->loy_idem_purged = now;
+    }
+    if (g->loy_next == 0 || now < g->loy_next)
+        return 0;
+    g->loy_next = 0;
+    char ref[32], idem[48];
+    for (size_t i = 0; i < g->naccts; i++) {
+        struct loy_acct *a = g->accts[i];
+        if (a->row == UINT32_MAX)
+            continue;
+        for (uint32_t k = a->lot0; k < a->nlots; k++) {
+            struct loy_lot *l = &a->lots[k];
+            if (l->left <= 0 || l->expires == 0)
+                continue;
+            if (l->expires > now) {
+                engine_loy_note_due(g, l->expires);
+                continue;
+            }
+            snprintf(ref, sizeof ref, "%lld", (long long)l->entry);
+            snprintf(idem, sizeof idem, "expire:%lld", (long long)l->entry);
+            if ((rc = engine_loy_entry(g, a, PT_LOY_EXPIRE, -l->left, l->expires, 0, "expiry",
+                                       ref, idem, NULL, NULL, e)))
+                return rc; /* (taking from lots never moves them) */
+        }
+        if (a->tier_until && a->tier_until <= now &&
+            (rc = engine_loy_tier_check(g, a, now, 1, e)))
+            return rc;
+        engine_loy_note_due(g, a->tier_until);
+    }
+    for (size_t i = 0; i < g->npend;) {
+        struct loy_pend *pd = &g->pend[i];
+        if (pd->due > now) {
+            engine_loy_note_due(g, pd->due);
+            i++;
+            continue;
+        }
+        if ((rc = pend_settle(g, pd, now, e)))
+            return rc;
+        pt_free(g->pend[i].order_id);
+        g->pend[i] = g->pend[--g->npend];
+    }
+    return 0;
+}
+
+void engine_loy_erase(struct pt_engine *g, size_t row)
+{
+    struct loy_acct *a = engine_loy_acct(g, row);
+    if (a) {
+        pt_free(a->lots);
+        pt_free(a->evc);
+        memset(a, 0, sizeof *a);
+        a->row = UINT32_MAX; /* a hole: accounts keep their indexes */
+        g->acct_of[row] = 0;
+    }
+    for (size_t i = 0; i < g->npend;) {
+        if (g->pend[i].friend_row == row || g->pend[i].referrer == row) {
+            pt_free(g->pend[i].order_id);
+            g->pend[i] = g->pend[--g->npend];
+        } else {
+            i++;
+        }
+    }
+}
