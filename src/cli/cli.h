@@ -18,6 +18,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_shop(int argc, char **argv);
 int cmd_clv(int argc, char **argv);
 int cmd_segment(int argc, char **argv);
+int cmd_loyalty(int argc, char **argv);
 
 /* Map a PT_E* code to an exit status (PT_EUSAGE -> 2, others -> 1). */
 int cli_exit_code(int rc);

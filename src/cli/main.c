@@ -22,6 +22,7 @@ static const struct {
     {"gen", cmd_gen, "write a realistic, deterministic demo order CSV"},
     {"serve", cmd_serve, "the events and customer profiles API server"},
     {"shop", cmd_shop, "create and list shops (tenants), rotate their API keys"},
+    {"loyalty", cmd_loyalty, "loyalty programme: check a programme file, import members"},
 };
 
 static void usage(FILE *f)

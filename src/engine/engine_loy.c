@@ -470,7 +470,10 @@ int engine_loy_order(struct pt_engine *g, int64_t now, uint32_t shop, size_t row
     if (rc)
         return rc;
     const struct pt_loy_program *p = &lp->p;
-    int64_t pts = pt_loy_order_points(p, ev, a->tier - 1);
+    int tier = a->tier - 1; /* (levels removed since: the highest left) */
+    if (tier >= (int)p->ntiers)
+        tier = (int)p->ntiers - 1;
+    int64_t pts = pt_loy_order_points(p, ev, tier);
     if (p->max_per_order > 0 && pts > p->max_per_order)
         pts = p->max_per_order;
     pts = day_cap(lp, a, ev->t, pts);

@@ -33,4 +33,7 @@ int pt_store_fail(struct pt_store *s, struct pt_err *e, const char *what);
 void pt_store_bind_text(sqlite3_stmt *q, int i, const char *t);
 int pt_store_run(struct pt_store *s, sqlite3_stmt *q, struct pt_err *e, const char *what);
 
+/* The schema migrations (store_schema.c): PT_STORE_SCHEMA_VERSION of them. */
+extern const char *const pt_store_migrations[];
+
 #endif
