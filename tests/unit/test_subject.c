@@ -257,3 +257,34 @@ Test(subject, dictionary)
     cr_assert_eq(id("alpha"), a);
     cr_assert_eq(id("k4999"), pt_dict_find(&D, "k4999", 5));
 }
+
+Test(subject, loyalty_points_tier_and_expiring_lots)
+{
+    /* a member with 700 points: 100 expire in 10 days, 250 in 40 days, 350 never */
+    static const int64_t exp[] = {NOW + 10 * DAY, NOW + 40 * DAY};
+    static const int64_t pts[] = {100, 250};
+    cr_expect_eq(match("points >= 0"), 0, "not a member: points is missing");
+    cr_expect_eq(match("points_expiring(30d) = 0"), 1, "not a member: nothing expires");
+    S.has_points = 1;
+    S.points = 700;
+    S.tier = "Gold";
+    S.lot_exp = exp;
+    S.lot_pts = pts;
+    S.nlots = 2;
+    cr_expect_eq(match("points = 700 and tier = \"Gold\""), 1);
+    cr_expect_eq(match("points_expiring(30d) = 100"), 1);
+    cr_expect_eq(match("points_expiring(40d) = 350"), 1, "the window's end is inside");
+    cr_expect_eq(match("points_expiring(9d) = 0"), 1);
+    /* the value moves when a lot comes within the window: 40 - 30 = 10 days from now
+     * (the lot 10 days away is already inside) */
+    cr_expect_eq(next_for("points_expiring(30d) > 100"), NOW + 10 * DAY);
+    cr_expect_eq(next_for("points_expiring(5d) > 0"), NOW + 5 * DAY);
+    struct pt_rule r;
+    struct pt_err e;
+    cr_expect_eq(pt_rule_parse("points_expiring(within = 30d) > 0", 33, &r, &e), PT_EPARSE);
+    cr_expect(strstr(e.msg, "points_expiring takes one duration"), "%s", e.msg);
+    cr_expect_eq(pt_rule_parse("points_expiring(0d) > 0", 23, &r, &e), PT_EPARSE);
+    S.has_points = 0;
+    S.tier = NULL;
+    S.nlots = 0;
+}
