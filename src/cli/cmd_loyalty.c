@@ -17,8 +17,8 @@
 #include "store/store.h"
 #include "util/buf.h"
 
-#define MAX_FILE (1ull << 30) /* bytes of an import file */
-#define PROGRESS_ROWS 100000  /* show parsing progress above this many lines */
+#define MAX_FILE      (1ull << 30) /* bytes of an import file */
+#define PROGRESS_ROWS 100000       /* show parsing progress above this many lines */
 
 static const char k_help[] =
     "usage: patron loyalty import FILE --data DIR --shop SHOP_ID [--format table|json]\n"
@@ -261,8 +261,8 @@ static int import(const char *file, const char *data, const char *shop_id, int j
             printf("{\"imported\": %lld, \"skipped\": %lld}\n", (long long)imported,
                    (long long)skipped);
         else
-            printf("imported %lld members (%lld already imported)\n", (long long)imported,
-                   (long long)skipped);
+            printf("imported %lld member%s (%lld already imported)\n", (long long)imported,
+                   imported == 1 ? "" : "s", (long long)skipped);
         json_decref(o);
     }
     pt_engine_close(g);
@@ -274,8 +274,10 @@ static int import(const char *file, const char *data, const char *shop_id, int j
 int cmd_loyalty(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"data", required_argument, 0, 'd'},   {"shop", required_argument, 0, 's'},
-        {"format", required_argument, 0, 'f'}, {"help", no_argument, 0, 'h'},
+        {"data", required_argument, 0, 'd'},
+        {"shop", required_argument, 0, 's'},
+        {"format", required_argument, 0, 'f'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     const char *data = NULL, *shop = NULL, *format = NULL;
@@ -283,10 +285,18 @@ int cmd_loyalty(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': data = optarg; break;
-        case 's': shop = optarg; break;
-        case 'f': format = optarg; break;
-        case 'h': fputs(k_help, stdout); return PT_EXIT_OK;
+        case 'd':
+            data = optarg;
+            break;
+        case 's':
+            shop = optarg;
+            break;
+        case 'f':
+            format = optarg;
+            break;
+        case 'h':
+            fputs(k_help, stdout);
+            return PT_EXIT_OK;
         default:
             fprintf(stderr, "patron loyalty: unknown or incomplete option \"%s\"\n%s",
                     argv[optind - 1], k_help);

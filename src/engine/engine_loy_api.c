@@ -534,9 +534,39 @@ int pt_engine_loy_report(struct pt_engine *g, int64_t shop, int top, struct pt_b
             pt_buf_adds(b, "null");
         pt_buf_addc(b, '}');
     }
+    /* sales of members and of everyone else (descriptive, not causal: a
+     * campaign's uplift is measured against a control group) */
+    struct {
+        int64_t buyers, orders, net;
+    } side[2] = {{0, 0, 0}, {0, 0, 0}};
+    const struct pt_state *st = &g->st;
+    for (size_t r = 0; r < st->n; r++) {
+        if (st->shop[r] != (uint32_t)shop || st->parent[r] || !(st->flags[r] & ROW_PRESENT) ||
+            (st->flags[r] & ROW_ERASED))
+            continue;
+        struct pt_agg ag;
+        pt_state_agg(st, r, &ag);
+        if (ag.orders == 0)
+            continue;
+        int m = engine_loy_acct(g, r) != NULL;
+        side[m].buyers++;
+        side[m].orders += ag.orders;
+        side[m].net += ag.revenue - ag.refunded;
+    }
+    pt_buf_adds(b, "],\"sales\":{");
+    for (int m = 1; m >= 0; m--) {
+        pt_buf_printf(b,
+                      "\"%s\":{\"customers\":%lld,\"orders\":%lld,\"net_revenue\":%lld,"
+                      "\"orders_per_customer\":%.3f,\"average_order_value\":%lld}%s",
+                      m ? "members" : "non_members", (long long)side[m].buyers,
+                      (long long)side[m].orders, (long long)side[m].net,
+                      side[m].buyers ? (double)side[m].orders / (double)side[m].buyers : 0.0,
+                      (long long)(side[m].orders ? side[m].net / side[m].orders : 0),
+                      m ? "," : "}");
+    }
     pthread_rwlock_unlock(&g->lock);
     pt_free(best);
-    pt_buf_adds(b, "],\"months\":[");
+    pt_buf_adds(b, ",\"months\":[");
     struct pt_store *rd = pt_engine_reader(g);
     struct pt_err e;
     int rc = rd ? pt_store_loy_monthly(rd, shop, add_month, b, &e) : PT_EIO;

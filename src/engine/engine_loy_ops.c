@@ -145,14 +145,27 @@ static int points_one(struct pt_engine *g, int64_t shop, struct pt_loy_req *q,
         return 0;
     if (g->st.flags[root] & ROW_ANON)
         return answer_err(q, 409, "not_member", NULL, "anonymous profiles are not members");
-    struct loy_acct *a;
-    int rc = engine_loy_member(g, (uint32_t)shop, (size_t)root, now, &a, e);
-    if (rc)
-        return rc;
-    if (points < 0 && a->balance + points < 0)
+    struct loy_acct *a = engine_loy_acct(g, (size_t)root);
+    int64_t bal = a ? a->balance : 0, prior;
+    int rc = pt_store_loy_entry_find(g->w, shop, key, &prior, e);
+    if (rc != PT_ENOTFOUND) { /* a retry of an entry already made (or a store error) */
+        if (rc)
+            return rc;
+        pt_buf_reset(&q->out);
+        pt_buf_printf(&q->out, "{\"entry\":%lld,\"user_id\":", (long long)prior);
+        pt_buf_add_json_str(&q->out, user_id, strlen(user_id));
+        pt_buf_printf(&q->out, ",\"points\":%lld,\"balance\":%lld,\"duplicate\":true}",
+                      (long long)points, (long long)bal);
+        q->status = 200;
+        return 0;
+    }
+    if (points < 0 && bal + points < 0) /* (checked before anything is written) */
         return answer_err(q, 409, "insufficient_points", "points",
                           "the balance is %lld; taking %lld would make it negative",
-                          (long long)a->balance, (long long)-points);
+                          (long long)bal, (long long)-points);
+    rc = engine_loy_member(g, (uint32_t)shop, (size_t)root, now, &a, e);
+    if (rc)
+        return rc;
     int64_t id = 0;
     int dup = 0;
     if ((rc = engine_loy_entry(g, a, kind, points, now, 0, reason ? reason : "manual", NULL, key,

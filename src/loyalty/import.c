@@ -22,7 +22,7 @@
 #include "util/mem.h"
 
 #define MAX_RECORD (64u << 10) /* bytes of one row: far above any valid one */
-#define NONE ((size_t)-1)
+#define NONE       ((size_t)-1)
 
 enum { C_USER, C_POINTS, C_TIER, C_JOINED, C_N };
 static const char *const k_cols[C_N] = {"user_id", "points", "tier", "joined"};
@@ -38,7 +38,7 @@ struct parser {
     struct pt_err *e;
     const struct pt_loy_import_opts *o;
     size_t max_rows;
-    int col[C_N];         /* field index of each column, -1 if absent */
+    int col[C_N];                /* field index of each column, -1 if absent */
     int kind[PT_CSV_MAX_FIELDS]; /* column of each field */
     uint32_t nfields;
     struct pt_loy_import_row *rows;
@@ -292,15 +292,15 @@ static int header(struct parser *P)
             char q[64];
             if (nunknown++ == 0)
                 first_unknown = i;
-            int w = snprintf(unknown + ulen, sizeof unknown - ulen, "%s%s", nunknown > 1 ? ", " : "",
-                             quoted(q, sizeof q, s, n));
+            int w = snprintf(unknown + ulen, sizeof unknown - ulen, "%s%s",
+                             nunknown > 1 ? ", " : "", quoted(q, sizeof q, s, n));
             if (w > 0 && (size_t)w < sizeof unknown - ulen)
                 ulen += (size_t)w;
             continue;
         }
         if (P->col[k] >= 0)
-            FAIL_FIELD(P, i, "column %s appears twice in the header (fields %d and %u)",
-                       k_cols[k], P->col[k] + 1, i + 1);
+            FAIL_FIELD(P, i, "column %s appears twice in the header (fields %d and %u)", k_cols[k],
+                       P->col[k] + 1, i + 1);
         P->col[k] = (int)i;
     }
     if (nunknown)
@@ -341,8 +341,8 @@ static int field_user(struct parser *P, uint32_t i, struct roff *ro)
     if (n == 0)
         FAIL_FIELD(P, i, "user_id is empty");
     if (n > PT_LOY_IMPORT_MAX_ID)
-        FAIL_FIELD(P, i, "user_id %s is %zu bytes; the limit is %d", quoted(q, sizeof q, s, n),
-                   n, PT_LOY_IMPORT_MAX_ID);
+        FAIL_FIELD(P, i, "user_id %s is %zu bytes; the limit is %d", quoted(q, sizeof q, s, n), n,
+                   PT_LOY_IMPORT_MAX_ID);
     if ((why = text_problem(s, n)) != NULL)
         FAIL_FIELD(P, i, "user_id %s %s", quoted(q, sizeof q, s, n), why);
     if ((P->n + 1) * 2 > P->hcap && ht_grow(P))
@@ -358,8 +358,7 @@ static int field_user(struct parser *P, uint32_t i, struct roff *ro)
     return 0;
 }
 
-static int field_value(struct parser *P, uint32_t i, struct pt_loy_import_row *row,
-                       struct roff *ro)
+static int field_value(struct parser *P, uint32_t i, struct pt_loy_import_row *row, struct roff *ro)
 {
     const char *s = P->rec.f[i].p, *why;
     size_t n = P->rec.f[i].len;
@@ -380,8 +379,8 @@ static int field_value(struct parser *P, uint32_t i, struct pt_loy_import_row *r
         if (n == 0)
             return 0;
         if (n > PT_LOY_MAX_NAME)
-            FAIL_FIELD(P, i, "tier %s is %zu bytes; the limit is %d", quoted(q, sizeof q, s, n),
-                       n, PT_LOY_MAX_NAME);
+            FAIL_FIELD(P, i, "tier %s is %zu bytes; the limit is %d", quoted(q, sizeof q, s, n), n,
+                       PT_LOY_MAX_NAME);
         if ((why = text_problem(s, n)) != NULL)
             FAIL_FIELD(P, i, "tier %s %s", quoted(q, sizeof q, s, n), why);
         return keep(P, s, n, &ro->tier);
@@ -518,8 +517,7 @@ int pt_loy_import_parse_opts(const char *buf, size_t len, const struct pt_loy_im
     return rc;
 }
 
-int pt_loy_import_parse(const char *buf, size_t len, struct pt_loy_import *out,
-                        struct pt_err *e)
+int pt_loy_import_parse(const char *buf, size_t len, struct pt_loy_import *out, struct pt_err *e)
 {
     return pt_loy_import_parse_opts(buf, len, NULL, out, e);
 }

@@ -36,7 +36,7 @@
 #include "util/err.h"
 
 #define PT_LOY_IMPORT_MAX_ROWS 1000000u
-#define PT_LOY_IMPORT_MAX_ID 256 /* bytes of a user_id (PT_EV_MAX_ID) */
+#define PT_LOY_IMPORT_MAX_ID   256 /* bytes of a user_id (PT_EV_MAX_ID) */
 
 /* A parsed file. rows[i].user_id and .tier point into `arena` (NUL-terminated
  * strings; tier NULL when empty or without a tier column; joined 0 when empty
@@ -58,8 +58,7 @@ struct pt_loy_import_opts {
 
 /* Parse buf[0..len) into *out (which need not be initialised). On error *out
  * is left empty (releasing it is harmless). */
-int pt_loy_import_parse(const char *buf, size_t len, struct pt_loy_import *out,
-                        struct pt_err *e);
+int pt_loy_import_parse(const char *buf, size_t len, struct pt_loy_import *out, struct pt_err *e);
 /* The same with options (o may be NULL). */
 int pt_loy_import_parse_opts(const char *buf, size_t len, const struct pt_loy_import_opts *o,
                              struct pt_loy_import *out, struct pt_err *e);

@@ -721,7 +721,6 @@ static int parse_root(struct pctx *c, struct pt_loy_program *p, json_t *o)
         memcpy(p->currency, s, 4);
         pop(c, old);
     }
-    int has;
     if ((rc = get_whole(c, o, "point_value", 1, 1000000, 0, &p->point_value)) ||
         (rc = section(c, p, o, "earn", 0, earn_k, parse_earn, NULL)) ||
         (rc = section(c, p, o, "bonuses", 0, bonus_k, parse_bonuses, NULL)) ||
@@ -729,9 +728,8 @@ static int parse_root(struct pctx *c, struct pt_loy_program *p, json_t *o)
         (rc = section(c, p, o, "expiry", 0, exp_k, parse_expiry, NULL)) ||
         (rc = section(c, p, o, "refunds", 0, ref_k, parse_refunds, NULL)) ||
         (rc = section(c, p, o, "pilot", 1, pilot_k, parse_pilot, &p->has_pilot)) ||
-        (rc = section(c, p, o, "referral", 1, referral_k, parse_referral, &has)))
+        (rc = section(c, p, o, "referral", 1, referral_k, parse_referral, &p->has_referral)))
         return rc;
-    p->has_referral = has;
     return 0;
 }
 

@@ -245,6 +245,9 @@ struct pt_loy_entry {
  * that idempotency key. *id (may be NULL) receives the new entry's id. */
 int pt_store_loy_entry(struct pt_store *s, const struct pt_loy_entry *en, int64_t *id, int *dup,
                        struct pt_err *e);
+/* The id of shop's entry with idempotency key idem (PT_ENOTFOUND if none). */
+int pt_store_loy_entry_find(struct pt_store *s, int64_t shop, const char *idem, int64_t *id,
+                            struct pt_err *e);
 /* Every entry in id order (loading memory). */
 int pt_store_loy_entries(struct pt_store *s, int (*cb)(void *ctx, const struct pt_loy_entry *en),
                          void *ctx, struct pt_err *e);

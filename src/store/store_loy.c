@@ -49,6 +49,7 @@ enum loy_stmt {
     Q_MONTHLY,
     Q_ORDER_COUNT,
     Q_IDEM_PURGE,
+    Q_ENTRY_BY_IDEM,
     Q_END
 };
 _Static_assert(Q_END <= PT_STORE_NSLOTS, "store_loy.c has more statements than slots");
@@ -121,6 +122,7 @@ static const char *const loy_sql[Q_END] = {
     [Q_ORDER_COUNT] = "SELECT count(CASE WHEN t>=?2 AND t<?3 THEN 1 END),coalesce(min(t),0)"
                       " FROM orders WHERE customer=?1",
     [Q_IDEM_PURGE] = "DELETE FROM api_idem WHERE t<?",
+    [Q_ENTRY_BY_IDEM] = "SELECT id FROM loy_entries WHERE shop=? AND idem=?",
 };
 
 /* The statement of slot i with its parameters bound from fmt: 'i' int64_t,
@@ -183,6 +185,9 @@ static int run(struct pt_store *s, sqlite3_stmt *q, int *dup, struct pt_err *e, 
     return rc;
 }
 
+static int sum1(struct pt_store *s, sqlite3_stmt *q, int64_t *out, struct pt_err *e,
+                const char *what);
+
 /* ---- ledger ---- */
 
 int pt_store_loy_entry(struct pt_store *s, const struct pt_loy_entry *en, int64_t *id, int *dup,
@@ -195,6 +200,12 @@ int pt_store_loy_entry(struct pt_store *s, const struct pt_loy_entry *en, int64_
     if (rc == 0 && id)
         *id = *dup ? 0 : sqlite3_last_insert_rowid(db_of(s));
     return rc;
+}
+
+int pt_store_loy_entry_find(struct pt_store *s, int64_t shop, const char *idem, int64_t *id,
+                            struct pt_err *e)
+{
+    return sum1(s, stmt(s, Q_ENTRY_BY_IDEM, "it", shop, idem), id, e, "ledger entry by key");
 }
 
 static struct pt_loy_entry entry_of(sqlite3_stmt *q)
