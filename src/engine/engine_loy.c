@@ -510,22 +510,27 @@ int engine_loy_refund(struct pt_engine *g, int64_t now, uint32_t shop, const cha
     struct loy_acct *a = o.customer >= 1 ? engine_loy_acct(g, (size_t)o.customer - 1) : NULL;
     if (a == NULL || amount <= 0)
         return 0;
-    /* reversed in total: the earned points' share of the refunded money */
-    int64_t target = refunded >= amount
-                         ? o.earned
-                         : (int64_t)((__int128)o.earned * refunded / amount);
-    int64_t delta = target - o.reversed;
-    if (delta <= 0)
+    /* each refund takes back the earned points' share of its own money: the
+     * share of all money refunded so far less the share already covered */
+    int64_t covered = o.refunded, fresh = refunded - covered;
+    if (fresh <= 0)
         return 0;
+    int64_t now_share = refunded >= amount ? o.earned
+                                           : (int64_t)((__int128)o.earned * refunded / amount);
+    int64_t before = covered >= amount ? o.earned
+                                       : (int64_t)((__int128)o.earned * covered / amount);
+    int64_t delta = now_share - before;
     struct loy_prog *lp = engine_loy_prog(g, shop);
     if (!lp->p.allow_debt) /* never below zero: what cannot be taken back is forgiven */
         delta = delta < a->balance ? delta : a->balance > 0 ? a->balance : 0;
-    if (delta <= 0)
-        return 0;
+    if (delta < 0)
+        delta = 0;
+    /* written even when nothing can be taken back: it records that this
+     * refunded money has been dealt with */
     char idem[PT_EV_MAX_ID + 48];
     snprintf(idem, sizeof idem, "refund:%s:%lld", order_id, (long long)refunded);
-    return engine_loy_entry(g, a, PT_LOY_REVERSE, -delta, now, refunded - o.refunded, "refund",
-                            order_id, idem, NULL, NULL, e);
+    return engine_loy_entry(g, a, PT_LOY_REVERSE, -delta, now, fresh, "refund", order_id, idem,
+                            NULL, NULL, e);
 }
 
 int engine_loy_event(struct pt_engine *g, int64_t now, uint32_t shop, size_t row,
