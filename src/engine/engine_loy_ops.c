@@ -618,9 +618,9 @@ static int do_import(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, in
             return rc;
         char key[PT_EV_MAX_ID + 16];
         snprintf(key, sizeof key, "import:%s", r->user_id);
-        int dup = 0;
-        if (r->points > 0 && (rc = engine_loy_entry(g, a, PT_LOY_ADJUST, r->points, now, 0,
-                                                    "import", NULL, key, NULL, &dup, e)))
+        int dup = 0; /* (an entry even for 0 points: it records the import) */
+        if ((rc = engine_loy_entry(g, a, PT_LOY_ADJUST, r->points, now, 0, "import", NULL, key,
+                                   NULL, &dup, e)))
             return rc;
         if (dup) {
             skipped++;
