@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -354,6 +355,23 @@ static void *ckpt_main(void *arg)
     return NULL;
 }
 
+/* One engine per data directory: a second writer (a server, an import) is
+ * refused while the first holds DIR/patron.lock (released when it exits). */
+static int lock_dir(struct pt_engine *g, struct pt_err *e)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/patron.lock", g->dir);
+    g->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (g->lock_fd < 0)
+        return pt_err_set(e, PT_EIO, "cannot open %s: %s", path, strerror(errno));
+    if (flock(g->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return pt_err_set(e, PT_EIO,
+                          "%s is in use by another patron process (a running server?); stop "
+                          "it first",
+                          g->dir);
+    return 0;
+}
+
 int pt_engine_open(const struct pt_engine_opts *o, struct pt_engine **out, struct pt_err *e)
 {
     *out = NULL;
@@ -386,8 +404,11 @@ int pt_engine_open(const struct pt_engine_opts *o, struct pt_engine **out, struc
     pthread_rwlock_init(&g->lock, &la);
     pthread_rwlockattr_destroy(&la);
     pthread_key_create(&g->reader_key, close_reader);
+    g->lock_fd = -1;
     int rc = g->dir ? pt_store_open(o->data_dir, PT_STORE_ENGINE, &g->w, e)
                     : pt_err_set(e, PT_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = lock_dir(g, e);
     if (rc == 0)
         rc = engine_load(g, e);
     if (rc == 0)
@@ -446,6 +467,8 @@ void pt_engine_close(struct pt_engine *g)
     engine_seg_close(g);
     engine_loy_release(g);
     pt_store_close(g->w);
+    if (g->lock_fd >= 0)
+        close(g->lock_fd); /* (releases the directory's lock) */
     pt_state_release(&g->st);
     engine_rfm_release(g);
     pt_free(g->dirty);

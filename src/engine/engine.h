@@ -147,6 +147,8 @@ int pt_engine_segment_preview(struct pt_engine *g, int64_t shop, const char *rul
                               size_t sample,
                               int (*cb)(void *ctx, const char *cid, size_t len, int anonymous),
                               void *ctx, uint64_t *count, struct pt_err *e);
+/* The engine's clock (Unix s): the injected one, or the system's. */
+int64_t pt_engine_clock(struct pt_engine *g);
 /* Run what is due by the clock now (time-driven entries and exits, sweeps). */
 int pt_engine_tick(struct pt_engine *g);
 

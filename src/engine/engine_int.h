@@ -87,6 +87,7 @@ struct seg_timer {
 
 struct pt_engine {
     char *dir;
+    int lock_fd;        /* DIR/patron.lock, held while the engine is open */
     struct pt_store *w; /* writer connection (engine thread; load at open) */
     struct pt_state st;
     pthread_rwlock_t lock; /* st: engine writes under wrlock, readers rdlock */

@@ -257,6 +257,13 @@ int engine_loy_entry(struct pt_engine *g, struct loy_acct *a, int kind, int64_t 
 
 /* ---- tiers ---- */
 
+/* When a tier set now is reviewed: review_months later (0: the next day). */
+static int64_t review_date(const struct loy_prog *lp, int64_t now)
+{
+    return lp->p.tier_review_months > 0 ? engine_loy_add_months(now, lp->p.tier_review_months)
+                                        : now + DAY;
+}
+
 int engine_loy_tier_check(struct pt_engine *g, struct loy_acct *a, int64_t now, int review,
                           struct pt_err *e)
 {
@@ -289,9 +296,9 @@ int engine_loy_tier_check(struct pt_engine *g, struct loy_acct *a, int64_t now, 
         if ((rc = pt_store_loy_tier_log(g->w, a->shop, (int64_t)a->row + 1, now, a->tier, t, e)))
             return rc;
         a->tier = t;
-        a->tier_until = t ? engine_loy_add_months(now, lp->p.tier_review_months) : 0;
+        a->tier_until = t ? review_date(lp, now) : 0;
     } else if (review) {
-        a->tier_until = t ? engine_loy_add_months(now, lp->p.tier_review_months) : 0;
+        a->tier_until = t ? review_date(lp, now) : 0;
     } else {
         return 0;
     }
@@ -473,7 +480,16 @@ int engine_loy_order(struct pt_engine *g, int64_t now, uint32_t shop, size_t row
     int tier = a->tier - 1; /* (levels removed since: the highest left) */
     if (tier >= (int)p->ntiers)
         tier = (int)p->ntiers - 1;
-    int64_t pts = pt_loy_order_points(p, ev, tier);
+    /* points_per_unit is per currency unit: the rules count 100 minor units
+     * a unit, so an order in a currency with 0 or 3 decimals is rescaled */
+    struct pt_event scaled = *ev;
+    int sc = pt_currency_scale(p->currency[0] ? p->currency : ev->currency[0] ? ev->currency
+                                                                                : "XXX");
+    if (sc == 0)
+        scaled.amount = ev->amount > INT64_MAX / 100 ? INT64_MAX : ev->amount * 100;
+    else if (sc == 3)
+        scaled.amount = ev->amount / 10;
+    int64_t pts = pt_loy_order_points(p, &scaled, tier);
     if (p->max_per_order > 0 && pts > p->max_per_order)
         pts = p->max_per_order;
     pts = day_cap(lp, a, ev->t, pts);
@@ -583,7 +599,7 @@ static int pend_settle(struct pt_engine *g, struct loy_pend *pd, int64_t now, st
     if (rc && rc != PT_ENOTFOUND)
         return rc;
     struct loy_prog *lp = engine_loy_prog(g, pd->shop);
-    int ok = rc == 0 && refunded < amount && lp && lp->p.has_referral &&
+    int ok = rc == 0 && refunded < amount && lp && lp->p.enabled && lp->p.has_referral &&
              engine_loy_acct(g, pd->friend_row) != NULL;
     struct pt_loy_referral_row r = {.friend_row = (int64_t)pd->friend_row + 1,
                                     .shop = pd->shop,
@@ -677,7 +693,7 @@ void engine_loy_erase(struct pt_engine *g, size_t row)
         g->acct_of[row] = 0;
     }
     for (size_t i = 0; i < g->npend;) {
-        if (g->pend[i].friend_row == row || g->pend[i].referrer == row) {
+        if (g->pend[i].friend_row == row) { /* (an erased referrer's friend is still paid) */
             pt_free(g->pend[i].order_id);
             g->pend[i] = g->pend[--g->npend];
         } else {

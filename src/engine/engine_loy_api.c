@@ -574,3 +574,8 @@ int pt_engine_loy_report(struct pt_engine *g, int64_t shop, int top, struct pt_b
         rc = pt_buf_adds(b, "]}");
     return rc;
 }
+
+int64_t pt_engine_clock(struct pt_engine *g)
+{
+    return engine_now(g);
+}

@@ -423,6 +423,8 @@ static int do_redeem(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, in
     int64_t root = member_root(g, shop, q, q->user_id);
     if (root < 0)
         return 0;
+    if (g->st.flags[root] & ROW_ANON)
+        return answer_err(q, 409, "not_member", NULL, "anonymous profiles are not members");
     struct loy_acct *a = engine_loy_acct(g, (size_t)root);
     const struct pt_loy_reward *r = &w->r;
     if (!w->active)
@@ -469,7 +471,8 @@ static int do_redeem(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, in
     struct pt_voucher_row v;
     if ((rc = issue_voucher(g, shop, &r->voucher, (int64_t)a->row + 1, 0, 0, now, &v, e)) ||
         (rc = pt_store_loy_redemption(g->w, shop, w->id, (int64_t)a->row + 1, entry, v.code, now,
-                                      &rid, e)))
+                                      &rid, e)) ||
+        (rc = pt_store_voucher_redemption(g->w, v.code, rid, e)))
         return rc;
     if (w->r.stock > 0) {
         w->r.stock--;
@@ -509,11 +512,12 @@ static int do_voucher_use(struct pt_engine *g, int64_t shop, struct pt_loy_req *
         return answer_err(q, 410, "expired", NULL, "the voucher expired");
     if (v.max_uses > 0 && v.uses >= v.max_uses) {
         /* a retry of the use that used it up is still that use */
-        if ((rc = pt_store_voucher_use(g->w, shop, q->code, q->order_id, now, key, &dup, e)))
+        if ((rc = pt_store_voucher_use_find(g->w, shop, key, e)) < 0)
             return rc;
-        if (!dup)
+        if (rc == 0)
             return answer_err(q, 409, "used_up", NULL, "the voucher has been used %lld times",
                               (long long)v.uses);
+        dup = 1;
     } else if ((rc = pt_store_voucher_use(g->w, shop, q->code, q->order_id, now, key, &dup, e))) {
         return rc;
     }
@@ -562,15 +566,17 @@ static int do_pool(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, int6
             redrawn++;
         }
     }
-    json_decref(o);
+    if (rc == 0) {
+        pt_buf_reset(&q->out);
+        pt_buf_printf(&q->out, "{\"id\":%lld,\"name\":", (long long)id);
+        pt_buf_add_json_str(&q->out, name ? name : "", name ? strlen(name) : 0);
+        pt_buf_printf(&q->out, ",\"count\":%zu,\"redrawn\":%zu", q->n, redrawn);
+        add_time(&q->out, "created", now);
+        pt_buf_addc(&q->out, '}');
+    }
+    json_decref(o); /* (name points into it) */
     if (rc)
         return rc;
-    pt_buf_reset(&q->out);
-    pt_buf_printf(&q->out, "{\"id\":%lld,\"name\":", (long long)id);
-    pt_buf_add_json_str(&q->out, name ? name : "", name ? strlen(name) : 0);
-    pt_buf_printf(&q->out, ",\"count\":%zu,\"redrawn\":%zu", q->n, redrawn);
-    add_time(&q->out, "created", now);
-    pt_buf_addc(&q->out, '}');
     q->status = 201;
     return 0;
 }
@@ -633,7 +639,9 @@ static int do_import(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, in
                                                 (int)k + 1, e)))
                     return rc;
                 a->tier = (int)k + 1;
-                a->tier_until = engine_loy_add_months(now, lp->p.tier_review_months);
+                a->tier_until = lp->p.tier_review_months > 0
+                                    ? engine_loy_add_months(now, lp->p.tier_review_months)
+                                    : now + DAY;
                 engine_loy_note_due(g, a->tier_until);
             }
         if (r->joined && r->joined < a->joined)

@@ -133,7 +133,20 @@ enum route loyalty_route_of(struct req *r, const char *url, const char *method, 
 
 static struct vlim *vl_slot(struct pt_http *h, int64_t shop, double now)
 {
-    struct vlim *v = &h->vl[(uint64_t)shop % (sizeof h->vl / sizeof h->vl[0])];
+    /* the shop's slot among 8 from its hash; else the one idle longest */
+    size_t nslot = sizeof h->vl / sizeof h->vl[0], home = (size_t)((uint64_t)shop * 2654435761u);
+    struct vlim *v = NULL, *idle = NULL;
+    for (size_t k = 0; k < 8 && v == NULL; k++) {
+        struct vlim *c = &h->vl[(home + k) % nslot];
+        if (c->shop == shop)
+            v = c;
+        else if (idle == NULL || c->t < idle->t)
+            idle = c;
+    }
+    if (v == NULL) {
+        v = idle;
+        v->shop = 0;
+    }
     if (v->shop != shop) {
         v->shop = shop;
         v->tokens = VL_BURST;
@@ -241,6 +254,8 @@ void route_loyalty_done(struct req *r)
     reply_body(r, (unsigned)r->loy.status, &r->loy.out);
     if (r->loy.replayed)
         r->replayed = 1;
+    if (r->loy.op == PT_LOYOP_VOUCHER_USE && r->loy.status == 404)
+        http_voucher_fail(r->h, r->shop); /* an unknown code counts as a failed look-up */
 }
 
 void route_loyalty_release(struct req *r)
@@ -446,7 +461,7 @@ static void voucher_get(struct req *r)
         reply_error(r, 500, "store_failed", NULL, "%s", rd ? e.msg : "no reader");
         return;
     }
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = pt_engine_clock(r->h->g);
     const char *state = v.expires && now >= v.expires                ? "expired"
                         : v.max_uses > 0 && v.uses >= v.max_uses ? "used_up"
                                                                    : "valid";
@@ -470,6 +485,12 @@ static void voucher_get(struct req *r)
 static void voucher_redeem(struct req *r)
 {
     char canon[PT_CODE_LEN + 1];
+    if (http_voucher_blocked(r->h, r->shop)) {
+        r->retry_after = 1;
+        reply_error(r, 429, "rate_limited", NULL,
+                    "too many failed voucher look-ups from this key; slow down");
+        return;
+    }
     if (voucher_code(r, canon))
         return;
     json_t *o = json_loadb(r->body.data ? r->body.data : "{}", r->body.len ? r->body.len : 2, 0,
@@ -525,7 +546,10 @@ static void pools(struct req *r)
     }
     json_t *o = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
     json_t *n = json_object_get(o, "count"), *nm = json_object_get(o, "name");
-    if (!json_is_integer(n) || json_integer_value(n) < 1 || json_integer_value(n) > MAX_POOL) {
+    if (json_object_get(o, "prefix")) {
+        reply_error(r, 400, "invalid_field", "prefix",
+                    "prefixed codes are not supported yet (docs/loyalty.md)");
+    } else if (!json_is_integer(n) || json_integer_value(n) < 1 || json_integer_value(n) > MAX_POOL) {
         reply_error(r, 400, "invalid_field", "count", "count must be 1 to %d codes", MAX_POOL);
     } else if (!json_is_string(nm) || json_string_length(nm) == 0 ||
                json_string_length(nm) > 200) {

@@ -114,6 +114,8 @@ int pt_events_decode(const char *body, size_t len, enum pt_ev_type type, int64_t
                      struct pt_evbatch *b, int *orig, struct pt_everr *bad, size_t nbad_cap,
                      size_t *nbad, struct pt_everr *err);
 
+/* Decimal exponent of a currency's minor unit (ISO 4217; 2 unless listed). */
+int pt_currency_scale(const char *cur);
 const char *pt_ev_kind_name(enum pt_ev_kind k);
 const char *pt_ev_type_name(enum pt_ev_type t);
 /* Purpose name ("email_marketing", "sms", "profiling") of consent bit `bit`. */

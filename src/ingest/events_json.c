@@ -175,8 +175,7 @@ static int get_str(struct ctx *c, json_t *o, const char *key, const char *field,
     return get_id(c, o, key, field, PT_EV_MAX_STRING, out);
 }
 
-/* Decimal exponent of a currency's minor unit (ISO 4217; 2 unless listed). */
-static int currency_scale(const char *cur)
+int pt_currency_scale(const char *cur)
 {
     static const char zero[][4] = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW",
                                    "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"};
@@ -456,7 +455,7 @@ static int decode_track(struct ctx *c, json_t *o, struct pt_event *ev)
     int rc = 0, scale, have = 0;
     if ((rc = get_currency(c, p, ev->currency)))
         goto out;
-    scale = ev->currency[0] ? currency_scale(ev->currency) : 2;
+    scale = ev->currency[0] ? pt_currency_scale(ev->currency) : 2;
     switch (ev->kind) {
     case PT_K_ORDER_COMPLETED:
     case PT_K_ORDER_REFUNDED:

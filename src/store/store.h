@@ -273,7 +273,8 @@ int pt_store_loy_order_count(struct pt_store *s, const int64_t *ids, size_t n, i
                              int64_t to, int64_t *n_out, int64_t *first, struct pt_err *e);
 /* Forget the answers of idempotent requests recorded before `before`. */
 int pt_store_idem_purge(struct pt_store *s, int64_t before, struct pt_err *e);
-/* Points earned (kind EARN) by member customer at or after `since`. */
+/* Points earned (kind EARN) by member customer at or after `since`, less the
+ * refund reversals of that time. */
 int pt_store_loy_earned(struct pt_store *s, int64_t customer, int64_t since, int64_t *points,
                         struct pt_err *e);
 
@@ -367,6 +368,12 @@ int pt_store_voucher_get(struct pt_store *s, int64_t shop, const char *code,
  * before (nothing written). */
 int pt_store_voucher_use(struct pt_store *s, int64_t shop, const char *code, const char *order_id,
                          int64_t t, const char *idem, int *dup, struct pt_err *e);
+/* Whether shop's voucher uses hold idempotency key idem (1 / 0; < 0 on error). */
+int pt_store_voucher_use_find(struct pt_store *s, int64_t shop, const char *idem,
+                              struct pt_err *e);
+/* Record which redemption issued voucher code. */
+int pt_store_voucher_redemption(struct pt_store *s, const char *code, int64_t redemption,
+                                struct pt_err *e);
 /* Code pools (bulk campaigns). */
 int pt_store_voucher_pool(struct pt_store *s, int64_t shop, const char *name, const char *json,
                           int64_t n, int64_t created, int64_t *id, struct pt_err *e);

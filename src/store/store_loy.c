@@ -50,6 +50,8 @@ enum loy_stmt {
     Q_ORDER_COUNT,
     Q_IDEM_PURGE,
     Q_ENTRY_BY_IDEM,
+    Q_USE_FIND,
+    Q_VOUCHER_REDEMPTION,
     Q_END
 };
 _Static_assert(Q_END <= PT_STORE_NSLOTS, "store_loy.c has more statements than slots");
@@ -70,15 +72,16 @@ static const char *const loy_sql[Q_END] = {
                     " coalesce(sum(CASE WHEN kind=5 THEN amount END),0), count(*)"
                     " FROM loy_entries WHERE shop=? AND ref=? AND reason IN('purchase','refund')",
     [Q_SPEND] = "SELECT coalesce(sum(amount-refunded),0) FROM orders WHERE customer=? AND t>=?",
-    [Q_EARNED] = "SELECT coalesce(sum(points),0) FROM loy_entries WHERE customer=? AND kind=1"
-                 " AND t>=?",
+    /* earned (kind 1), less what refunds took back (kind 5, reason refund) */
+    [Q_EARNED] = "SELECT coalesce(sum(points),0) FROM loy_entries WHERE customer=?1 AND t>=?2"
+                 " AND (kind=1 OR (kind=5 AND reason='refund'))",
     [Q_PROG_PUT] = "INSERT INTO loy_programs(shop,json,created,updated) VALUES(?,?,?,?)"
                    " ON CONFLICT(shop) DO UPDATE SET json=excluded.json,updated=excluded.updated",
     [Q_PROGS] = "SELECT shop,json,created,updated FROM loy_programs ORDER BY shop",
     [Q_MEMBER_PUT] = "INSERT INTO loy_members(customer,shop,tier,tier_until,joined,code,"
                      "referred_by) VALUES(?,?,?,?,?,?,?) ON CONFLICT(customer) DO UPDATE SET"
                      " tier=excluded.tier,tier_until=excluded.tier_until,"
-                     "referred_by=excluded.referred_by",
+                     "referred_by=excluded.referred_by,joined=min(joined,excluded.joined)",
     [Q_MEMBERS] = "SELECT customer,shop,tier,tier_until,joined,code,referred_by FROM loy_members"
                   " ORDER BY customer",
     [Q_MEMBER_CODE] = "SELECT customer FROM loy_members WHERE shop=? AND code=?",
@@ -122,6 +125,8 @@ static const char *const loy_sql[Q_END] = {
     [Q_ORDER_COUNT] = "SELECT count(CASE WHEN t>=?2 AND t<?3 THEN 1 END),coalesce(min(t),0)"
                       " FROM orders WHERE customer=?1",
     [Q_IDEM_PURGE] = "DELETE FROM api_idem WHERE t<?",
+    [Q_USE_FIND] = "SELECT 1 FROM voucher_uses WHERE shop=? AND idem=?",
+    [Q_VOUCHER_REDEMPTION] = "UPDATE vouchers SET redemption=? WHERE code=?",
     [Q_ENTRY_BY_IDEM] = "SELECT id FROM loy_entries WHERE shop=? AND idem=?",
 };
 
@@ -568,6 +573,21 @@ int pt_store_voucher_pool_codes(struct pt_store *s, int64_t shop, int64_t pool,
         r = cb(ctx, &v);
     }
     return done(s, q, r ? SQLITE_DONE : rc, r, e, "pool codes");
+}
+
+int pt_store_voucher_use_find(struct pt_store *s, int64_t shop, const char *idem,
+                              struct pt_err *e)
+{
+    int64_t one;
+    int rc = sum1(s, stmt(s, Q_USE_FIND, "it", shop, idem), &one, e, "voucher use");
+    return rc == PT_ENOTFOUND ? 0 : rc ? rc : 1;
+}
+
+int pt_store_voucher_redemption(struct pt_store *s, const char *code, int64_t redemption,
+                                struct pt_err *e)
+{
+    return run(s, stmt(s, Q_VOUCHER_REDEMPTION, "it", redemption, code), NULL, e,
+               "voucher redemption");
 }
 
 int pt_store_voucher_exists(struct pt_store *s, const char *code, struct pt_err *e)
