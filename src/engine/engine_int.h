@@ -52,6 +52,7 @@ struct loy_evc { /* awards of one behaviour rule to a member */
 struct loy_acct {
     uint32_t row, shop;
     int64_t balance, earned, redeemed, expired; /* lifetime sums of kinds */
+    int64_t issued;                             /* positive earn and adjust entries */
     int tier;                                   /* level + 1; 0 = none */
     int64_t tier_until, joined, last_intensify, referred_by;
     int64_t day, day_points; /* earned on UTC day `day` (caps) */

@@ -184,6 +184,8 @@ int engine_loy_apply(struct loy_acct *a, const struct pt_loy_entry *en)
         lots_take(a, -p < have ? -p : have, only);
     }
     a->balance += p;
+    if (p > 0 && (en->kind == PT_LOY_EARN || en->kind == PT_LOY_ADJUST))
+        a->issued += p;
     if (en->kind == PT_LOY_EARN)
         a->earned += p;
     else if (en->kind == PT_LOY_REDEEM)
@@ -588,8 +590,7 @@ int engine_loy_event(struct pt_engine *g, int64_t now, uint32_t shop, size_t row
 
 int engine_loy_due(struct pt_engine *g, int64_t now)
 {
-    return (g->loy_next > 0 && now >= g->loy_next) ||
-           (g->nlprog > 0 && now - g->loy_idem_purged >= 3600);
+    return (g->loy_next > 0 && now >= g->loy_next) || now - g->loy_idem_purged >= 3600;
 }
 
 static int pend_settle(struct pt_engine *g, struct loy_pend *pd, int64_t now, struct pt_err *e)

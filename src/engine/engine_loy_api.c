@@ -356,9 +356,8 @@ int pt_engine_loy_member(struct pt_engine *g, int64_t shop, const char *user_id,
         const struct pt_loy_tier *t = &p->tiers[a->tier - 1];
         pt_buf_adds(b, "{\"name\":");
         pt_buf_add_json_str(b, t->name, strlen(t->name));
-        pt_buf_printf(b, ",\"multiplier\":%lld.%03lld,\"free_shipping\":%s",
-                      (long long)(t->earn_milli / 1000), (long long)(t->earn_milli % 1000),
-                      t->free_shipping ? "true" : "false");
+        pt_buf_printf(b, ",\"multiplier\":%.15g,\"free_shipping\":%s",
+                      (double)t->earn_milli / 1000.0, t->free_shipping ? "true" : "false");
         add_time(b, "review_on", a->tier_until);
         pt_buf_addc(b, '}');
     } else {
@@ -481,7 +480,8 @@ int pt_engine_loy_report(struct pt_engine *g, int64_t shop, int top, struct pt_b
         pt_free(best);
         return PT_ENOTFOUND;
     }
-    int64_t members = 0, outstanding = 0, debt = 0, earned = 0, redeemed = 0, expired = 0;
+    int64_t members = 0, outstanding = 0, debt = 0, earned = 0, redeemed = 0, expired = 0,
+            issued = 0;
     size_t nb = 0;
     for (size_t i = 0; i < g->naccts; i++) {
         const struct loy_acct *a = g->accts[i];
@@ -493,6 +493,7 @@ int pt_engine_loy_report(struct pt_engine *g, int64_t shop, int top, struct pt_b
         else
             debt -= a->balance;
         earned += a->earned;
+        issued += a->issued;
         redeemed += a->redeemed;
         expired += a->expired;
         /* insertion into the top list (balance descending, row ascending) */
@@ -515,10 +516,12 @@ int pt_engine_loy_report(struct pt_engine *g, int64_t shop, int top, struct pt_b
         pt_buf_printf(b, "\"%s\"}", lp->p.currency);
     else
         pt_buf_adds(b, "null}");
-    pt_buf_printf(b, ",\"debt\":%lld},\"earned\":%lld,\"redeemed\":%lld,\"expired\":%lld,"
-                     "\"redemption_rate\":%.4f,\"top\":[",
-                  (long long)debt, (long long)earned, (long long)redeemed, (long long)expired,
-                  earned > 0 ? (double)redeemed / (double)earned : 0.0);
+    /* redemption rate: the share of issued points (earned, granted, imported)
+     * that members have redeemed */
+    pt_buf_printf(b, ",\"debt\":%lld},\"issued\":%lld,\"earned\":%lld,\"redeemed\":%lld,"
+                     "\"expired\":%lld,\"redemption_rate\":%.4f,\"top\":[",
+                  (long long)debt, (long long)issued, (long long)earned, (long long)redeemed,
+                  (long long)expired, issued > 0 ? (double)redeemed / (double)issued : 0.0);
     for (size_t k = 0; k < nb; k++) {
         const struct loy_acct *a = g->accts[best[k]];
         uint32_t len;

@@ -30,10 +30,11 @@ static int answer_err(struct pt_loy_req *q, int status, const char *code, const 
     pt_buf_reset(&q->out);
     pt_buf_printf(&q->out, "{\"error\":{\"code\":\"%s\",\"message\":", code);
     pt_buf_add_json_str(&q->out, msg, strlen(msg));
-    if (field) {
-        pt_buf_adds(&q->out, ",\"field\":");
+    pt_buf_adds(&q->out, ",\"field\":");
+    if (field && field[0])
         pt_buf_add_json_str(&q->out, field, strlen(field));
-    }
+    else
+        pt_buf_adds(&q->out, "null");
     pt_buf_adds(&q->out, "}}");
     q->status = status;
     return 0;
@@ -49,10 +50,13 @@ static void random_key(char *out, size_t cap, const char *prefix)
     snprintf(out, cap, "%s:%s", prefix, hex);
 }
 
-static void entry_key(const struct pt_loy_req *q, char *out, size_t cap, const char *prefix)
+/* The ledger key of an operation on `scope` (a member's row, a code): the
+ * request's Idempotency-Key within that scope, or a fresh one. */
+static void entry_key(const struct pt_loy_req *q, char *out, size_t cap, const char *prefix,
+                      const char *scope)
 {
     if (q->idem)
-        snprintf(out, cap, "api:%s", q->idem);
+        snprintf(out, cap, "%s:%s:%s", prefix, scope, q->idem);
     else
         random_key(out, cap, prefix);
 }
@@ -103,6 +107,7 @@ static int do_program(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, i
     }
     struct loy_prog *lp = engine_loy_prog(g, (uint32_t)shop);
     int64_t created = lp ? lp->created : now;
+    int fresh = lp == NULL;
     rc = pt_store_loy_program_put(g->w, shop, canon.data, created, now, e);
     if (rc == 0 && lp == NULL) {
         struct loy_prog *x = pt_realloc_array(g->lprog, g->nlprog + 1, sizeof *x);
@@ -128,7 +133,7 @@ static int do_program(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, i
     lp->updated = now;
     pt_buf_reset(&q->out);
     pt_buf_add(&q->out, lp->json, strlen(lp->json));
-    q->status = 200;
+    q->status = fresh ? 201 : 200;
     return 0;
 }
 
@@ -136,7 +141,7 @@ static int do_program(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, i
 
 static int points_one(struct pt_engine *g, int64_t shop, struct pt_loy_req *q,
                       const char *user_id, int64_t points, int kind, const char *reason,
-                      const char *key, int64_t now, struct pt_err *e)
+                      const char *base, int64_t now, struct pt_err *e)
 {
     if (engine_loy_prog(g, (uint32_t)shop) == NULL)
         return answer_err(q, 409, "no_program", NULL, "the shop has no loyalty programme");
@@ -145,6 +150,13 @@ static int points_one(struct pt_engine *g, int64_t shop, struct pt_loy_req *q,
         return 0;
     if (g->st.flags[root] & ROW_ANON)
         return answer_err(q, 409, "not_member", NULL, "anonymous profiles are not members");
+    char key[400], why[220];
+    if (base)
+        snprintf(key, sizeof key, "%s:%lld", base, (long long)root + 1);
+    else
+        random_key(key, sizeof key, "manual");
+    /* manual reasons are their own: they never count as purchases, events or bonuses */
+    snprintf(why, sizeof why, "manual:%s", reason ? reason : "");
     struct loy_acct *a = engine_loy_acct(g, (size_t)root);
     int64_t bal = a ? a->balance : 0, prior;
     int rc = pt_store_loy_entry_find(g->w, shop, key, &prior, e);
@@ -168,7 +180,7 @@ static int points_one(struct pt_engine *g, int64_t shop, struct pt_loy_req *q,
         return rc;
     int64_t id = 0;
     int dup = 0;
-    if ((rc = engine_loy_entry(g, a, kind, points, now, 0, reason ? reason : "manual", NULL, key,
+    if ((rc = engine_loy_entry(g, a, kind, points, now, 0, reason ? why : "manual", NULL, key,
                                &id, &dup, e)))
         return rc;
     if (!dup && points > 0 && (rc = engine_loy_tier_check(g, a, now, 0, e)))
@@ -185,9 +197,22 @@ static int points_one(struct pt_engine *g, int64_t shop, struct pt_loy_req *q,
 static int do_points(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, int64_t now,
                      struct pt_err *e)
 {
-    char key[300];
-    entry_key(q, key, sizeof key, "manual");
-    return points_one(g, shop, q, q->user_id, q->points, q->kind, q->reason, key, now, e);
+    char base[300];
+    if (q->idem)
+        snprintf(base, sizeof base, "api:%s", q->idem);
+    return points_one(g, shop, q, q->user_id, q->points, q->kind, q->reason,
+                      q->idem ? base : NULL, now, e);
+}
+
+/* A batch operation's kind: absent, "adjust", or "earn" with points > 0. */
+static int kind_bad(const json_t *k, json_int_t points)
+{
+    const char *s = json_string_value(k);
+    if (k == NULL)
+        return 0;
+    if (s == NULL)
+        return 1;
+    return strcmp(s, "adjust") != 0 && !(strcmp(s, "earn") == 0 && points > 0);
 }
 
 /* {"operations":[{"user_id","points","kind","reason","idempotency_key"}...]} */
@@ -222,14 +247,18 @@ static int do_batch(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, int
                                   json_integer_value(p) < -PT_LOY_MAX_POINTS     ? "points"
                           : k && (!json_is_string(k) || json_string_length(k) == 0 ||
                                   json_string_length(k) > 255)                  ? "idempotency_key"
-                          : r && (!json_is_string(r) || json_string_length(r) > 200) ? "reason"
+                          : r && (!json_is_string(r) || json_string_length(r) == 0 ||
+                                  json_string_length(r) > 200)                  ? "reason"
+                          : kind_bad(json_object_get(op, "kind"),
+                                     json_integer_value(p))                     ? "kind"
                                                                                  : NULL;
         if (bad) {
             snprintf(field, sizeof field, "operations[%zu]%s%s", i, *bad ? "." : "", bad);
             json_decref(o);
             return answer_err(q, 400, "invalid_field", field,
                               "each operation needs user_id (a string), points (a non-zero "
-                              "integer), and optionally reason and idempotency_key (strings)");
+                              "integer), and optionally kind (\"earn\" with points > 0, or "
+                              "\"adjust\", the default), reason and idempotency_key (strings)");
         }
     }
     struct pt_buf res;
@@ -240,14 +269,13 @@ static int do_batch(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, int
         json_t *op = json_array_get(ops, i);
         const char *k = json_string_value(json_object_get(op, "idempotency_key"));
         int64_t pts = json_integer_value(json_object_get(op, "points"));
-        char key[300];
+        char base[300];
         if (k)
-            snprintf(key, sizeof key, "api:%s", k);
-        else
-            random_key(key, sizeof key, "manual");
+            snprintf(base, sizeof base, "op:%s", k);
+        const char *ks = json_string_value(json_object_get(op, "kind"));
         rc = points_one(g, shop, q, json_string_value(json_object_get(op, "user_id")), pts,
-                        pts > 0 ? PT_LOY_EARN : PT_LOY_ADJUST,
-                        json_string_value(json_object_get(op, "reason")), key, now, e);
+                        ks && strcmp(ks, "earn") == 0 ? PT_LOY_EARN : PT_LOY_ADJUST,
+                        json_string_value(json_object_get(op, "reason")), k ? base : NULL, now, e);
         pt_buf_printf(&res, "%s{\"status\":%d,\"result\":", i ? "," : "", q->status);
         pt_buf_add(&res, q->out.data, q->out.len);
         pt_buf_addc(&res, '}');
@@ -339,12 +367,28 @@ static int do_reward(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, in
         memset(&r, 0, sizeof r);
         char field[64];
         struct pt_err pe;
+        /* a tier restriction must name a level of the programme (checked first:
+         * an update is applied in place) */
+        json_t *o = json_loadb(q->json, q->len, 0, NULL);
+        const char *mt = json_string_value(json_object_get(o, "min_tier"));
+        struct loy_prog *lp = engine_loy_prog(g, (uint32_t)shop);
+        int known = mt == NULL;
+        for (size_t i = 0; !known && lp && i < lp->p.ntiers; i++)
+            known = strcmp(lp->p.tiers[i].name, mt) == 0;
+        if (!known) {
+            answer_err(q, 400, "invalid_reward", "min_tier",
+                       "min_tier \"%s\" is not a tier level of the programme", mt);
+            json_decref(o);
+            return 0;
+        }
+        json_decref(o);
         int rc = w ? pt_loy_reward_parse(q->json, q->len, 1, &w->r, field, &pe)
                    : pt_loy_reward_parse(q->json, q->len, 0, &r, field, &pe);
         if (rc == PT_ENOMEM)
             return pt_err_set(e, rc, "out of memory");
         if (rc)
             return answer_err(q, 400, "invalid_reward", field, "%s", pe.msg);
+
         if (w == NULL) {
             if (g->nrewards == g->caprewards) {
                 size_t nc = g->caprewards ? g->caprewards * 2 : 16;
@@ -458,8 +502,9 @@ static int do_redeem(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, in
                               "the member has redeemed this reward %lld times (the limit)",
                               (long long)n);
     }
-    char key[300], ref[32];
-    entry_key(q, key, sizeof key, "redeem");
+    char key[400], ref[32], scope[32];
+    snprintf(scope, sizeof scope, "%lld", (long long)a->row + 1);
+    entry_key(q, key, sizeof key, "redeem", scope);
     snprintf(ref, sizeof ref, "%lld", (long long)w->id);
     int64_t entry = 0, rid = 0;
     int dup;
@@ -506,7 +551,7 @@ static int do_voucher_use(struct pt_engine *g, int64_t shop, struct pt_loy_req *
     if (q->order_id)
         snprintf(key, sizeof key, "use:%s:%s", q->code, q->order_id);
     else
-        entry_key(q, key, sizeof key, "use");
+        entry_key(q, key, sizeof key, "use", q->code);
     int dup = 0;
     if (v.expires && now >= v.expires)
         return answer_err(q, 410, "expired", NULL, "the voucher expired");

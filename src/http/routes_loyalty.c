@@ -57,8 +57,8 @@ enum route loyalty_route_of(struct req *r, const char *url, const char *method, 
     enum route rt = R_NONE;
     *bad = 0;
     if (strcmp(url, "/v1/loyalty/program") == 0) {
-        rt = R_LOY_PROGRAM;
-        *bad = get || put ? 0 : 405;
+        rt = R_LOY_PROGRAM; /* (PUT replaces the whole programme: no PATCH) */
+        *bad = get || strcmp(method, "PUT") == 0 ? 0 : 405;
     } else if (strcmp(url, "/v1/loyalty/report") == 0) {
         rt = R_LOY_REPORT;
         *bad = get ? 0 : 405;
@@ -202,6 +202,22 @@ static void reply_body(struct req *r, unsigned code, const struct pt_buf *b)
     pt_buf_add(&r->out, b->data ? b->data : "", b->len);
     r->code = code;
     r->state = ST_READY;
+}
+
+/* A query's whole number in [lo, hi] into *v (absent: def); 0, or -1 after a
+ * 400 naming it. */
+static int query_num(struct req *r, const char *key, long def, long lo, long hi, long *v)
+{
+    const char *s = query(r, key);
+    char *end;
+    errno = 0;
+    *v = s ? strtol(s, &end, 10) : def;
+    if (s && (errno || end == s || *end || *v < lo || *v > hi)) {
+        reply_error(r, 400, "invalid_query", key, "%s must be a whole number from %ld to %ld",
+                    key, lo, hi);
+        return -1;
+    }
+    return 0;
 }
 
 static int64_t num_id(const char *s)
@@ -348,12 +364,10 @@ static void history(struct req *r)
         reply_error(r, 404, "not_found", NULL, "\"%s\" is not a member", r->id);
         return;
     }
-    const char *lim = query(r, "limit"), *bef = query(r, "before");
-    long limit = lim ? strtol(lim, NULL, 10) : 50;
-    if (limit < 1 || limit > 1000) {
-        reply_error(r, 400, "invalid_query", "limit", "limit must be 1 to 1000");
+    const char *bef = query(r, "before");
+    long limit;
+    if (query_num(r, "limit", 50, 1, 1000, &limit))
         return;
-    }
     int64_t before = bef ? num_id(bef) : 0;
     if (bef && before == 0) {
         reply_error(r, 400, "invalid_query", "before", "before must be an entry id");
@@ -396,11 +410,9 @@ static void qr(struct req *r)
         reply_error(r, 404, "not_found", NULL, "\"%s\" is not a member", r->id);
         return;
     }
-    const char *sc = query(r, "scale");
-    long scale = sc ? strtol(sc, NULL, 10) : 8;
-    if (scale < 1 || scale > 32) {
+    long scale;
+    if (query_num(r, "scale", 8, 1, 32, &scale)) {
         pt_buf_release(&link);
-        reply_error(r, 400, "invalid_query", "scale", "scale must be 1 to 32 pixels per module");
         return;
     }
     struct pt_err e;
@@ -423,7 +435,7 @@ static int voucher_code(struct req *r, char canon[PT_CODE_LEN + 1])
     if (pt_code_normalize(r->id, strlen(r->id), NULL, canon, &e) == 0)
         return 0;
     if (http_voucher_fail(r->h, r->shop)) {
-        r->retry_after = 1;
+        r->retry_after = 2;
         reply_error(r, 429, "rate_limited", NULL,
                     "too many failed voucher look-ups from this key; slow down");
     } else {
@@ -436,7 +448,7 @@ static void voucher_get(struct req *r)
 {
     char canon[PT_CODE_LEN + 1];
     if (http_voucher_blocked(r->h, r->shop)) {
-        r->retry_after = 1;
+        r->retry_after = 2;
         reply_error(r, 429, "rate_limited", NULL,
                     "too many failed voucher look-ups from this key; slow down");
         return;
@@ -449,7 +461,7 @@ static void voucher_get(struct req *r)
     int rc = rd ? pt_store_voucher_get(rd, r->shop, canon, &v, &e) : PT_EIO;
     if (rc == PT_ENOTFOUND) {
         if (http_voucher_fail(r->h, r->shop)) {
-            r->retry_after = 1;
+            r->retry_after = 2;
             reply_error(r, 429, "rate_limited", NULL,
                         "too many failed voucher look-ups from this key; slow down");
         } else {
@@ -486,7 +498,7 @@ static void voucher_redeem(struct req *r)
 {
     char canon[PT_CODE_LEN + 1];
     if (http_voucher_blocked(r->h, r->shop)) {
-        r->retry_after = 1;
+        r->retry_after = 2;
         reply_error(r, 429, "rate_limited", NULL,
                     "too many failed voucher look-ups from this key; slow down");
         return;
@@ -530,6 +542,7 @@ static void pools(struct req *r)
         pt_buf_reset(&r->out);
         pt_buf_adds(&r->out, "code,type,value,currency,max_uses,uses,expires\n");
         struct pt_err e;
+        snprintf(e.msg, sizeof e.msg, "no reader connection");
         size_t head = r->out.len;
         int rc = id && rd ? pt_store_voucher_pool_codes(rd, r->shop, id, http_pool_row, &r->out, &e)
                           : rd ? 0 : PT_EIO;
@@ -546,6 +559,9 @@ static void pools(struct req *r)
     }
     json_t *o = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
     json_t *n = json_object_get(o, "count"), *nm = json_object_get(o, "name");
+    struct pt_voucher_spec spec;
+    char field[64];
+    struct pt_err pe;
     if (json_object_get(o, "prefix")) {
         reply_error(r, 400, "invalid_field", "prefix",
                     "prefixed codes are not supported yet (docs/loyalty.md)");
@@ -554,6 +570,8 @@ static void pools(struct req *r)
     } else if (!json_is_string(nm) || json_string_length(nm) == 0 ||
                json_string_length(nm) > 200) {
         reply_error(r, 400, "invalid_field", "name", "name must be a string of 1 to 200 bytes");
+    } else if (pt_voucher_spec_parse(o, "", 1, &spec, field, &pe)) {
+        reply_error(r, 400, "invalid_pool", field, "%s", pe.msg);
     } else {
         size_t cnt = (size_t)json_integer_value(n);
         if (pt_code_batch(cnt, NULL, NULL, &r->loy_codes)) {
@@ -583,7 +601,8 @@ static void import_members(struct req *r)
     if (rc) {
         char field[32];
         snprintf(field, sizeof field, "line %llu", (unsigned long long)e.line);
-        reply_error(r, rc == PT_ENOMEM ? 500 : 400, "invalid_import", field, "%s", e.msg);
+        reply_error(r, rc == PT_ENOMEM ? 500 : rc == PT_ETOOBIG ? 413 : 400, "invalid_import",
+                    field, "%s", e.msg);
         return;
     }
     r->loy.rows = r->loy_import->rows;
@@ -613,12 +632,11 @@ void route_loyalty(struct req *r)
         }
         break;
     case R_LOY_REPORT: {
-        const char *t = query(r, "top");
-        long top = t ? strtol(t, NULL, 10) : 10;
-        int rc = top < 0 || top > 1000 ? PT_EINVAL : pt_engine_loy_report(g, r->shop, (int)top, &b);
-        if (rc == PT_EINVAL)
-            reply_error(r, 400, "invalid_query", "top", "top must be 0 to 1000");
-        else if (rc == PT_ENOTFOUND)
+        long top;
+        if (query_num(r, "top", 10, 0, 1000, &top))
+            break;
+        int rc = pt_engine_loy_report(g, r->shop, (int)top, &b);
+        if (rc == PT_ENOTFOUND)
             reply_error(r, 404, "not_found", NULL, "the shop has no loyalty programme yet");
         else if (rc)
             reply_error(r, 500, "store_failed", NULL, "the report could not be read");

@@ -340,8 +340,11 @@ static enum MHD_Result send_reply(struct req *r)
         return MHD_NO;
     MHD_add_response_header(resp, "Content-Type",
                             r->ctype ? r->ctype : "application/json; charset=utf-8");
-    if (r->retry_after)
-        MHD_add_response_header(resp, "Retry-After", "1");
+    if (r->retry_after) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", r->retry_after);
+        MHD_add_response_header(resp, "Retry-After", ra);
+    }
     if (r->replayed)
         MHD_add_response_header(resp, "Idempotent-Replayed", "true");
     if (r->code == 401)
