@@ -113,7 +113,7 @@ check "a missing data directory is not created" test ! -e "$T/nowhere"
 # ---- set the programme through the server, then stop it ----
 start_server s1 --data "$D" --listen 127.0.0.1:0 --clv-refit 0
 api PUT /v1/loyalty/program "@$T/program.json"
-expect_code 200 "PUT /v1/loyalty/program"
+expect_code 201 "PUT /v1/loyalty/program (the first: created)"
 jcheck "PUT answers the canonical programme" <<'EOF'
 [l["name"] for l in j["tiers"]["levels"]] == ["Silver", "Gold"]
 EOF
