@@ -37,6 +37,8 @@ static const char k_help[] =
     "                       snapshots and daily counts every S seconds (default 300)\n"
     "  --clv-refit S        refit each shop's CLV models every S seconds (default 3600;\n"
     "                       0 or -1: never)\n"
+    "  --voucher-failures N failed voucher look-ups an API key may make per minute\n"
+    "                       (unknown or mistyped codes; then 429) (default 600)\n"
     "  --log FILE|-|off     one JSON line per request: to FILE, stderr (-, default) or off\n"
     "  --config FILE        read options from FILE first; flags given later win\n"
     "  -h, --help           this text\n";
@@ -44,7 +46,7 @@ static const char k_help[] =
 struct serve_opts {
     char data[4096];
     char host[64];
-    long port, threads, queue, group, rfm_refresh, clv_refit, seg_sweep;
+    long port, threads, queue, group, rfm_refresh, clv_refit, seg_sweep, voucher_failures;
     long long max_body, max_import;
     char log[4096];
 };
@@ -108,6 +110,10 @@ static int set_opt(struct serve_opts *o, const char *name, const char *v)
     } else if (!strcmp(name, "max-import")) {
         if (parse_long(name, v, 1024, 1LL << 40, &o->max_import))
             return -1;
+    } else if (!strcmp(name, "voucher-failures")) {
+        if (parse_long(name, v, 1, 1000000, &x))
+            return -1;
+        o->voucher_failures = (long)x;
     } else if (!strcmp(name, "log")) {
         snprintf(o->log, sizeof o->log, "%s", v);
     } else {
@@ -184,6 +190,7 @@ int cmd_serve(int argc, char **argv)
         {"max-import", required_argument, 0, 1}, {"rfm-refresh", required_argument, 0, 1},
         {"clv-refit", required_argument, 0, 1}, {"segment-sweep", required_argument, 0, 1},
         {"log", required_argument, 0, 1},        {"config", required_argument, 0, 2},
+        {"voucher-failures", required_argument, 0, 1},
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
     };
     struct serve_opts o = {.host = "127.0.0.1", .port = 8080, .log = "-"};
@@ -255,7 +262,8 @@ int cmd_serve(int argc, char **argv)
                               .max_body = (size_t)o.max_body,
                               .max_import = (size_t)o.max_import,
                               .log = log,
-                              .tmp_dir = o.data};
+                              .tmp_dir = o.data,
+                              .voucher_failures = (int)o.voucher_failures};
     struct pt_http *h;
     if (pt_http_start(g, &ho, &h, &e)) {
         fprintf(stderr, "patron serve: %s\n", e.msg);

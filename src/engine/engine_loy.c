@@ -194,7 +194,9 @@ int engine_loy_apply(struct loy_acct *a, const struct pt_loy_entry *en)
         a->expired -= p;
     int capped = strcmp(reason, "purchase") == 0 || strncmp(reason, "event:", 6) == 0;
     int64_t day = pt_floor_div(en->t, DAY);
-    if (en->kind == PT_LOY_EARN && capped) {
+    /* the latest day's capped earnings (a late event of an earlier day is
+     * counted from the store by day_used) */
+    if (en->kind == PT_LOY_EARN && capped && day >= a->day) {
         if (day != a->day) {
             a->day = day;
             a->day_points = 0;
@@ -213,11 +215,12 @@ int engine_loy_apply(struct loy_acct *a, const struct pt_loy_entry *en)
             *c = (struct loy_evc){.hash = h, .day = day};
         }
         c->total++;
-        if (c->day != day) {
+        if (day > c->day) {
             c->day = day;
             c->nday = 0;
         }
-        c->nday++;
+        if (day == c->day)
+            c->nday++;
     }
     if (strcmp(reason, "bonus:intensify") == 0 && en->t > a->last_intensify)
         a->last_intensify = en->t;
@@ -341,13 +344,41 @@ static struct loy_prog *eligible(struct pt_engine *g, uint32_t shop, size_t row,
     return pt_loy_pilot_has(&lp->p, tmp) ? lp : NULL;
 }
 
-static int64_t day_cap(const struct loy_prog *lp, const struct loy_acct *a, int64_t t, int64_t p)
+/* Capped earnings of member a on the day of t (reason NULL: purchases and
+ * events; else that event's) into *points, *n: from memory for the latest
+ * day, from the store for an earlier one (a late event). */
+static int day_used(struct pt_engine *g, const struct loy_acct *a, int64_t t, const char *reason,
+                    int64_t *points, int64_t *n, struct pt_err *e)
 {
+    int64_t day = pt_floor_div(t, DAY);
+    const struct loy_evc *c = reason ? evc_find((struct loy_acct *)a, name_hash(reason + 6)) : NULL;
+    int64_t latest = reason ? (c ? c->day : INT64_MIN) : a->day;
+    if (day > latest || (reason && c == NULL)) {
+        *points = *n = 0;
+        return 0;
+    }
+    if (day == latest) {
+        *points = reason ? 0 : a->day_points;
+        *n = reason ? c->nday : 0;
+        return 0;
+    }
+    return pt_store_loy_day(g->w, (int64_t)a->row + 1, day, reason, points, n, e);
+}
+
+/* p capped by the programme's points per day (0 = nothing left). */
+static int day_cap(struct pt_engine *g, const struct loy_prog *lp, const struct loy_acct *a,
+                   int64_t t, int64_t p, int64_t *out, struct pt_err *e)
+{
+    *out = p;
     if (lp->p.max_per_day <= 0)
-        return p;
-    int64_t used = a->day == pt_floor_div(t, DAY) ? a->day_points : 0;
+        return 0;
+    int64_t used, n;
+    int rc = day_used(g, a, t, NULL, &used, &n, e);
+    if (rc)
+        return rc;
     int64_t room = lp->p.max_per_day - used;
-    return p < room ? p : room > 0 ? room : 0;
+    *out = p < room ? p : room > 0 ? room : 0;
+    return 0;
 }
 
 /* The lower-cased email of a profile's traits into out ("" if none). */
@@ -494,7 +525,8 @@ int engine_loy_order(struct pt_engine *g, int64_t now, uint32_t shop, size_t row
     int64_t pts = pt_loy_order_points(p, &scaled, tier);
     if (p->max_per_order > 0 && pts > p->max_per_order)
         pts = p->max_per_order;
-    pts = day_cap(lp, a, ev->t, pts);
+    if ((rc = day_cap(g, lp, a, ev->t, pts, &pts, e)))
+        return rc;
     char idem[PT_EV_MAX_ID + 32];
     snprintf(idem, sizeof idem, "order:%s", ev->order_id);
     if (pts > 0 && (rc = engine_loy_entry(g, a, PT_LOY_EARN, pts, ev->t, ev->amount, "purchase",
@@ -566,16 +598,22 @@ int engine_loy_event(struct pt_engine *g, int64_t now, uint32_t shop, size_t row
     int rc = engine_loy_member(g, shop, root, now, &a, e);
     if (rc)
         return rc;
+    char reason[PT_LOY_MAX_NAME + 8], idem[PT_EV_MAX_ID + 32];
+    snprintf(reason, sizeof reason, "event:%s", ev->name);
     struct loy_evc *c = evc_find(a, name_hash(ev->name));
     if (c && r->max_total > 0 && c->total >= r->max_total)
         return 0;
-    if (c && r->max_per_day > 0 && c->day == pt_floor_div(ev->t, DAY) && c->nday >= r->max_per_day)
-        return 0;
-    int64_t pts = day_cap(lp, a, ev->t, r->points);
+    int64_t used, n, pts;
+    if (r->max_per_day > 0) {
+        if ((rc = day_used(g, a, ev->t, reason, &used, &n, e)))
+            return rc;
+        if (n >= r->max_per_day)
+            return 0;
+    }
+    if ((rc = day_cap(g, lp, a, ev->t, r->points, &pts, e)))
+        return rc;
     if (pts <= 0)
         return 0;
-    char reason[PT_LOY_MAX_NAME + 8], idem[PT_EV_MAX_ID + 32];
-    snprintf(reason, sizeof reason, "event:%s", ev->name);
     if (ev->message_id)
         snprintf(idem, sizeof idem, "event:%s", ev->message_id);
     else

@@ -400,6 +400,11 @@ int pt_engine_loy_member(struct pt_engine *g, int64_t shop, const char *user_id,
         const struct loy_reward *w = &g->rewards[i];
         if (w->shop != (uint32_t)shop || !reward_open(p, w, a, now) || w->r.cost > a->balance)
             continue;
+        int64_t used = 0; /* a member's limit reached: not within reach */
+        if (w->r.per_member > 0 && rd &&
+            pt_store_loy_redeemed(rd, w->id, (int64_t)a->row + 1, &used, NULL) == 0 &&
+            used >= w->r.per_member)
+            continue;
         if (!first)
             pt_buf_addc(b, ',');
         first = 0;

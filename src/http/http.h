@@ -26,6 +26,7 @@ struct pt_http_opts {
     size_t max_import;    /* CSV import body bytes; 0 = 1 GiB */
     FILE *log;            /* one JSON line per request; NULL = none */
     const char *tmp_dir;  /* where CSV imports are spooled */
+    int voucher_failures; /* failed voucher look-ups per key per minute; 0 = 600 */
 };
 
 struct pt_http;

@@ -128,8 +128,19 @@ enum route loyalty_route_of(struct req *r, const char *url, const char *method, 
 
 /* ---- failed voucher look-ups: a token bucket per key (shop) ---- */
 
-#define VL_BURST 30.0     /* failures allowed at once */
-#define VL_REFILL 0.5     /* failures per second regained */
+/* A key may fail `voucher_failures` look-ups at once (default 600) and gets
+ * one more every 60 / voucher_failures seconds: typos at a busy checkout
+ * pass; guessing 64-bit codes stays hopeless. */
+static double vl_burst(const struct pt_http *h)
+{
+    return h->o.voucher_failures > 0 ? (double)h->o.voucher_failures : 600.0;
+}
+
+/* Seconds until the next failure is allowed again (Retry-After). */
+static int vl_retry(const struct pt_http *h)
+{
+    return (int)(60.0 / vl_burst(h)) + 1;
+}
 
 static struct vlim *vl_slot(struct pt_http *h, int64_t shop, double now)
 {
@@ -149,12 +160,12 @@ static struct vlim *vl_slot(struct pt_http *h, int64_t shop, double now)
     }
     if (v->shop != shop) {
         v->shop = shop;
-        v->tokens = VL_BURST;
+        v->tokens = vl_burst(h);
         v->t = now;
     }
-    v->tokens += (now - v->t) * VL_REFILL;
-    if (v->tokens > VL_BURST)
-        v->tokens = VL_BURST;
+    v->tokens += (now - v->t) * vl_burst(h) / 60.0;
+    if (v->tokens > vl_burst(h))
+        v->tokens = vl_burst(h);
     v->t = now;
     return v;
 }
@@ -435,7 +446,7 @@ static int voucher_code(struct req *r, char canon[PT_CODE_LEN + 1])
     if (pt_code_normalize(r->id, strlen(r->id), NULL, canon, &e) == 0)
         return 0;
     if (http_voucher_fail(r->h, r->shop)) {
-        r->retry_after = 2;
+        r->retry_after = vl_retry(r->h);
         reply_error(r, 429, "rate_limited", NULL,
                     "too many failed voucher look-ups from this key; slow down");
     } else {
@@ -448,7 +459,7 @@ static void voucher_get(struct req *r)
 {
     char canon[PT_CODE_LEN + 1];
     if (http_voucher_blocked(r->h, r->shop)) {
-        r->retry_after = 2;
+        r->retry_after = vl_retry(r->h);
         reply_error(r, 429, "rate_limited", NULL,
                     "too many failed voucher look-ups from this key; slow down");
         return;
@@ -461,7 +472,7 @@ static void voucher_get(struct req *r)
     int rc = rd ? pt_store_voucher_get(rd, r->shop, canon, &v, &e) : PT_EIO;
     if (rc == PT_ENOTFOUND) {
         if (http_voucher_fail(r->h, r->shop)) {
-            r->retry_after = 2;
+            r->retry_after = vl_retry(r->h);
             reply_error(r, 429, "rate_limited", NULL,
                         "too many failed voucher look-ups from this key; slow down");
         } else {
@@ -498,7 +509,7 @@ static void voucher_redeem(struct req *r)
 {
     char canon[PT_CODE_LEN + 1];
     if (http_voucher_blocked(r->h, r->shop)) {
-        r->retry_after = 2;
+        r->retry_after = vl_retry(r->h);
         reply_error(r, 429, "rate_limited", NULL,
                     "too many failed voucher look-ups from this key; slow down");
         return;

@@ -271,6 +271,11 @@ int pt_store_loy_spend(struct pt_store *s, const int64_t *ids, size_t n, int64_t
  * earliest order time of those rows (0 if none). */
 int pt_store_loy_order_count(struct pt_store *s, const int64_t *ids, size_t n, int64_t from,
                              int64_t to, int64_t *n_out, int64_t *first, struct pt_err *e);
+/* The capped earnings of member customer on UTC day `day` (t / 86400):
+ * purchase and event points (reason NULL) or those of one reason; their sum
+ * and count. */
+int pt_store_loy_day(struct pt_store *s, int64_t customer, int64_t day, const char *reason,
+                     int64_t *points, int64_t *n, struct pt_err *e);
 /* Forget the answers of idempotent requests recorded before `before`. */
 int pt_store_idem_purge(struct pt_store *s, int64_t before, struct pt_err *e);
 /* Points earned (kind EARN) by member customer at or after `since`, less the

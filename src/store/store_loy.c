@@ -51,6 +51,7 @@ enum loy_stmt {
     Q_IDEM_PURGE,
     Q_ENTRY_BY_IDEM,
     Q_USE_FIND,
+    Q_DAY,
     Q_VOUCHER_REDEMPTION,
     Q_END
 };
@@ -125,6 +126,10 @@ static const char *const loy_sql[Q_END] = {
     [Q_ORDER_COUNT] = "SELECT count(CASE WHEN t>=?2 AND t<?3 THEN 1 END),coalesce(min(t),0)"
                       " FROM orders WHERE customer=?1",
     [Q_IDEM_PURGE] = "DELETE FROM api_idem WHERE t<?",
+    /* capped earnings of one UTC day: purchases and events (or one event) */
+    [Q_DAY] = "SELECT coalesce(sum(points),0),count(*) FROM loy_entries"
+              " WHERE customer=?1 AND kind=1 AND t>=?2 AND t<?2+86400 AND (CASE WHEN ?3 IS NULL"
+              " THEN reason='purchase' OR reason LIKE 'event:%' ELSE reason=?3 END)",
     [Q_USE_FIND] = "SELECT 1 FROM voucher_uses WHERE shop=? AND idem=?",
     [Q_VOUCHER_REDEMPTION] = "UPDATE vouchers SET redemption=? WHERE code=?",
     [Q_ENTRY_BY_IDEM] = "SELECT id FROM loy_entries WHERE shop=? AND idem=?",
@@ -573,6 +578,19 @@ int pt_store_voucher_pool_codes(struct pt_store *s, int64_t shop, int64_t pool,
         r = cb(ctx, &v);
     }
     return done(s, q, r ? SQLITE_DONE : rc, r, e, "pool codes");
+}
+
+int pt_store_loy_day(struct pt_store *s, int64_t customer, int64_t day, const char *reason,
+                     int64_t *points, int64_t *n, struct pt_err *e)
+{
+    sqlite3_stmt *q = stmt(s, Q_DAY, "iit", customer, day * 86400, reason);
+    int rc = one_row(s, q, e, "day's earnings");
+    if (rc)
+        return rc;
+    *points = sqlite3_column_int64(q, 0);
+    *n = sqlite3_column_int64(q, 1);
+    sqlite3_reset(q);
+    return 0;
 }
 
 int pt_store_voucher_use_find(struct pt_store *s, int64_t shop, const char *idem,
