@@ -53,7 +53,7 @@ EOF
 
 # ---- programme, 500 members by import, the reward ----
 api PUT /v1/loyalty/program '{"currency":"PLN","earn":{"points_per_unit":1}}'
-expect_code 200 "PUT programme"
+expect_code 201 "PUT programme (the first: created)"
 pyrun /dev/null <<EOF
 ms = ["m%03d" % i for i in range(500)]
 start = {u: 1000 if i < 450 else 150 if i < 475 else 50 for i, u in enumerate(ms)}
