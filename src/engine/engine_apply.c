@@ -212,6 +212,8 @@ static int apply_event(struct grp_ctx *c, int64_t shop64, const struct pt_event 
         return rc;
     if (ev->traits && (rc = pt_store_customer_traits(g->w, (int64_t)target + 1, ev->traits, &c->e)))
         return rc;
+    if (ev->traits)
+        engine_loy_traits(g, target, ev->traits); /* a member's birthday */
     size_t root = pt_state_root(s, target);
     if ((rc = engine_act_add(g, target, ev, seq)) || (rc = engine_seg_mark(g, root)))
         return pt_err_set(&c->e, rc, "out of memory");

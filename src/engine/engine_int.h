@@ -56,6 +56,7 @@ struct loy_acct {
     int tier;                                   /* level + 1; 0 = none */
     int64_t tier_until, joined, last_intensify, referred_by;
     int64_t day, day_points; /* earned on UTC day `day` (caps) */
+    uint16_t bday;           /* birthday: month * 100 + day (0: unknown) */
     char code[PT_CODE_LEN + 1];
     struct loy_lot *lots;
     uint32_t nlots, lot0, caplots;
@@ -208,6 +209,7 @@ struct pt_engine {
     size_t npend, cappend;
     int64_t loy_next; /* the earliest expiry, tier review or referral due (0 = none) */
     int64_t loy_idem_purged;
+    int64_t loy_bday_day; /* the UTC day whose birthdays were awarded */
 };
 
 enum { ENGINE_FILL_RFM = 1, ENGINE_FILL_CLV = 2, ENGINE_FILL_ALL = 3 };
@@ -311,6 +313,19 @@ int engine_loy_entry(struct pt_engine *g, struct loy_acct *a, int kind, int64_t 
 int engine_loy_tier_check(struct pt_engine *g, struct loy_acct *a, int64_t now, int review,
                           struct pt_err *e);
 int engine_loy_save_member(struct pt_engine *g, struct loy_acct *a, struct pt_err *e);
+/* Whether row's profile earns in shop's programme at t (enabled, started,
+ * not anonymous, in the pilot). */
+int engine_loy_eligible(struct pt_engine *g, uint32_t shop, size_t row, int64_t t);
+/* engine_loy_bday.c: the lower-cased string trait `key` of root's profile
+ * into out ("" if none); a member's birthday from the store; an identify's
+ * traits (row's member, if any); the day's birthday awards. */
+int engine_loy_trait(struct pt_engine *g, size_t root, const char *key, char *out, size_t cap,
+                     struct pt_err *e);
+int engine_loy_bday_read(struct pt_engine *g, struct loy_acct *a, struct pt_err *e);
+int engine_loy_bdays_load(struct pt_engine *g, struct pt_err *e);
+void engine_loy_traits(struct pt_engine *g, size_t row, const char *traits);
+int engine_loy_bday_due(struct pt_engine *g, int64_t now);
+int engine_loy_birthdays(struct pt_engine *g, int64_t now, struct pt_err *e);
 /* engine_loy_api.c */
 void engine_loy_reward_json(struct pt_buf *b, const struct loy_reward *w);
 /* engine_loy_ops.c */

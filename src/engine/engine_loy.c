@@ -106,7 +106,9 @@ int engine_loy_member(struct pt_engine *g, uint32_t shop, size_t row, int64_t no
             return pt_err_set(e, PT_ENOMEM, "out of memory");
         a->joined = now;
         pt_code_new(a->code);
-        int rc = engine_loy_save_member(g, a, e);
+        int rc = engine_loy_bday_read(g, a, e);
+        if (rc == 0)
+            rc = engine_loy_save_member(g, a, e);
         if (rc)
             return rc;
     }
@@ -344,6 +346,12 @@ static struct loy_prog *eligible(struct pt_engine *g, uint32_t shop, size_t row,
     return pt_loy_pilot_has(&lp->p, tmp) ? lp : NULL;
 }
 
+int engine_loy_eligible(struct pt_engine *g, uint32_t shop, size_t row, int64_t t)
+{
+    size_t root;
+    return eligible(g, shop, row, t, &root) != NULL;
+}
+
 /* Capped earnings of member a on the day of t (reason NULL: purchases and
  * events; else that event's) into *points, *n: from memory for the latest
  * day, from the store for an earlier one (a late event). */
@@ -381,36 +389,6 @@ static int day_cap(struct pt_engine *g, const struct loy_prog *lp, const struct 
     return 0;
 }
 
-/* The lower-cased email of a profile's traits into out ("" if none). */
-static int profile_email(struct pt_engine *g, size_t root, char *out, size_t cap,
-                         struct pt_err *e)
-{
-    size_t rows[PT_STATE_MAX_TREE];
-    int64_t ids[PT_STATE_MAX_TREE];
-    size_t n = pt_state_tree(&g->st, root, rows, PT_STATE_MAX_TREE);
-    if (n > PT_STATE_MAX_TREE)
-        n = PT_STATE_MAX_TREE;
-    for (size_t i = 0; i < n; i++)
-        ids[i] = (int64_t)rows[i] + 1;
-    struct pt_buf b;
-    pt_buf_init(&b);
-    out[0] = '\0';
-    int rc = pt_store_traits_json(g->w, ids, n, &b, e);
-    json_t *o = rc ? NULL : json_loadb(b.data ? b.data : "{}", b.len, 0, NULL);
-    const char *em = json_string_value(json_object_get(o, "email"));
-    if (em) {
-        while (*em == ' ')
-            em++;
-        size_t k = 0;
-        for (; em[k] && em[k] != ' ' && k + 1 < cap; k++)
-            out[k] = (char)(em[k] >= 'A' && em[k] <= 'Z' ? em[k] + 32 : em[k]);
-        out[k] = '\0';
-    }
-    json_decref(o);
-    pt_buf_release(&b);
-    return rc;
-}
-
 /* The friend's first order carries a member's referral code. */
 static int referral(struct pt_engine *g, struct loy_prog *lp, struct loy_acct *a,
                     const struct pt_event *ev, int64_t now, struct pt_err *e)
@@ -431,8 +409,8 @@ static int referral(struct pt_engine *g, struct loy_prog *lp, struct loy_acct *a
     if (rr >= g->st.n || pt_state_root(&g->st, rr) == a->row)
         return 0; /* no self-referral */
     char e1[256], e2[256];
-    if ((rc = profile_email(g, a->row, e1, sizeof e1, e)) ||
-        (rc = profile_email(g, pt_state_root(&g->st, rr), e2, sizeof e2, e)))
+    if ((rc = engine_loy_trait(g, a->row, "email", e1, sizeof e1, e)) ||
+        (rc = engine_loy_trait(g, pt_state_root(&g->st, rr), "email", e2, sizeof e2, e)))
         return rc;
     if (e1[0] && strcmp(e1, e2) == 0)
         return 0; /* the same person under two accounts */
@@ -628,7 +606,8 @@ int engine_loy_event(struct pt_engine *g, int64_t now, uint32_t shop, size_t row
 
 int engine_loy_due(struct pt_engine *g, int64_t now)
 {
-    return (g->loy_next > 0 && now >= g->loy_next) || now - g->loy_idem_purged >= 3600;
+    return (g->loy_next > 0 && now >= g->loy_next) || now - g->loy_idem_purged >= 3600 ||
+           engine_loy_bday_due(g, now);
 }
 
 static int pend_settle(struct pt_engine *g, struct loy_pend *pd, int64_t now, struct pt_err *e)
@@ -679,6 +658,8 @@ int engine_loy_tick(struct pt_engine *g, int64_t now, struct pt_err *e)
             return rc;
         g->loy_idem_purged = now;
     }
+    if ((rc = engine_loy_birthdays(g, now, e)))
+        return rc;
     if (g->loy_next == 0 || now < g->loy_next)
         return 0;
     g->loy_next = 0;

@@ -161,6 +161,8 @@ int engine_loy_load(struct pt_engine *g, struct pt_err *e)
     if (rc == 0)
         rc = pt_store_loy_members(g->w, load_member, g, e);
     if (rc == 0)
+        rc = engine_loy_bdays_load(g, e);
+    if (rc == 0)
         rc = pt_store_loy_entries(g->w, load_entry, g, e);
     if (rc == 0)
         rc = pt_store_loy_rewards(g->w, load_reward, g, e);

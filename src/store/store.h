@@ -276,6 +276,10 @@ int pt_store_loy_order_count(struct pt_store *s, const int64_t *ids, size_t n, i
  * and count. */
 int pt_store_loy_day(struct pt_store *s, int64_t customer, int64_t day, const char *reason,
                      int64_t *points, int64_t *n, struct pt_err *e);
+/* Every member whose own traits have a string "birthday": (row, the text). */
+int pt_store_loy_birthdays(struct pt_store *s,
+                           int (*cb)(void *ctx, int64_t customer, const char *birthday),
+                           void *ctx, struct pt_err *e);
 /* Forget the answers of idempotent requests recorded before `before`. */
 int pt_store_idem_purge(struct pt_store *s, int64_t before, struct pt_err *e);
 /* Points earned (kind EARN) by member customer at or after `since`, less the

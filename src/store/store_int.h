@@ -32,6 +32,10 @@ sqlite3_stmt *pt_store_slot(struct pt_store *s, int slot, const char *sql);
 int pt_store_fail(struct pt_store *s, struct pt_err *e, const char *what);
 void pt_store_bind_text(sqlite3_stmt *q, int i, const char *t);
 int pt_store_run(struct pt_store *s, sqlite3_stmt *q, struct pt_err *e, const char *what);
+/* Finish a query loop: rc is the last sqlite3_step result, r the callback's
+ * (0 or its error); resets q. PT_EIO if the loop stopped on an error. */
+int pt_store_done(struct pt_store *s, sqlite3_stmt *q, int rc, int r, struct pt_err *e,
+                  const char *what);
 
 /* The schema migrations (store_schema.c): PT_STORE_SCHEMA_VERSION of them. */
 extern const char *const pt_store_migrations[];

@@ -52,6 +52,7 @@ enum loy_stmt {
     Q_ENTRY_BY_IDEM,
     Q_USE_FIND,
     Q_DAY,
+    Q_BDAYS,
     Q_VOUCHER_REDEMPTION,
     Q_END
 };
@@ -130,6 +131,9 @@ static const char *const loy_sql[Q_END] = {
     [Q_DAY] = "SELECT coalesce(sum(points),0),count(*) FROM loy_entries"
               " WHERE customer=?1 AND kind=1 AND t>=?2 AND t<?2+86400 AND (CASE WHEN ?3 IS NULL"
               " THEN reason='purchase' OR reason LIKE 'event:%' ELSE reason=?3 END)",
+    [Q_BDAYS] = "SELECT m.customer,json_extract(c.traits,'$.birthday') FROM loy_members m"
+                " JOIN customers c ON c.id=m.customer WHERE c.traits IS NOT NULL AND"
+                " json_type(c.traits,'$.birthday')='text'",
     [Q_USE_FIND] = "SELECT 1 FROM voucher_uses WHERE shop=? AND idem=?",
     [Q_VOUCHER_REDEMPTION] = "UPDATE vouchers SET redemption=? WHERE code=?",
     [Q_ENTRY_BY_IDEM] = "SELECT id FROM loy_entries WHERE shop=? AND idem=?",
@@ -156,14 +160,6 @@ static sqlite3_stmt *stmt(struct pt_store *s, enum loy_stmt i, const char *fmt, 
     return q;
 }
 
-static int done(struct pt_store *s, sqlite3_stmt *q, int rc, int r, struct pt_err *e,
-                const char *what)
-{
-    if (r == 0 && rc != SQLITE_DONE)
-        r = pt_store_fail(s, e, what);
-    sqlite3_reset(q);
-    return r;
-}
 
 /* Step a one-row query: 0 with the row ready, PT_ENOTFOUND (no row), PT_EIO. */
 static int one_row(struct pt_store *s, sqlite3_stmt *q, struct pt_err *e, const char *what)
@@ -244,7 +240,7 @@ static int each_entry(struct pt_store *s, sqlite3_stmt *q,
         struct pt_loy_entry en = entry_of(q);
         r = cb(ctx, &en);
     }
-    return done(s, q, r ? SQLITE_DONE : rc, r, e, what);
+    return pt_store_done(s, q, r ? SQLITE_DONE : rc, r, e, what);
 }
 
 int pt_store_loy_entries(struct pt_store *s, int (*cb)(void *ctx, const struct pt_loy_entry *en),
@@ -354,7 +350,7 @@ int pt_store_loy_programs(struct pt_store *s,
     while (r == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW)
         r = cb(ctx, sqlite3_column_int64(q, 0), text(q, 1), sqlite3_column_int64(q, 2),
                sqlite3_column_int64(q, 3));
-    return done(s, q, r ? SQLITE_DONE : rc, r, e, "load programmes");
+    return pt_store_done(s, q, r ? SQLITE_DONE : rc, r, e, "load programmes");
 }
 
 int pt_store_loy_member_put(struct pt_store *s, const struct pt_loy_member_row *m,
@@ -383,7 +379,7 @@ int pt_store_loy_members(struct pt_store *s,
                                       .referred_by = sqlite3_column_int64(q, 6)};
         r = cb(ctx, &m);
     }
-    return done(s, q, r ? SQLITE_DONE : rc, r, e, "load members");
+    return pt_store_done(s, q, r ? SQLITE_DONE : rc, r, e, "load members");
 }
 
 int pt_store_loy_member_by_code(struct pt_store *s, int64_t shop, const char *code,
@@ -425,7 +421,7 @@ int pt_store_loy_referrals(struct pt_store *s, int pending_only,
                                           .state = sqlite3_column_int(q, 6)};
         r = cb(ctx, &row);
     }
-    return done(s, q, r ? SQLITE_DONE : rc, r, e, "load referrals");
+    return pt_store_done(s, q, r ? SQLITE_DONE : rc, r, e, "load referrals");
 }
 
 int pt_store_order_amounts(struct pt_store *s, int64_t shop, const char *order_id,
@@ -483,7 +479,7 @@ int pt_store_loy_rewards(struct pt_store *s,
                                         .updated = sqlite3_column_int64(q, 6)};
         r = cb(ctx, &row);
     }
-    return done(s, q, r ? SQLITE_DONE : rc, r, e, "load rewards");
+    return pt_store_done(s, q, r ? SQLITE_DONE : rc, r, e, "load rewards");
 }
 
 int pt_store_loy_redemption(struct pt_store *s, int64_t shop, int64_t reward, int64_t customer,
@@ -577,7 +573,7 @@ int pt_store_voucher_pool_codes(struct pt_store *s, int64_t shop, int64_t pool,
         voucher_of(q, &v);
         r = cb(ctx, &v);
     }
-    return done(s, q, r ? SQLITE_DONE : rc, r, e, "pool codes");
+    return pt_store_done(s, q, r ? SQLITE_DONE : rc, r, e, "pool codes");
 }
 
 int pt_store_loy_day(struct pt_store *s, int64_t customer, int64_t day, const char *reason,
@@ -591,6 +587,19 @@ int pt_store_loy_day(struct pt_store *s, int64_t customer, int64_t day, const ch
     *n = sqlite3_column_int64(q, 1);
     sqlite3_reset(q);
     return 0;
+}
+
+int pt_store_loy_birthdays(struct pt_store *s,
+                           int (*cb)(void *ctx, int64_t customer, const char *birthday),
+                           void *ctx, struct pt_err *e)
+{
+    sqlite3_stmt *q = stmt(s, Q_BDAYS, "");
+    if (q == NULL)
+        return pt_store_fail(s, e, "birthdays");
+    int rc = SQLITE_DONE, r = 0;
+    while (r == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW)
+        r = cb(ctx, sqlite3_column_int64(q, 0), text(q, 1));
+    return pt_store_done(s, q, r ? SQLITE_DONE : rc, r, e, "birthdays");
 }
 
 int pt_store_voucher_use_find(struct pt_store *s, int64_t shop, const char *idem,
@@ -669,5 +678,5 @@ int pt_store_loy_monthly(struct pt_store *s, int64_t shop,
                                  .reversed = sqlite3_column_int64(q, 5)};
         r = cb(ctx, &m);
     }
-    return done(s, q, r ? SQLITE_DONE : rc, r, e, "monthly report");
+    return pt_store_done(s, q, r ? SQLITE_DONE : rc, r, e, "monthly report");
 }

@@ -86,15 +86,6 @@ static sqlite3_stmt *prep(struct pt_store *s, enum seg_stmt i)
     return pt_store_slot(s, (int)i, seg_sql[i]);
 }
 
-/* Finish a query loop: rc is the last sqlite3_step result, r the callback's. */
-static int done(struct pt_store *s, sqlite3_stmt *q, int rc, int r, struct pt_err *e,
-                const char *what)
-{
-    if (r == 0 && rc != SQLITE_DONE)
-        r = pt_store_fail(s, e, what);
-    sqlite3_reset(q);
-    return r;
-}
 
 /* ---- segments ---- */
 
@@ -193,7 +184,7 @@ int pt_store_seg_load(struct pt_store *s, int (*cb)(void *ctx, const struct pt_s
             row.members_len = 0;
         r = cb(ctx, &row);
     }
-    return done(s, q, r ? SQLITE_DONE : rc, r, e, "load segments");
+    return pt_store_done(s, q, r ? SQLITE_DONE : rc, r, e, "load segments");
 }
 
 /* ---- membership changes as events ---- */
@@ -210,7 +201,7 @@ int pt_store_seg_replay(struct pt_store *s, int64_t id, int64_t after,
     int rc = SQLITE_DONE, r = 0;
     while (r == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW)
         r = cb(ctx, sqlite3_column_int64(q, 0), sqlite3_column_int(q, 1));
-    return done(s, q, r ? SQLITE_DONE : rc, r, e, "replay segment");
+    return pt_store_done(s, q, r ? SQLITE_DONE : rc, r, e, "replay segment");
 }
 
 int pt_store_seg_event(struct pt_store *s, int64_t shop, int64_t customer, int64_t prev,
@@ -279,7 +270,7 @@ int pt_store_seg_daily(struct pt_store *s, int64_t id, int64_t from, int64_t to,
     int rc = SQLITE_DONE, r = 0;
     while (r == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW)
         r = cb(ctx, sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1));
-    return done(s, q, r ? SQLITE_DONE : rc, r, e, "segment daily counts");
+    return pt_store_done(s, q, r ? SQLITE_DONE : rc, r, e, "segment daily counts");
 }
 
 /* ---- activity ---- */
@@ -304,7 +295,7 @@ static int load_act_events(struct pt_store *s, int (*cb)(void *ctx, const struct
         };
         r = cb(ctx, &a);
     }
-    return done(s, q, r ? SQLITE_DONE : rc, r, e, "load activity");
+    return pt_store_done(s, q, r ? SQLITE_DONE : rc, r, e, "load activity");
 }
 
 /* Rows come one per (order, line), or one for an order without lines; an
@@ -356,7 +347,7 @@ static int load_act_orders(struct pt_store *s, int (*cb)(void *ctx, const struct
         r = cb(ctx, &a);
     }
     pt_buf_release(&prev);
-    return done(s, q, r ? SQLITE_DONE : rc, r, e, "load orders' activity");
+    return pt_store_done(s, q, r ? SQLITE_DONE : rc, r, e, "load orders' activity");
 }
 
 int pt_store_load_acts(struct pt_store *s, int (*cb)(void *ctx, const struct pt_act_row *a),
@@ -381,5 +372,5 @@ int pt_store_event_body(struct pt_store *s, int64_t seq, struct pt_buf *out, str
     } else if (rc == SQLITE_DONE) {
         r = pt_err_set(e, PT_ENOTFOUND, "no event %lld", (long long)seq);
     }
-    return done(s, q, r ? SQLITE_DONE : rc, r, e, "read an event");
+    return pt_store_done(s, q, r ? SQLITE_DONE : rc, r, e, "read an event");
 }

@@ -110,6 +110,15 @@ void pt_store_bind_text(sqlite3_stmt *q, int i, const char *t)
         sqlite3_bind_null(q, i);
 }
 
+int pt_store_done(struct pt_store *s, sqlite3_stmt *q, int rc, int r, struct pt_err *e,
+                  const char *what)
+{
+    if (r == 0 && rc != SQLITE_DONE)
+        r = pt_store_fail(s, e, what);
+    sqlite3_reset(q);
+    return r;
+}
+
 int pt_store_run(struct pt_store *s, sqlite3_stmt *q, struct pt_err *e, const char *what)
 {
     if (q == NULL)

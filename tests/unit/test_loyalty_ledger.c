@@ -2144,3 +2144,38 @@ Test(loyalty, random_sequence_with_late_events)
 {
     random_sequence(0, 1, 1, 800);
 }
+
+/* A "Birthday" rule is awarded by Patron itself on the member's birthday
+ * (traits.birthday), once a year; 29 February on 28 February in other years;
+ * the birthday survives a restart and follows later identify calls. */
+Test(loyalty, birthday_rule_awarded_on_the_birthday_once_a_year)
+{
+    set_program(Q("{'earn':{'events':{'Birthday':{'points':50}}}}"));
+    run(Q("{'type':'identify','userId':'b1','traits':{'birthday':'1990-01-15'}}"));
+    run(Q("{'type':'identify','userId':'b2','traits':{'birthday':'--02-29'}}"));
+    run(Q("{'type':'identify','userId':'b3','traits':{'birthday':'someday'}}"));
+    cr_assert_eq(enrol("b1"), 201);
+    cr_assert_eq(enrol("b2"), 201);
+    cr_assert_eq(enrol("b3"), 201);
+    tick_to(utc(2027, 1, 14, 23, 59, 0));
+    cr_expect_eq(balance("b1"), 0, "not yet");
+    tick_to(utc(2027, 1, 15, 0, 0, 30));
+    cr_expect_eq(balance("b1"), 50, "on the day");
+    tick_to(utc(2027, 1, 15, 18, 0, 0));
+    cr_expect_eq(balance("b1"), 50, "once");
+    reopen(); /* the birthday is loaded again */
+    tick_to(utc(2027, 2, 28, 9, 0, 0));
+    cr_expect_eq(balance("b2"), 50, "29 February on 28 February in 2027");
+    cr_expect_eq(balance("b3"), 0, "no date: nothing");
+    cr_expect_eq(sum_reason("b1", "event:Birthday"), 50);
+    /* a later identify moves b1's birthday */
+    run(Q("{'type':'identify','userId':'b1','traits':{'birthday':'1990-03-01'}}"));
+    tick_to(utc(2027, 3, 1, 1, 0, 0));
+    cr_expect_eq(balance("b1"), 50, "once a year, even when the date changes");
+    tick_to(utc(2028, 2, 28, 1, 0, 0));
+    cr_expect_eq(balance("b2"), 50, "2028 has a 29 February");
+    tick_to(utc(2028, 2, 29, 1, 0, 0));
+    cr_expect_eq(balance("b2"), 100);
+    tick_to(utc(2028, 3, 1, 1, 0, 0));
+    cr_expect_eq(balance("b1"), 100, "the next year, on the new date");
+}

@@ -494,7 +494,11 @@ Test(store_seg, a_version_1_database_is_upgraded)
     insert_order(1, 1, "o-1", 500, 20, 2, 0);
     pt_store_close(W);
     W = NULL;
-    /* back to version 1: what migration 2 added, removed */
+    /* back to version 1: what migrations 2 and 3 added, removed */
+    raw_exec("DROP TABLE loy_entries; DROP TABLE loy_programs; DROP TABLE loy_members;"
+             "DROP TABLE loy_tier_log; DROP TABLE loy_referrals; DROP TABLE loy_rewards;"
+             "DROP TABLE loy_redemptions; DROP TABLE vouchers; DROP TABLE voucher_uses;"
+             "DROP TABLE voucher_pools; DROP TABLE api_idem;");
     raw_exec("DROP INDEX events_segment; DROP TABLE segments; DROP TABLE segment_daily;"
              "ALTER TABLE events DROP COLUMN segment; ALTER TABLE events DROP COLUMN product;"
              "ALTER TABLE events DROP COLUMN category; ALTER TABLE events DROP COLUMN qty;"
@@ -504,8 +508,11 @@ Test(store_seg, a_version_1_database_is_upgraded)
     cr_assert_eq(pt_store_open(DIR_, PT_STORE_WRITE, &W, &E), 0, "upgrade: %s", E.msg);
     int v = -1;
     cr_assert_eq(pt_store_schema_version(W, &v), 0);
-    cr_expect_eq(v, 2);
-    cr_expect_eq(PT_STORE_SCHEMA_VERSION, 2);
+    cr_expect_eq(v, PT_STORE_SCHEMA_VERSION, "migrations 2 and 3 ran");
+    cr_expect_eq(PT_STORE_SCHEMA_VERSION, 3);
+    cr_expect_eq(q1("SELECT count(*) FROM sqlite_master WHERE name IN ('loy_entries',"
+                    "'vouchers','api_idem')"),
+                 3);
     cr_expect_eq(q1("SELECT count(*) FROM sqlite_master WHERE name IN ('segments',"
                     "'segment_daily','events_segment','segments_builtin')"),
                  4);
