@@ -360,6 +360,8 @@ static void *ckpt_main(void *arg)
 static int lock_dir(struct pt_engine *g, struct pt_err *e)
 {
     char path[4096];
+    if (mkdir(g->dir, 0700) != 0 && errno != EEXIST)
+        return pt_err_set(e, PT_EIO, "cannot create %s: %s", g->dir, strerror(errno));
     snprintf(path, sizeof path, "%s/patron.lock", g->dir);
     g->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (g->lock_fd < 0)
@@ -405,10 +407,10 @@ int pt_engine_open(const struct pt_engine_opts *o, struct pt_engine **out, struc
     pthread_rwlockattr_destroy(&la);
     pthread_key_create(&g->reader_key, close_reader);
     g->lock_fd = -1;
-    int rc = g->dir ? pt_store_open(o->data_dir, PT_STORE_ENGINE, &g->w, e)
-                    : pt_err_set(e, PT_ENOMEM, "out of memory");
+    /* the directory's lock first: a second engine must not even migrate */
+    int rc = g->dir ? lock_dir(g, e) : pt_err_set(e, PT_ENOMEM, "out of memory");
     if (rc == 0)
-        rc = lock_dir(g, e);
+        rc = pt_store_open(o->data_dir, PT_STORE_ENGINE, &g->w, e);
     if (rc == 0)
         rc = engine_load(g, e);
     if (rc == 0)

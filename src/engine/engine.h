@@ -188,6 +188,7 @@ struct pt_loy_req {
     const char *codes; /* POOL: n codes, each PT_CODE_LEN + 1 bytes */
     size_t n;
     const struct pt_loy_import_row *rows;
+    const struct pt_loy_batch *batch; /* BATCH: parsed already (NULL: json is parsed) */
     const char *idem; /* idempotency key (NULL: none) */
     uint8_t hash[16]; /* of the request, to tell a retry from a reuse of the key */
     /* the answer */

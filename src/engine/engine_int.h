@@ -316,6 +316,11 @@ int engine_loy_save_member(struct pt_engine *g, struct loy_acct *a, struct pt_er
 /* Whether row's profile earns in shop's programme at t (enabled, started,
  * not anonymous, in the pilot). */
 int engine_loy_eligible(struct pt_engine *g, uint32_t shop, size_t row, int64_t t);
+/* Award behaviour rule r to member a for something at t (its caps apply;
+ * idem keys the entry, ref may be NULL). */
+int engine_loy_award(struct pt_engine *g, struct loy_prog *lp, const struct pt_loy_event_rule *r,
+                     struct loy_acct *a, int64_t t, int64_t now, const char *ref,
+                     const char *idem, struct pt_err *e);
 /* engine_loy_bday.c: the lower-cased string trait `key` of root's profile
  * into out ("" if none); a member's birthday from the store; an identify's
  * traits (row's member, if any); the day's birthday awards. */

@@ -229,9 +229,9 @@ int engine_loy_apply(struct loy_acct *a, const struct pt_loy_entry *en)
     return 0;
 }
 
-int engine_loy_entry(struct pt_engine *g, struct loy_acct *a, int kind, int64_t points,
-                     int64_t t, int64_t amount, const char *reason, const char *ref,
-                     const char *idem, int64_t *id, int *dup, struct pt_err *e)
+int engine_loy_entry(struct pt_engine *g, struct loy_acct *a, int kind, int64_t points, int64_t t,
+                     int64_t amount, const char *reason, const char *ref, const char *idem,
+                     int64_t *id, int *dup, struct pt_err *e)
 {
     struct loy_prog *lp = engine_loy_prog(g, a->shop);
     struct pt_loy_entry en = {.shop = a->shop,
@@ -434,11 +434,15 @@ static int referral(struct pt_engine *g, struct loy_prog *lp, struct loy_acct *a
         g->pend = x;
         g->cappend = nc;
     }
-    char *oid = pt_strndup(ev->order_id ? ev->order_id : "", ev->order_id ? strlen(ev->order_id) : 0);
+    char *oid =
+        pt_strndup(ev->order_id ? ev->order_id : "", ev->order_id ? strlen(ev->order_id) : 0);
     if (oid == NULL)
         return pt_err_set(e, PT_ENOMEM, "out of memory");
-    g->pend[g->npend++] = (struct loy_pend){
-        .friend_row = a->row, .referrer = (uint32_t)rr, .shop = a->shop, .due = due, .order_id = oid};
+    g->pend[g->npend++] = (struct loy_pend){.friend_row = a->row,
+                                            .referrer = (uint32_t)rr,
+                                            .shop = a->shop,
+                                            .due = due,
+                                            .order_id = oid};
     engine_loy_note_due(g, due);
     return 0;
 }
@@ -488,14 +492,13 @@ int engine_loy_order(struct pt_engine *g, int64_t now, uint32_t shop, size_t row
     if (rc)
         return rc;
     const struct pt_loy_program *p = &lp->p;
-    int tier = a->tier - 1; /* (levels removed since: the highest left) */
+    int tier = a->tier - 1; /* (a level removed since: no multiplier, as the view shows) */
     if (tier >= (int)p->ntiers)
-        tier = (int)p->ntiers - 1;
+        tier = -1;
     /* points_per_unit is per currency unit: the rules count 100 minor units
      * a unit, so an order in a currency with 0 or 3 decimals is rescaled */
     struct pt_event scaled = *ev;
-    int sc = pt_currency_scale(p->currency[0] ? p->currency : ev->currency[0] ? ev->currency
-                                                                                : "XXX");
+    int sc = ev->currency[0] ? pt_currency_scale(ev->currency) : 2; /* (as ingest read it) */
     if (sc == 0)
         scaled.amount = ev->amount > INT64_MAX / 100 ? INT64_MAX : ev->amount * 100;
     else if (sc == 3)
@@ -543,10 +546,10 @@ int engine_loy_refund(struct pt_engine *g, int64_t now, uint32_t shop, const cha
     int64_t covered = o.refunded, fresh = refunded - covered;
     if (fresh <= 0)
         return 0;
-    int64_t now_share = refunded >= amount ? o.earned
-                                           : (int64_t)((__int128)o.earned * refunded / amount);
-    int64_t before = covered >= amount ? o.earned
-                                       : (int64_t)((__int128)o.earned * covered / amount);
+    int64_t now_share =
+        refunded >= amount ? o.earned : (int64_t)((__int128)o.earned * refunded / amount);
+    int64_t before =
+        covered >= amount ? o.earned : (int64_t)((__int128)o.earned * covered / amount);
     int64_t delta = now_share - before;
     struct loy_prog *lp = engine_loy_prog(g, shop);
     if (!lp->p.allow_debt) /* never below zero: what cannot be taken back is forgiven */
@@ -576,30 +579,39 @@ int engine_loy_event(struct pt_engine *g, int64_t now, uint32_t shop, size_t row
     int rc = engine_loy_member(g, shop, root, now, &a, e);
     if (rc)
         return rc;
-    char reason[PT_LOY_MAX_NAME + 8], idem[PT_EV_MAX_ID + 32];
-    snprintf(reason, sizeof reason, "event:%s", ev->name);
-    struct loy_evc *c = evc_find(a, name_hash(ev->name));
-    if (c && r->max_total > 0 && c->total >= r->max_total)
-        return 0;
-    int64_t used, n, pts;
-    if (r->max_per_day > 0) {
-        if ((rc = day_used(g, a, ev->t, reason, &used, &n, e)))
-            return rc;
-        if (n >= r->max_per_day)
-            return 0;
-    }
-    if ((rc = day_cap(g, lp, a, ev->t, r->points, &pts, e)))
-        return rc;
-    if (pts <= 0)
-        return 0;
+    char idem[PT_EV_MAX_ID + 32];
     if (ev->message_id)
         snprintf(idem, sizeof idem, "event:%s", ev->message_id);
     else
         snprintf(idem, sizeof idem, "event-seq:%lld", (long long)seq);
-    if ((rc = engine_loy_entry(g, a, PT_LOY_EARN, pts, ev->t, 0, reason, ev->message_id, idem,
-                               NULL, NULL, e)))
+    return engine_loy_award(g, lp, r, a, ev->t, now, ev->message_id, idem, e);
+}
+
+int engine_loy_award(struct pt_engine *g, struct loy_prog *lp, const struct pt_loy_event_rule *r,
+                     struct loy_acct *a, int64_t t, int64_t now, const char *ref, const char *idem,
+                     struct pt_err *e)
+{
+    int rc;
+    char reason[PT_LOY_MAX_NAME + 8];
+    snprintf(reason, sizeof reason, "event:%s", r->name);
+    struct loy_evc *c = evc_find(a, name_hash(r->name));
+    if (c && r->max_total > 0 && c->total >= r->max_total)
+        return 0;
+    int64_t used, n, pts;
+    if (r->max_per_day > 0) {
+        if ((rc = day_used(g, a, t, reason, &used, &n, e)))
+            return rc;
+        if (n >= r->max_per_day)
+            return 0;
+    }
+    if ((rc = day_cap(g, lp, a, t, r->points, &pts, e)))
         return rc;
-    return engine_loy_tier_check(g, a, now, 0, e);
+    if (pts <= 0)
+        return 0;
+    if ((rc = engine_loy_entry(g, a, PT_LOY_EARN, pts, t, 0, reason, ref, idem, NULL, NULL, e)))
+        return rc;
+    /* (spend tiers do not move with behaviour points) */
+    return lp->p.tier_basis == PT_LOY_POINTS ? engine_loy_tier_check(g, a, now, 0, e) : 0;
 }
 
 /* ---- the clock's work ---- */
@@ -642,8 +654,8 @@ static int pend_settle(struct pt_engine *g, struct loy_pend *pd, int64_t now, st
         return rc;
     if (lp->p.referrer_points > 0) {
         snprintf(idem, sizeof idem, "referral:%s:referrer", ref);
-        rc = engine_loy_entry(g, m, PT_LOY_EARN, lp->p.referrer_points, now, 0,
-                              "referral:referrer", ref, idem, NULL, NULL, e);
+        rc = engine_loy_entry(g, m, PT_LOY_EARN, lp->p.referrer_points, now, 0, "referral:referrer",
+                              ref, idem, NULL, NULL, e);
     }
     return rc;
 }
@@ -678,12 +690,11 @@ int engine_loy_tick(struct pt_engine *g, int64_t now, struct pt_err *e)
             }
             snprintf(ref, sizeof ref, "%lld", (long long)l->entry);
             snprintf(idem, sizeof idem, "expire:%lld", (long long)l->entry);
-            if ((rc = engine_loy_entry(g, a, PT_LOY_EXPIRE, -l->left, l->expires, 0, "expiry",
-                                       ref, idem, NULL, NULL, e)))
+            if ((rc = engine_loy_entry(g, a, PT_LOY_EXPIRE, -l->left, l->expires, 0, "expiry", ref,
+                                       idem, NULL, NULL, e)))
                 return rc; /* (taking from lots never moves them) */
         }
-        if (a->tier_until && a->tier_until <= now &&
-            (rc = engine_loy_tier_check(g, a, now, 1, e)))
+        if (a->tier_until && a->tier_until <= now && (rc = engine_loy_tier_check(g, a, now, 1, e)))
             return rc;
         engine_loy_note_due(g, a->tier_until);
     }

@@ -14,8 +14,7 @@
 
 /* ---- load / release ---- */
 
-static int load_prog(void *ctx, int64_t shop, const char *json, int64_t created,
-                     int64_t updated)
+static int load_prog(void *ctx, int64_t shop, const char *json, int64_t created, int64_t updated)
 {
     struct pt_engine *g = ctx;
     struct loy_prog *x = pt_realloc_array(g->lprog, g->nlprog + 1, sizeof *x);
@@ -27,7 +26,8 @@ static int load_prog(void *ctx, int64_t shop, const char *json, int64_t created,
     char field[160];
     struct pt_err pe;
     if (pt_loy_program_parse(json, strlen(json), &lp->p, field, &pe)) {
-        fprintf(stderr, "patron: loyalty: the stored programme of shop %lld does not parse (%s: %s)\n",
+        fprintf(stderr,
+                "patron: loyalty: the stored programme of shop %lld does not parse (%s: %s)\n",
                 (long long)shop, field, pe.msg);
         return PT_EINVAL;
     }
@@ -169,7 +169,7 @@ int engine_loy_load(struct pt_engine *g, struct pt_err *e)
     if (rc == 0)
         rc = pt_store_loy_referrals(g->w, 1, load_pend, g, e);
     if (rc)
-        return rc == PT_ENOMEM ? pt_err_set(e, rc, "loyalty: out of memory")
+        return rc == PT_ENOMEM   ? pt_err_set(e, rc, "loyalty: out of memory")
                : rc == PT_EINVAL ? pt_err_set(e, PT_EIO, "loyalty: a stored definition is invalid")
                                  : rc;
     /* lots with an expiry, for the first tick */
@@ -208,8 +208,7 @@ static int64_t user_root(struct pt_engine *g, int64_t shop, const char *user_id)
     return r < 0 ? -1 : (int64_t)pt_state_root(&g->st, (size_t)r);
 }
 
-int pt_engine_loy_member_row(struct pt_engine *g, int64_t shop, const char *user_id,
-                             int64_t *row)
+int pt_engine_loy_member_row(struct pt_engine *g, int64_t shop, const char *user_id, int64_t *row)
 {
     pthread_rwlock_rdlock(&g->lock);
     int64_t r = user_root(g, shop, user_id);
@@ -301,8 +300,7 @@ static int reward_open(const struct pt_loy_program *p, const struct loy_reward *
     return 1;
 }
 
-int pt_engine_loy_member(struct pt_engine *g, int64_t shop, const char *user_id,
-                         struct pt_buf *out)
+int pt_engine_loy_member(struct pt_engine *g, int64_t shop, const char *user_id, struct pt_buf *out)
 {
     int64_t now = engine_now(g);
     pthread_rwlock_rdlock(&g->lock);
@@ -318,8 +316,9 @@ int pt_engine_loy_member(struct pt_engine *g, int64_t shop, const char *user_id,
     pt_buf_adds(b, "{\"user_id\":");
     pt_buf_add_json_str(b, user_id, strlen(user_id));
     add_time(b, "member_since", a->joined);
-    pt_buf_printf(b, ",\"balance\":%lld,\"value\":{\"amount\":%lld,\"currency\":",
-                  (long long)a->balance, (long long)(a->balance > 0 ? a->balance * p->point_value : 0));
+    pt_buf_printf(
+        b, ",\"balance\":%lld,\"value\":{\"amount\":%lld,\"currency\":", (long long)a->balance,
+        (long long)(a->balance > 0 ? a->balance * p->point_value : 0));
     if (p->currency[0])
         pt_buf_printf(b, "\"%s\"}", p->currency);
     else
@@ -343,8 +342,10 @@ int pt_engine_loy_member(struct pt_engine *g, int64_t shop, const char *user_id,
         if (l->expires == next_exp)
             next_pts += l->left;
     }
-    pt_buf_printf(b, ",\"expiring\":{\"within_30_days\":%lld,\"within_90_days\":%lld,"
-                     "\"next\":", (long long)e30, (long long)e90);
+    pt_buf_printf(b,
+                  ",\"expiring\":{\"within_30_days\":%lld,\"within_90_days\":%lld,"
+                  "\"next\":",
+                  (long long)e30, (long long)e90);
     if (next_exp) {
         pt_buf_printf(b, "{\"points\":%lld", (long long)next_pts);
         add_time(b, "on", next_exp);
@@ -525,8 +526,9 @@ int pt_engine_loy_report(struct pt_engine *g, int64_t shop, int top, struct pt_b
         pt_buf_adds(b, "null}");
     /* redemption rate: the share of issued points (earned, granted, imported)
      * that members have redeemed */
-    pt_buf_printf(b, ",\"debt\":%lld},\"issued\":%lld,\"earned\":%lld,\"redeemed\":%lld,"
-                     "\"expired\":%lld,\"redemption_rate\":%.4f,\"top\":[",
+    pt_buf_printf(b,
+                  ",\"debt\":%lld},\"issued\":%lld,\"earned\":%lld,\"redeemed\":%lld,"
+                  "\"expired\":%lld,\"redemption_rate\":%.4f,\"top\":[",
                   (long long)debt, (long long)issued, (long long)earned, (long long)redeemed,
                   (long long)expired, issued > 0 ? (double)redeemed / (double)issued : 0.0);
     for (size_t k = 0; k < nb; k++) {

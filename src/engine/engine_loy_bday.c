@@ -86,9 +86,13 @@ int engine_loy_bday_read(struct pt_engine *g, struct loy_acct *a, struct pt_err 
 static int load_one(void *ctx, int64_t customer, const char *birthday)
 {
     struct pt_engine *g = ctx;
-    struct loy_acct *a = customer >= 1 ? engine_loy_acct(g, (size_t)customer - 1) : NULL;
-    if (a && birthday)
-        a->bday = (uint16_t)parse_bday(birthday);
+    if (customer < 1 || (size_t)customer > g->st.n || birthday == NULL)
+        return 0;
+    size_t row = (size_t)customer - 1, root = pt_state_root(&g->st, row);
+    struct loy_acct *a = engine_loy_acct(g, root);
+    int d = parse_bday(birthday);
+    if (a && d && (row == root || a->bday == 0)) /* the member's own identity wins */
+        a->bday = (uint16_t)d;
     return 0;
 }
 
@@ -136,7 +140,8 @@ int engine_loy_birthdays(struct pt_engine *g, int64_t now, struct pt_err *e)
     int today = m * 100 + d, leapday = m == 2 && d == 28 && pt_days_in_month(y, 2) == 28;
     for (size_t i = 0; i < g->naccts; i++) {
         struct loy_acct *a = g->accts[i];
-        if (a->row == UINT32_MAX || a->bday == 0 || (a->bday != today && !(leapday && a->bday == 229)))
+        if (a->row == UINT32_MAX || a->bday == 0 ||
+            (a->bday != today && !(leapday && a->bday == 229)))
             continue;
         struct loy_prog *lp = engine_loy_prog(g, a->shop);
         const struct pt_loy_event_rule *r = lp ? pt_loy_event_rule(&lp->p, "Birthday") : NULL;
@@ -144,8 +149,7 @@ int engine_loy_birthdays(struct pt_engine *g, int64_t now, struct pt_err *e)
             continue;
         char idem[64];
         snprintf(idem, sizeof idem, "birthday:%lld:%lld", (long long)a->row + 1, (long long)y);
-        int rc = engine_loy_entry(g, a, PT_LOY_EARN, r->points, now, 0, "event:Birthday", NULL,
-                                  idem, NULL, NULL, e);
+        int rc = engine_loy_award(g, lp, r, a, now, now, NULL, idem, e); /* (its caps apply) */
         if (rc)
             return rc;
     }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "engine/engine_int.h"
+#include "loyalty/batch.h"
 #include "util/mem.h"
 #include "util/timeutil.h"
 
@@ -96,8 +97,7 @@ static int do_program(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, i
     if (rc == PT_ENOMEM)
         return pt_err_set(e, rc, "out of memory");
     if (rc)
-        return answer_err(q, rc == PT_ETOOBIG ? 413 : 400, "invalid_program", field, "%s",
-                          pe.msg);
+        return answer_err(q, rc == PT_ETOOBIG ? 413 : 400, "invalid_program", field, "%s", pe.msg);
     struct pt_buf canon;
     pt_buf_init(&canon);
     if (pt_loy_program_json(&p, &canon) || pt_buf_addc(&canon, '\0')) {
@@ -139,9 +139,9 @@ static int do_program(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, i
 
 /* ---- points ---- */
 
-static int points_one(struct pt_engine *g, int64_t shop, struct pt_loy_req *q,
-                      const char *user_id, int64_t points, int kind, const char *reason,
-                      const char *base, int64_t now, struct pt_err *e)
+static int points_one(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, const char *user_id,
+                      int64_t points, int kind, const char *reason, const char *base, int64_t now,
+                      struct pt_err *e)
 {
     if (engine_loy_prog(g, (uint32_t)shop) == NULL)
         return answer_err(q, 409, "no_program", NULL, "the shop has no loyalty programme");
@@ -173,23 +173,25 @@ static int points_one(struct pt_engine *g, int64_t shop, struct pt_loy_req *q,
     }
     if (points < 0 && bal + points < 0) /* (checked before anything is written) */
         return answer_err(q, 409, "insufficient_points", "points",
-                          "the balance is %lld; taking %lld would make it negative",
-                          (long long)bal, (long long)-points);
+                          "the balance is %lld; taking %lld would make it negative", (long long)bal,
+                          (long long)-points);
     rc = engine_loy_member(g, (uint32_t)shop, (size_t)root, now, &a, e);
     if (rc)
         return rc;
     int64_t id = 0;
     int dup = 0;
-    if ((rc = engine_loy_entry(g, a, kind, points, now, 0, reason ? why : "manual", NULL, key,
-                               &id, &dup, e)))
+    if ((rc = engine_loy_entry(g, a, kind, points, now, 0, reason ? why : "manual", NULL, key, &id,
+                               &dup, e)))
         return rc;
-    if (!dup && points > 0 && (rc = engine_loy_tier_check(g, a, now, 0, e)))
+    struct loy_prog *lp = engine_loy_prog(g, (uint32_t)shop); /* (spend tiers: no change) */
+    if (!dup && points > 0 && lp->p.tier_basis == PT_LOY_POINTS &&
+        (rc = engine_loy_tier_check(g, a, now, 0, e)))
         return rc;
     pt_buf_reset(&q->out);
     pt_buf_printf(&q->out, "{\"entry\":%lld,\"user_id\":", (long long)id);
     pt_buf_add_json_str(&q->out, user_id, strlen(user_id));
-    pt_buf_printf(&q->out, ",\"points\":%lld,\"balance\":%lld,\"duplicate\":%s}",
-                  (long long)points, (long long)a->balance, dup ? "true" : "false");
+    pt_buf_printf(&q->out, ",\"points\":%lld,\"balance\":%lld,\"duplicate\":%s}", (long long)points,
+                  (long long)a->balance, dup ? "true" : "false");
     q->status = dup ? 200 : 201;
     return 0;
 }
@@ -200,87 +202,45 @@ static int do_points(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, in
     char base[300];
     if (q->idem)
         snprintf(base, sizeof base, "api:%s", q->idem);
-    return points_one(g, shop, q, q->user_id, q->points, q->kind, q->reason,
-                      q->idem ? base : NULL, now, e);
+    return points_one(g, shop, q, q->user_id, q->points, q->kind, q->reason, q->idem ? base : NULL,
+                      now, e);
 }
 
-/* A batch operation's kind: absent, "adjust", or "earn" with points > 0. */
-static int kind_bad(const json_t *k, json_int_t points)
-{
-    const char *s = json_string_value(k);
-    if (k == NULL)
-        return 0;
-    if (s == NULL)
-        return 1;
-    return strcmp(s, "adjust") != 0 && !(strcmp(s, "earn") == 0 && points > 0);
-}
-
-/* {"operations":[{"user_id","points","kind","reason","idempotency_key"}...]} */
+/* {"operations":[...]} (loyalty/batch.h): parsed by the caller (q->batch,
+ * the HTTP thread) or here. */
 static int do_batch(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, int64_t now,
                     struct pt_err *e)
 {
-    json_error_t je;
-    json_t *o = json_loadb(q->json, q->len, 0, &je);
-    json_t *ops = json_object_get(o, "operations");
-    if (!json_is_array(ops)) {
-        json_decref(o);
-        return answer_err(q, 400, "invalid_json", "operations",
-                          "the body must be {\"operations\": [...]}%s%s", o ? "" : ": ",
-                          o ? "" : je.text);
-    }
-    size_t n = json_array_size(ops);
-    char field[64];
-    if (n == 0 || n > 1000) {
-        json_decref(o);
-        return answer_err(q, 400, "invalid_field", "operations",
-                          "operations must hold 1 to 1000 items");
-    }
-    for (size_t i = 0; i < n; i++) { /* all valid before anything is done */
-        json_t *op = json_array_get(ops, i);
-        json_t *u = json_object_get(op, "user_id"), *p = json_object_get(op, "points");
-        json_t *k = json_object_get(op, "idempotency_key"), *r = json_object_get(op, "reason");
-        const char *bad = !json_is_object(op)                                   ? ""
-                          : !json_is_string(u) || json_string_length(u) == 0 ||
-                                  json_string_length(u) > PT_EV_MAX_ID           ? "user_id"
-                          : !json_is_integer(p) || json_integer_value(p) == 0 ||
-                                  json_integer_value(p) > PT_LOY_MAX_POINTS ||
-                                  json_integer_value(p) < -PT_LOY_MAX_POINTS     ? "points"
-                          : k && (!json_is_string(k) || json_string_length(k) == 0 ||
-                                  json_string_length(k) > 255)                  ? "idempotency_key"
-                          : r && (!json_is_string(r) || json_string_length(r) == 0 ||
-                                  json_string_length(r) > 200)                  ? "reason"
-                          : kind_bad(json_object_get(op, "kind"),
-                                     json_integer_value(p))                     ? "kind"
-                                                                                 : NULL;
-        if (bad) {
-            snprintf(field, sizeof field, "operations[%zu]%s%s", i, *bad ? "." : "", bad);
-            json_decref(o);
-            return answer_err(q, 400, "invalid_field", field,
-                              "each operation needs user_id (a string), points (a non-zero "
-                              "integer), and optionally kind (\"earn\" with points > 0, or "
-                              "\"adjust\", the default), reason and idempotency_key (strings)");
-        }
+    struct pt_loy_batch own;
+    const struct pt_loy_batch *b = q->batch;
+    if (b == NULL) {
+        char field[64], msg[256];
+        int rc = pt_loy_batch_parse(q->json, q->len, &own, field, msg);
+        if (rc == PT_ENOMEM)
+            return pt_err_set(e, rc, "out of memory");
+        if (rc)
+            return answer_err(q, 400,
+                              strncmp(msg, "the body", 8) == 0 ? "invalid_json" : "invalid_field",
+                              field, "%s", msg);
+        b = &own;
     }
     struct pt_buf res;
     pt_buf_init(&res);
     pt_buf_adds(&res, "{\"results\":[");
     int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        json_t *op = json_array_get(ops, i);
-        const char *k = json_string_value(json_object_get(op, "idempotency_key"));
-        int64_t pts = json_integer_value(json_object_get(op, "points"));
+    for (size_t i = 0; i < b->n && rc == 0; i++) {
+        const struct pt_loy_point_op *op = &b->ops[i];
         char base[300];
-        if (k)
-            snprintf(base, sizeof base, "op:%s", k);
-        const char *ks = json_string_value(json_object_get(op, "kind"));
-        rc = points_one(g, shop, q, json_string_value(json_object_get(op, "user_id")), pts,
-                        ks && strcmp(ks, "earn") == 0 ? PT_LOY_EARN : PT_LOY_ADJUST,
-                        json_string_value(json_object_get(op, "reason")), k ? base : NULL, now, e);
+        if (op->key)
+            snprintf(base, sizeof base, "op:%s", op->key);
+        rc = points_one(g, shop, q, op->user_id, op->points, op->earn ? PT_LOY_EARN : PT_LOY_ADJUST,
+                        op->reason, op->key ? base : NULL, now, e);
         pt_buf_printf(&res, "%s{\"status\":%d,\"result\":", i ? "," : "", q->status);
         pt_buf_add(&res, q->out.data, q->out.len);
         pt_buf_addc(&res, '}');
     }
-    json_decref(o);
+    if (b == &own)
+        pt_loy_batch_release(&own);
     if (rc == 0) {
         pt_buf_reset(&q->out);
         pt_buf_add(&q->out, res.data, res.len);
@@ -490,8 +450,8 @@ static int do_redeem(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, in
     }
     if (a == NULL || a->balance < r->cost)
         return answer_err(q, 409, "insufficient_points", NULL,
-                          "the reward costs %lld points; the balance is %lld",
-                          (long long)r->cost, (long long)(a ? a->balance : 0));
+                          "the reward costs %lld points; the balance is %lld", (long long)r->cost,
+                          (long long)(a ? a->balance : 0));
     int rc;
     if (r->per_member > 0) {
         int64_t n;
@@ -521,7 +481,7 @@ static int do_redeem(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, in
         return rc;
     if (w->r.stock > 0) {
         w->r.stock--;
-        if ((rc = save_reward(g, w, e)))
+        if ((rc = pt_store_loy_reward_stock(g->w, w->id, w->r.stock, e)))
             return rc;
     }
     pt_buf_reset(&q->out);
@@ -590,8 +550,8 @@ static int do_pool(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, int6
     }
     const char *name = json_string_value(json_object_get(o, "name"));
     int64_t id;
-    int rc = pt_store_voucher_pool(g->w, shop, name ? name : "", q->json, (int64_t)q->n, now, &id,
-                                   e);
+    int rc =
+        pt_store_voucher_pool(g->w, shop, name ? name : "", q->json, (int64_t)q->n, now, &id, e);
     struct pt_voucher_row row;
     memset(&row, 0, sizeof row);
     row.shop = shop;
@@ -602,14 +562,15 @@ static int do_pool(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, int6
     row.expires = v.expires ? v.expires : v.valid_days ? now + v.valid_days * DAY : 0;
     row.pool = id;
     row.created = now;
-    size_t redrawn = 0;
-    for (size_t i = 0; rc == 0 && i < q->n; i++) {
-        memcpy(row.code, q->codes + i * (PT_CODE_LEN + 1), PT_CODE_LEN + 1);
+    size_t redrawn = 0, done = 0;
+    if (rc == 0)
+        rc = pt_store_voucher_insert_many(g->w, &row, q->codes, q->n, PT_CODE_LEN + 1, &done, e);
+    while (rc == 0 && done < q->n) { /* codes another pool holds: draw others */
         int dup;
-        while ((rc = pt_store_voucher_insert(g->w, &row, &dup, e)) == 0 && dup) {
-            pt_code_new(row.code); /* taken by another pool: draw again */
-            redrawn++;
-        }
+        pt_code_new(row.code);
+        redrawn++;
+        if ((rc = pt_store_voucher_insert(g->w, &row, &dup, e)) == 0 && !dup)
+            done++;
     }
     if (rc == 0) {
         pt_buf_reset(&q->out);
@@ -664,8 +625,8 @@ static int do_import(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, in
         else
             row = pt_state_root(&g->st, (size_t)f);
         struct loy_acct *a;
-        if (rc || (rc = engine_loy_member(g, (uint32_t)shop, row, r->joined ? r->joined : now, &a,
-                                          e)))
+        if (rc ||
+            (rc = engine_loy_member(g, (uint32_t)shop, row, r->joined ? r->joined : now, &a, e)))
             return rc;
         char key[PT_EV_MAX_ID + 16];
         snprintf(key, sizeof key, "import:%s", r->user_id);
@@ -724,16 +685,36 @@ int engine_loy_job(struct pt_engine *g, struct pt_job *j, int64_t now, struct pt
         pt_buf_reset(&q->out);
     }
     switch (q->op) {
-    case PT_LOYOP_PROGRAM: rc = do_program(g, j->shop, q, now, e); break;
-    case PT_LOYOP_POINTS: rc = do_points(g, j->shop, q, now, e); break;
-    case PT_LOYOP_BATCH: rc = do_batch(g, j->shop, q, now, e); break;
-    case PT_LOYOP_ENROL: rc = do_enrol(g, j->shop, q, now, e); break;
-    case PT_LOYOP_REDEEM: rc = do_redeem(g, j->shop, q, now, e); break;
-    case PT_LOYOP_REWARD: rc = do_reward(g, j->shop, q, now, e); break;
-    case PT_LOYOP_VOUCHER_USE: rc = do_voucher_use(g, j->shop, q, now, e); break;
-    case PT_LOYOP_POOL: rc = do_pool(g, j->shop, q, now, e); break;
-    case PT_LOYOP_IMPORT: rc = do_import(g, j->shop, q, now, e); break;
-    default: rc = answer_err(q, 400, "invalid", NULL, "unknown operation"); break;
+    case PT_LOYOP_PROGRAM:
+        rc = do_program(g, j->shop, q, now, e);
+        break;
+    case PT_LOYOP_POINTS:
+        rc = do_points(g, j->shop, q, now, e);
+        break;
+    case PT_LOYOP_BATCH:
+        rc = do_batch(g, j->shop, q, now, e);
+        break;
+    case PT_LOYOP_ENROL:
+        rc = do_enrol(g, j->shop, q, now, e);
+        break;
+    case PT_LOYOP_REDEEM:
+        rc = do_redeem(g, j->shop, q, now, e);
+        break;
+    case PT_LOYOP_REWARD:
+        rc = do_reward(g, j->shop, q, now, e);
+        break;
+    case PT_LOYOP_VOUCHER_USE:
+        rc = do_voucher_use(g, j->shop, q, now, e);
+        break;
+    case PT_LOYOP_POOL:
+        rc = do_pool(g, j->shop, q, now, e);
+        break;
+    case PT_LOYOP_IMPORT:
+        rc = do_import(g, j->shop, q, now, e);
+        break;
+    default:
+        rc = answer_err(q, 400, "invalid", NULL, "unknown operation");
+        break;
     }
     if (rc == 0 && q->idem && q->status < 500)
         rc = pt_store_idem_put(g->w, j->shop, q->idem, q->hash, q->status,

@@ -11,6 +11,7 @@
 #include "engine/engine.h"
 #include "http/http.h"
 #include "ingest/events.h"
+#include "loyalty/batch.h"
 #include "util/buf.h"
 
 #define NBUCKETS 12
@@ -85,6 +86,7 @@ struct req {
     /* loyalty (routes_loyalty.c) */
     struct pt_loy_req loy;
     char *loy_codes;                 /* a code pool's fresh codes */
+    struct pt_loy_batch loy_batch;   /* POST /v1/loyalty/points, parsed */
     struct pt_loy_import *loy_import; /* a members CSV */
     int replayed;                    /* answer recorded for its Idempotency-Key */
 };

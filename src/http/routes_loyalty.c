@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "http/http_int.h"
+#include "loyalty/batch.h"
 #include "loyalty/code.h"
 #include "loyalty/program.h"
 #include "loyalty/reward.h"
@@ -224,8 +225,8 @@ static int query_num(struct req *r, const char *key, long def, long lo, long hi,
     errno = 0;
     *v = s ? strtol(s, &end, 10) : def;
     if (s && (errno || end == s || *end || *v < lo || *v > hi)) {
-        reply_error(r, 400, "invalid_query", key, "%s must be a whole number from %ld to %ld",
-                    key, lo, hi);
+        reply_error(r, 400, "invalid_query", key, "%s must be a whole number from %ld to %ld", key,
+                    lo, hi);
         return -1;
     }
     return 0;
@@ -289,6 +290,7 @@ void route_loyalty_release(struct req *r)
 {
     pt_buf_release(&r->loy.out);
     pt_free(r->loy_codes);
+    pt_loy_batch_release(&r->loy_batch);
     if (r->loy_import) {
         pt_loy_import_release(r->loy_import);
         pt_free(r->loy_import);
@@ -307,24 +309,24 @@ static void member_points(struct req *r)
         reply_error(r, 400, "invalid_json", NULL, "the body must be a JSON object%s%s",
                     o ? "" : ": ", o ? "" : je.text);
     else if (!json_is_integer(p) || json_integer_value(p) == 0 ||
-             json_integer_value(p) > PT_LOY_MAX_POINTS || json_integer_value(p) < -PT_LOY_MAX_POINTS)
+             json_integer_value(p) > PT_LOY_MAX_POINTS ||
+             json_integer_value(p) < -PT_LOY_MAX_POINTS)
         reply_error(r, 400, "invalid_field", "points",
                     "points must be a non-zero integer within +-%lld", PT_LOY_MAX_POINTS);
     else if (ks == NULL || (strcmp(ks, "earn") != 0 && strcmp(ks, "adjust") != 0))
         reply_error(r, 400, "invalid_field", "kind", "kind must be \"earn\" or \"adjust\"");
     else if (strcmp(ks, "earn") == 0 && json_integer_value(p) < 0)
         reply_error(r, 400, "invalid_field", "points", "earned points must be positive");
-    else if (re && (!json_is_string(re) || json_string_length(re) == 0 ||
-                    json_string_length(re) > 200))
+    else if (re &&
+             (!json_is_string(re) || json_string_length(re) == 0 || json_string_length(re) > 200))
         reply_error(r, 400, "invalid_field", "reason", "reason must be a string of 1 to 200 bytes");
     else {
         r->loy.user_id = r->id;
         r->loy.points = json_integer_value(p);
         r->loy.kind = strcmp(ks, "earn") == 0 ? PT_LOY_EARN : PT_LOY_ADJUST;
         /* the reason outlives the JSON: keep it in r->id's tail? copy into the arena */
-        r->loy.reason = re ? pt_evbatch_strdup(&r->batch, json_string_value(re),
-                                               json_string_length(re))
-                           : NULL;
+        r->loy.reason =
+            re ? pt_evbatch_strdup(&r->batch, json_string_value(re), json_string_length(re)) : NULL;
         json_decref(o);
         loy_submit(r, PT_LOYOP_POINTS);
         return;
@@ -389,8 +391,8 @@ static void history(struct req *r)
     pt_buf_reset(&r->out);
     pt_buf_adds(&r->out, "{\"entries\":[");
     size_t start = r->out.len;
-    int rc = rd ? pt_store_loy_history(rd, row, before, (int)limit, add_entry, &r->out, &e)
-                : PT_EIO;
+    int rc =
+        rd ? pt_store_loy_history(rd, row, before, (int)limit, add_entry, &r->out, &e) : PT_EIO;
     if (rc) {
         reply_error(r, 500, "store_failed", NULL, "%s", rd ? e.msg : "no reader");
         return;
@@ -485,15 +487,16 @@ static void voucher_get(struct req *r)
         return;
     }
     int64_t now = pt_engine_clock(r->h->g);
-    const char *state = v.expires && now >= v.expires                ? "expired"
+    const char *state = v.expires && now >= v.expires            ? "expired"
                         : v.max_uses > 0 && v.uses >= v.max_uses ? "used_up"
-                                                                   : "valid";
+                                                                 : "valid";
     char code[PT_CODE_PRINT_MAX];
     pt_code_print(v.code, NULL, code);
     struct pt_buf *b = &r->out;
     pt_buf_reset(b);
-    pt_buf_printf(b, "{\"code\":\"%s\",\"valid\":%s,\"state\":\"%s\",\"type\":\"%s\",\"value\":%lld,"
-                     "\"currency\":",
+    pt_buf_printf(b,
+                  "{\"code\":\"%s\",\"valid\":%s,\"state\":\"%s\",\"type\":\"%s\",\"value\":%lld,"
+                  "\"currency\":",
                   code, state[0] == 'v' ? "true" : "false", state, pt_voucher_kind_name(v.kind),
                   (long long)v.value);
     json_str(b, v.currency[0] ? v.currency : NULL);
@@ -516,8 +519,8 @@ static void voucher_redeem(struct req *r)
     }
     if (voucher_code(r, canon))
         return;
-    json_t *o = json_loadb(r->body.data ? r->body.data : "{}", r->body.len ? r->body.len : 2, 0,
-                           NULL);
+    json_t *o =
+        json_loadb(r->body.data ? r->body.data : "{}", r->body.len ? r->body.len : 2, 0, NULL);
     json_t *oid = json_object_get(o, "order_id");
     if (!json_is_object(o) || (oid && (!json_is_string(oid) || json_string_length(oid) == 0 ||
                                        json_string_length(oid) > PT_EV_MAX_ID))) {
@@ -526,8 +529,8 @@ static void voucher_redeem(struct req *r)
                     "the body must be {\"order_id\": the order the voucher pays for}");
         return;
     }
-    if (oid == NULL && MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Idempotency-Key") ==
-                           NULL) {
+    if (oid == NULL &&
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Idempotency-Key") == NULL) {
         json_decref(o);
         reply_error(r, 400, "missing_field", "order_id",
                     "give order_id or an Idempotency-Key header, so a retry is not a second use");
@@ -545,6 +548,11 @@ static void voucher_redeem(struct req *r)
     loy_submit(r, PT_LOYOP_VOUCHER_USE);
 }
 
+static int cmp_code(const void *a, const void *b)
+{
+    return memcmp(a, b, PT_CODE_LEN);
+}
+
 static void pools(struct req *r)
 {
     if (r->id[0]) { /* GET /v1/voucher-pools/{id}/codes.csv */
@@ -556,7 +564,8 @@ static void pools(struct req *r)
         snprintf(e.msg, sizeof e.msg, "no reader connection");
         size_t head = r->out.len;
         int rc = id && rd ? pt_store_voucher_pool_codes(rd, r->shop, id, http_pool_row, &r->out, &e)
-                          : rd ? 0 : PT_EIO;
+                 : rd     ? 0
+                          : PT_EIO;
         if (rc) {
             reply_error(r, 500, "store_failed", NULL, "%s", e.msg);
         } else if (r->out.len == head) {
@@ -576,10 +585,10 @@ static void pools(struct req *r)
     if (json_object_get(o, "prefix")) {
         reply_error(r, 400, "invalid_field", "prefix",
                     "prefixed codes are not supported yet (docs/loyalty.md)");
-    } else if (!json_is_integer(n) || json_integer_value(n) < 1 || json_integer_value(n) > MAX_POOL) {
+    } else if (!json_is_integer(n) || json_integer_value(n) < 1 ||
+               json_integer_value(n) > MAX_POOL) {
         reply_error(r, 400, "invalid_field", "count", "count must be 1 to %d codes", MAX_POOL);
-    } else if (!json_is_string(nm) || json_string_length(nm) == 0 ||
-               json_string_length(nm) > 200) {
+    } else if (!json_is_string(nm) || json_string_length(nm) == 0 || json_string_length(nm) > 200) {
         reply_error(r, 400, "invalid_field", "name", "name must be a string of 1 to 200 bytes");
     } else if (pt_voucher_spec_parse(o, "", 1, &spec, field, &pe)) {
         reply_error(r, 400, "invalid_pool", field, "%s", pe.msg);
@@ -588,6 +597,8 @@ static void pools(struct req *r)
         if (pt_code_batch(cnt, NULL, NULL, &r->loy_codes)) {
             reply_error(r, 500, "internal", NULL, "out of memory");
         } else {
+            /* in code order: the store's B-tree then fills from left to right */
+            qsort(r->loy_codes, cnt, PT_CODE_LEN + 1, cmp_code);
             r->loy.codes = r->loy_codes;
             r->loy.n = cnt;
             r->loy.json = r->body.data;
@@ -612,8 +623,11 @@ static void import_members(struct req *r)
     if (rc) {
         char field[32];
         snprintf(field, sizeof field, "line %llu", (unsigned long long)e.line);
-        reply_error(r, rc == PT_ENOMEM ? 500 : rc == PT_ETOOBIG ? 413 : 400, "invalid_import",
-                    field, "%s", e.msg);
+        reply_error(r,
+                    rc == PT_ENOMEM    ? 500
+                    : rc == PT_ETOOBIG ? 413
+                                       : 400,
+                    "invalid_import", field, "%s", e.msg);
         return;
     }
     r->loy.rows = r->loy_import->rows;
@@ -666,18 +680,34 @@ void route_loyalty(struct req *r)
             loy_submit(r, PT_LOYOP_ENROL);
         }
         break;
-    case R_LOY_HISTORY: history(r); break;
-    case R_LOY_QR: qr(r); break;
+    case R_LOY_HISTORY:
+        history(r);
+        break;
+    case R_LOY_QR:
+        qr(r);
+        break;
     case R_LOY_POINTS:
         if (r->id[0]) {
             member_points(r);
-        } else {
-            r->loy.json = r->body.data ? r->body.data : "";
-            r->loy.len = r->body.len;
-            loy_submit(r, PT_LOYOP_BATCH);
+        } else { /* parsed here, on the HTTP thread, not on the writer's */
+            char field[64], msg[256];
+            int rc = pt_loy_batch_parse(r->body.data ? r->body.data : "", r->body.len,
+                                        &r->loy_batch, field, msg);
+            if (rc)
+                reply_error(r, rc == PT_ENOMEM ? 500 : 400,
+                            rc == PT_ENOMEM                    ? "internal"
+                            : strncmp(msg, "the body", 8) == 0 ? "invalid_json"
+                                                               : "invalid_field",
+                            field, "%s", rc == PT_ENOMEM ? "out of memory" : msg);
+            else {
+                r->loy.batch = &r->loy_batch;
+                loy_submit(r, PT_LOYOP_BATCH);
+            }
         }
         break;
-    case R_LOY_REDEEM: redeem(r); break;
+    case R_LOY_REDEEM:
+        redeem(r);
+        break;
     case R_LOY_REWARDS: {
         int64_t id = r->id[0] ? num_id(r->id) : 0;
         if (r->id[0] && id == 0) {
@@ -696,11 +726,21 @@ void route_loyalty(struct req *r)
         }
         break;
     }
-    case R_LOY_IMPORT: import_members(r); break;
-    case R_VOUCHER: voucher_get(r); break;
-    case R_VOUCHER_REDEEM: voucher_redeem(r); break;
-    case R_VOUCHER_POOLS: pools(r); break;
-    default: reply_error(r, 404, "not_found", NULL, "no such route"); break;
+    case R_LOY_IMPORT:
+        import_members(r);
+        break;
+    case R_VOUCHER:
+        voucher_get(r);
+        break;
+    case R_VOUCHER_REDEEM:
+        voucher_redeem(r);
+        break;
+    case R_VOUCHER_POOLS:
+        pools(r);
+        break;
+    default:
+        reply_error(r, 404, "not_found", NULL, "no such route");
+        break;
     }
     pt_buf_release(&b);
 }

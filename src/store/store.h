@@ -276,7 +276,7 @@ int pt_store_loy_order_count(struct pt_store *s, const int64_t *ids, size_t n, i
  * and count. */
 int pt_store_loy_day(struct pt_store *s, int64_t customer, int64_t day, const char *reason,
                      int64_t *points, int64_t *n, struct pt_err *e);
-/* Every member whose own traits have a string "birthday": (row, the text). */
+/* Every customer row whose traits have a string "birthday": (row, the text). */
 int pt_store_loy_birthdays(struct pt_store *s,
                            int (*cb)(void *ctx, int64_t customer, const char *birthday),
                            void *ctx, struct pt_err *e);
@@ -343,6 +343,8 @@ struct pt_loy_reward_row {
 /* Insert (r->id = 0; *id receives it) or update (name, json, stock, active, updated). */
 int pt_store_loy_reward_put(struct pt_store *s, const struct pt_loy_reward_row *r, int64_t *id,
                             struct pt_err *e);
+/* Only the stock of reward id (a redemption). */
+int pt_store_loy_reward_stock(struct pt_store *s, int64_t id, int64_t stock, struct pt_err *e);
 int pt_store_loy_rewards(struct pt_store *s,
                          int (*cb)(void *ctx, const struct pt_loy_reward_row *r), void *ctx,
                          struct pt_err *e);
@@ -383,6 +385,12 @@ int pt_store_voucher_use_find(struct pt_store *s, int64_t shop, const char *idem
 /* Record which redemption issued voucher code. */
 int pt_store_voucher_redemption(struct pt_store *s, const char *code, int64_t redemption,
                                 struct pt_err *e);
+/* Insert n vouchers like v with the codes at codes + i * stride (NUL-
+ * terminated), many per statement; *inserted: how many were new (a code
+ * taken already is left out). */
+int pt_store_voucher_insert_many(struct pt_store *s, const struct pt_voucher_row *v,
+                                  const char *codes, size_t n, size_t stride, size_t *inserted,
+                                  struct pt_err *e);
 /* Code pools (bulk campaigns). */
 int pt_store_voucher_pool(struct pt_store *s, int64_t shop, const char *name, const char *json,
                           int64_t n, int64_t created, int64_t *id, struct pt_err *e);

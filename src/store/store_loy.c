@@ -52,6 +52,8 @@ enum loy_stmt {
     Q_ENTRY_BY_IDEM,
     Q_USE_FIND,
     Q_DAY,
+    Q_VOUCHER_MANY,
+    Q_REWARD_STOCK,
     Q_BDAYS,
     Q_VOUCHER_REDEMPTION,
     Q_END
@@ -131,13 +133,25 @@ static const char *const loy_sql[Q_END] = {
     [Q_DAY] = "SELECT coalesce(sum(points),0),count(*) FROM loy_entries"
               " WHERE customer=?1 AND kind=1 AND t>=?2 AND t<?2+86400 AND (CASE WHEN ?3 IS NULL"
               " THEN reason='purchase' OR reason LIKE 'event:%' ELSE reason=?3 END)",
-    [Q_BDAYS] = "SELECT m.customer,json_extract(c.traits,'$.birthday') FROM loy_members m"
-                " JOIN customers c ON c.id=m.customer WHERE c.traits IS NOT NULL AND"
-                " json_type(c.traits,'$.birthday')='text'",
+    [Q_BDAYS] = "SELECT id,json_extract(traits,'$.birthday') FROM customers"
+                " WHERE traits IS NOT NULL AND json_type(traits,'$.birthday')='text'",
+    [Q_REWARD_STOCK] = "UPDATE loy_rewards SET stock=? WHERE id=?",
     [Q_USE_FIND] = "SELECT 1 FROM voucher_uses WHERE shop=? AND idem=?",
     [Q_VOUCHER_REDEMPTION] = "UPDATE vouchers SET redemption=? WHERE code=?",
     [Q_ENTRY_BY_IDEM] = "SELECT id FROM loy_entries WHERE shop=? AND idem=?",
 };
+
+/* 64 vouchers of one pool in one statement: codes ?1..?64, the rest shared */
+#define MANY 64
+#define R(n) "(?" #n ",?65,?66,?67,?68,?69,0,?70,0,?71,0,?72)"
+static const char
+    many_sql
+        [] =
+            "INSERT INTO "
+            "vouchers(code,shop,kind,value,currency,max_uses,uses,expires,customer,pool,"
+            "redemption,created) VALUES" R(1) "," R(2) "," R(3) "," R(4) "," R(5) "," R(6) "," R(7) "," R(
+                8) "," R(9) "," R(10) "," R(11) "," R(12) "," R(13) "," R(14) "," R(15) "," R(16) "," R(17) "," R(18) "," R(19) "," R(20) "," R(21) "," R(22) "," R(23) "," R(24) "," R(25) "," R(26) "," R(27) "," R(28) "," R(29) "," R(30) "," R(31) "," R(32) "," R(33) "," R(34) "," R(35) "," R(36) "," R(37) "," R(38) "," R(39) "," R(40) "," R(41) "," R(42) "," R(43) "," R(44) "," R(45) "," R(46) "," R(47) "," R(48) "," R(49) "," R(50) "," R(51) "," R(52) "," R(53) "," R(54) "," R(55) "," R(56) "," R(57) "," R(58) "," R(59) "," R(60) "," R(61) "," R(62) "," R(63) "," R(64) " ON CONFLICT(code) DO NOTHING";
+#undef R
 
 /* The statement of slot i with its parameters bound from fmt: 'i' int64_t,
  * 't' const char * (NULL binds NULL), 'b' a 16-byte blob. NULL on failure. */
@@ -159,7 +173,6 @@ static sqlite3_stmt *stmt(struct pt_store *s, enum loy_stmt i, const char *fmt, 
     va_end(ap);
     return q;
 }
-
 
 /* Step a one-row query: 0 with the row ready, PT_ENOTFOUND (no row), PT_EIO. */
 static int one_row(struct pt_store *s, sqlite3_stmt *q, struct pt_err *e, const char *what)
@@ -199,9 +212,9 @@ static int sum1(struct pt_store *s, sqlite3_stmt *q, int64_t *out, struct pt_err
 int pt_store_loy_entry(struct pt_store *s, const struct pt_loy_entry *en, int64_t *id, int *dup,
                        struct pt_err *e)
 {
-    sqlite3_stmt *q = stmt(s, Q_ENTRY, "iiiiiiitttt", en->shop, en->customer, (int64_t)en->kind,
-                           en->points, en->t, en->expires, en->amount, en->reason, en->ref,
-                           en->idem);
+    sqlite3_stmt *q =
+        stmt(s, Q_ENTRY, "iiiiiiitttt", en->shop, en->customer, (int64_t)en->kind, en->points,
+             en->t, en->expires, en->amount, en->reason, en->ref, en->idem);
     int rc = run(s, q, dup, e, "ledger entry");
     if (rc == 0 && id)
         *id = *dup ? 0 : sqlite3_last_insert_rowid(db_of(s));
@@ -253,8 +266,8 @@ int pt_store_loy_history(struct pt_store *s, int64_t customer, int64_t before, i
                          int (*cb)(void *ctx, const struct pt_loy_entry *en), void *ctx,
                          struct pt_err *e)
 {
-    sqlite3_stmt *q = stmt(s, Q_HISTORY, "iii", customer, before > 0 ? before : INT64_MAX,
-                           (int64_t)limit);
+    sqlite3_stmt *q =
+        stmt(s, Q_HISTORY, "iii", customer, before > 0 ? before : INT64_MAX, (int64_t)limit);
     return each_entry(s, q, cb, ctx, e, "ledger history");
 }
 
@@ -353,8 +366,7 @@ int pt_store_loy_programs(struct pt_store *s,
     return pt_store_done(s, q, r ? SQLITE_DONE : rc, r, e, "load programmes");
 }
 
-int pt_store_loy_member_put(struct pt_store *s, const struct pt_loy_member_row *m,
-                            struct pt_err *e)
+int pt_store_loy_member_put(struct pt_store *s, const struct pt_loy_member_row *m, struct pt_err *e)
 {
     sqlite3_stmt *q = stmt(s, Q_MEMBER_PUT, "iiiiiti", m->customer, m->shop, (int64_t)m->tier,
                            m->tier_until, m->joined, m->code, m->referred_by);
@@ -388,8 +400,8 @@ int pt_store_loy_member_by_code(struct pt_store *s, int64_t shop, const char *co
     return sum1(s, stmt(s, Q_MEMBER_CODE, "it", shop, code), customer, e, "referral code");
 }
 
-int pt_store_loy_tier_log(struct pt_store *s, int64_t shop, int64_t customer, int64_t t,
-                          int from, int to, struct pt_err *e)
+int pt_store_loy_tier_log(struct pt_store *s, int64_t shop, int64_t customer, int64_t t, int from,
+                          int to, struct pt_err *e)
 {
     sqlite3_stmt *q = stmt(s, Q_TIER_LOG, "iiiii", shop, customer, t, (int64_t)from, (int64_t)to);
     return run(s, q, NULL, e, "tier change");
@@ -424,8 +436,8 @@ int pt_store_loy_referrals(struct pt_store *s, int pending_only,
     return pt_store_done(s, q, r ? SQLITE_DONE : rc, r, e, "load referrals");
 }
 
-int pt_store_order_amounts(struct pt_store *s, int64_t shop, const char *order_id,
-                           int64_t *amount, int64_t *refunded, struct pt_err *e)
+int pt_store_order_amounts(struct pt_store *s, int64_t shop, const char *order_id, int64_t *amount,
+                           int64_t *refunded, struct pt_err *e)
 {
     sqlite3_stmt *q = stmt(s, Q_ORDER_AMOUNTS, "it", shop, order_id);
     int rc = one_row(s, q, e, "order amounts");
@@ -451,14 +463,19 @@ int pt_store_loy_reward_put(struct pt_store *s, const struct pt_loy_reward_row *
         return rc;
     }
     int dup;
-    sqlite3_stmt *q = stmt(s, Q_REWARD_UPD, "tiiii", r->json, r->stock, (int64_t)r->active,
-                           r->updated, r->id);
+    sqlite3_stmt *q =
+        stmt(s, Q_REWARD_UPD, "tiiii", r->json, r->stock, (int64_t)r->active, r->updated, r->id);
     int rc = run(s, q, &dup, e, "update reward");
     if (rc == 0 && dup)
         return pt_err_set(e, PT_ENOTFOUND, "store: no reward %lld", (long long)r->id);
     if (rc == 0 && id)
         *id = r->id;
     return rc;
+}
+
+int pt_store_loy_reward_stock(struct pt_store *s, int64_t id, int64_t stock, struct pt_err *e)
+{
+    return run(s, stmt(s, Q_REWARD_STOCK, "ii", stock, id), NULL, e, "reward stock");
 }
 
 int pt_store_loy_rewards(struct pt_store *s,
@@ -486,8 +503,7 @@ int pt_store_loy_redemption(struct pt_store *s, int64_t shop, int64_t reward, in
                             int64_t entry, const char *voucher, int64_t t, int64_t *id,
                             struct pt_err *e)
 {
-    sqlite3_stmt *q =
-        stmt(s, Q_REDEMPTION, "iiiiti", shop, reward, customer, entry, voucher, t);
+    sqlite3_stmt *q = stmt(s, Q_REDEMPTION, "iiiiti", shop, reward, customer, entry, voucher, t);
     int rc = run(s, q, NULL, e, "redemption");
     if (rc == 0 && id)
         *id = sqlite3_last_insert_rowid(db_of(s));
@@ -551,6 +567,42 @@ int pt_store_voucher_use(struct pt_store *s, int64_t shop, const char *code, con
     return run(s, stmt(s, Q_VOUCHER_BUMP, "ti", code, shop), NULL, e, "voucher use");
 }
 
+int pt_store_voucher_insert_many(struct pt_store *s, const struct pt_voucher_row *v,
+                                 const char *codes, size_t n, size_t stride, size_t *inserted,
+                                 struct pt_err *e)
+{
+    *inserted = 0;
+    size_t i = 0;
+    for (; i + MANY <= n; i += MANY) {
+        sqlite3_stmt *q = pt_store_slot(s, Q_VOUCHER_MANY, many_sql);
+        if (q == NULL)
+            return pt_store_fail(s, e, "insert vouchers");
+        for (int k = 0; k < MANY; k++)
+            sqlite3_bind_text(q, k + 1, codes + (i + (size_t)k) * stride, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 65, v->shop);
+        sqlite3_bind_int(q, 66, v->kind);
+        sqlite3_bind_int64(q, 67, v->value);
+        pt_store_bind_text(q, 68, v->currency[0] ? v->currency : NULL);
+        sqlite3_bind_int64(q, 69, v->max_uses);
+        sqlite3_bind_int64(q, 70, v->expires);
+        sqlite3_bind_int64(q, 71, v->pool);
+        sqlite3_bind_int64(q, 72, v->created);
+        int rc = pt_store_run(s, q, e, "insert vouchers");
+        if (rc)
+            return rc;
+        *inserted += (size_t)sqlite3_changes(db_of(s));
+    }
+    for (; i < n; i++) { /* the rest one by one */
+        struct pt_voucher_row one = *v;
+        snprintf(one.code, sizeof one.code, "%s", codes + i * stride);
+        int dup, rc = pt_store_voucher_insert(s, &one, &dup, e);
+        if (rc)
+            return rc;
+        *inserted += !dup;
+    }
+    return 0;
+}
+
 int pt_store_voucher_pool(struct pt_store *s, int64_t shop, const char *name, const char *json,
                           int64_t n, int64_t created, int64_t *id, struct pt_err *e)
 {
@@ -590,8 +642,8 @@ int pt_store_loy_day(struct pt_store *s, int64_t customer, int64_t day, const ch
 }
 
 int pt_store_loy_birthdays(struct pt_store *s,
-                           int (*cb)(void *ctx, int64_t customer, const char *birthday),
-                           void *ctx, struct pt_err *e)
+                           int (*cb)(void *ctx, int64_t customer, const char *birthday), void *ctx,
+                           struct pt_err *e)
 {
     sqlite3_stmt *q = stmt(s, Q_BDAYS, "");
     if (q == NULL)
@@ -602,8 +654,7 @@ int pt_store_loy_birthdays(struct pt_store *s,
     return pt_store_done(s, q, r ? SQLITE_DONE : rc, r, e, "birthdays");
 }
 
-int pt_store_voucher_use_find(struct pt_store *s, int64_t shop, const char *idem,
-                              struct pt_err *e)
+int pt_store_voucher_use_find(struct pt_store *s, int64_t shop, const char *idem, struct pt_err *e)
 {
     int64_t one;
     int rc = sum1(s, stmt(s, Q_USE_FIND, "it", shop, idem), &one, e, "voucher use");
