@@ -241,8 +241,13 @@ static int int_value(struct ctx *c, const json_t *v, int64_t lo, int64_t hi, int
         *out = x;
         return 0;
     }
-    if (json_is_real(v))
-        return fail(c, "must be %s, not %g", range, json_real_value(v));
+    if (json_is_real(v)) { /* (1.0 is shown as such, not as 1) */
+        char num[40];
+        snprintf(num, sizeof num, "%.15g", json_real_value(v));
+        if (strpbrk(num, ".eEni") == NULL)
+            snprintf(num + strlen(num), sizeof num - strlen(num), ".0");
+        return fail(c, "must be %s, not %s", range, num);
+    }
     return fail(c, "must be %s, not %s", range, type_name(v));
 }
 
