@@ -84,6 +84,7 @@ bench: deps all
 	@bench/serve/run.sh $(BUILD)/patron
 	@bench/clv/run.sh $(BUILD)/patron
 	@bench/segment/run.sh $(BUILD)/patron
+	@bench/loyalty/run.sh $(BUILD)/patron
 
 fuzz:
 	@mkdir -p $(BUILD)/fuzz

@@ -90,13 +90,11 @@ gen_csv() {
 
 pgdir=
 work=
-spid=
+# new_shop, start, stop, stop_at_exit (Part B; its metric is redefined there)
+# shellcheck source=bench/common/server.sh
+. "$root/bench/common/server.sh"
 cleanup() {
-    if [[ -n $spid ]] && kill -0 "$spid" 2>/dev/null; then
-        kill -TERM "$spid" 2>/dev/null || true
-        for _ in $(seq 100); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$spid" 2>/dev/null || true
-    fi
+    stop_at_exit
     if [[ -n $pgdir ]]; then
         "$root/bench/rfm/pg_cluster.sh" stop "$pgdir" >/dev/null 2>&1 || true
         rm -rf "$pgdir"
@@ -174,34 +172,13 @@ if [[ $do_live != 0 ]]; then
     mkdir -p "$(dirname "$loadgen")"
     ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Wshadow -Wconversion \
         -Wsign-conversion -Wstrict-prototypes -Wmissing-prototypes \
-        -o "$loadgen" "$root/bench/serve/loadgen.c" -lpthread
+        -I"$root/bench/common" -o "$loadgen" "$root/bench/serve/loadgen.c" \
+        "$root/bench/common/httpc.c" -lpthread
     lcsv=$(gen_csv "$live_customers" "$live_orders")
     work=$(mktemp -d "${TMPDIR:-/tmp}/patron-seg-live.XXXXXX")
     data=$work/data
-    key=$("$patron" shop create "Segments bench" --data "$data" --format json |
-        sed -n 's/.*"api_key": *"\([^"]*\)".*/\1/p')
-    [[ -n $key ]] || { log "shop create printed no api_key"; exit 1; }
-    starts=0
-    start() {
-        local t0=$EPOCHREALTIME errlog
-        starts=$((starts + 1))
-        errlog=$work/serve.$starts.log
-        "$patron" serve --data "$data" --listen 127.0.0.1:0 --log off 2>"$errlog" &
-        spid=$!
-        port=
-        while [[ -z $port ]]; do
-            kill -0 "$spid" 2>/dev/null || { log "server exited:"; tail -5 "$errlog" >&2; exit 1; }
-            port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$errlog")
-            [[ -n $port ]] || sleep 0.01
-        done
-        "$loadgen" --mode get --port "$port" --path /healthz --wait 600 >/dev/null
-        ready_s=$(calc "\"%.2f\", $EPOCHREALTIME - $t0")
-    }
-    stop() {
-        kill -TERM "$spid"
-        wait "$spid" || log "server exit status $? after SIGTERM"
-        spid=
-    }
+    client=$loadgen serve_args='' ready_wait=600
+    new_shop "$data" "Segments bench"
     metrics() { "$loadgen" --mode get --port "$port" --path /metrics >"$1"; }
     metric() { awk -v m="$2" '$1 == m { print $2 }' "$1"; }
     rss_mb() { awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$spid/status"; }

@@ -2,7 +2,8 @@
 # bench/serve/run.sh [PATRON]
 #
 # Benchmark of `patron serve` (PATRON, default build/patron) on 127.0.0.1, with
-# bench/serve/loadgen.c as the client (built here with the project's warning
+# bench/serve/loadgen.c as the client (built here with bench/common/httpc.c,
+# the HTTP client it shares with bench/loyalty, and the project's warning
 # flags). In one run, each on a fresh data directory in a temporary folder:
 #   (a) batched ingest: POST /v1/batch, 100 events per request, BATCH_CONNS
 #       keep-alive connections, BATCH_EVENTS events over CUSTOMERS customers
@@ -47,17 +48,17 @@ loadgen=$root/build/bench/loadgen
 mkdir -p "$(dirname "$loadgen")"
 ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Wshadow -Wconversion \
     -Wsign-conversion -Wstrict-prototypes -Wmissing-prototypes \
-    -o "$loadgen" "$here/loadgen.c" -lpthread
+    -I"$root/bench/common" -o "$loadgen" "$here/loadgen.c" "$root/bench/common/httpc.c" -lpthread
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/patron-serve-bench.XXXXXX")
-spid=
-starts=0
+log() { echo "bench: $*" >&2; }
+calc() { awk "BEGIN { printf $1 }"; }
+client=$loadgen
+# new_shop, start, stop, stop_at_exit, cpu_s, metric
+# shellcheck source=bench/common/server.sh
+. "$root/bench/common/server.sh"
 cleanup() {
-    if [[ -n $spid ]] && kill -0 "$spid" 2>/dev/null; then
-        kill -TERM "$spid" 2>/dev/null || true
-        for _ in $(seq 100); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$spid" 2>/dev/null || true
-    fi
+    stop_at_exit
     if [[ -n ${KEEP:-} ]]; then
         echo "bench: data kept in $work" >&2
     else
@@ -65,53 +66,9 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
-log() { echo "bench: $*" >&2; }
-now() { echo "$EPOCHREALTIME"; }
-calc() { awk "BEGIN { printf $1 }"; }
 # json FILE KEY: a number from a one-line JSON object (latency keys are unique too)
 json() { sed -n "s/.*\"$2\": *\([-0-9.]*\).*/\1/p" "$1"; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$spid/status"; }
-cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$spid/stat"; }
-metric() { "$loadgen" --mode get --port "$port" --path /metrics | awk -v m="$1" '$1 == m { print $2 }'; }
-
-# new_shop DIR: creates the store and a shop; sets $key
-new_shop() {
-    key=$("$patron" shop create "Bench shop" --data "$1" --format json |
-        sed -n 's/.*"api_key": *"\([^"]*\)".*/\1/p')
-    [[ -n $key ]] || { log "shop create printed no api_key"; exit 1; }
-}
-
-# start DIR: starts the server on an ephemeral port, waits for /healthz;
-# sets $spid, $port and $ready_s (seconds from exec to the first 200)
-start() {
-    local errlog t0
-    starts=$((starts + 1))
-    errlog=$work/serve.$starts.log
-    t0=$(now)
-    # shellcheck disable=SC2086
-    "$patron" serve --data "$1" --listen 127.0.0.1:0 --log off $serve_args 2>"$errlog" &
-    spid=$!
-    port=
-    while [[ -z $port ]]; do
-        kill -0 "$spid" 2>/dev/null || { log "server exited:"; tail -5 "$errlog" >&2; exit 1; }
-        port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$errlog")
-        [[ -n $port ]] || sleep 0.01
-    done
-    "$loadgen" --mode get --port "$port" --path /healthz --wait 60 >/dev/null
-    ready_s=$(calc "\"%.2f\", $(now) - $t0")
-}
-
-# stop: SIGTERM, wait for the exit; sets $stop_s
-stop() {
-    local t0
-    t0=$(now)
-    kill -TERM "$spid"
-    local rc=0
-    wait "$spid" || rc=$?
-    stop_s=$(calc "\"%.2f\", $(now) - $t0")
-    ((rc == 0)) || log "server exit status $rc after SIGTERM"
-    spid=
-}
 
 # load OUT ARGS...: runs loadgen against the server, JSON summary to OUT;
 # also records the server's CPU seconds during the run in OUT.cpu

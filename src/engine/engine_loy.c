@@ -284,6 +284,20 @@ int engine_loy_tier_check(struct pt_engine *g, struct loy_acct *a, int64_t now, 
     }
     int64_t since = now - lp->p.tier_window_days * DAY, q = 0;
     int rc;
+    if (!review) {
+        /* no upgrade can come if the lifetime value (which bounds the window's)
+         * is below the next level, or there is none: no query then */
+        if ((size_t)a->tier >= lp->p.ntiers)
+            return 0;
+        int64_t bound = a->earned;
+        if (lp->p.tier_basis == PT_LOY_SPEND) {
+            struct pt_agg ag;
+            pt_state_agg(&g->st, a->row, &ag);
+            bound = ag.revenue - ag.refunded;
+        }
+        if (bound < lp->p.tiers[a->tier].threshold)
+            return 0;
+    }
     if (lp->p.tier_basis == PT_LOY_SPEND) {
         size_t rows[PT_STATE_MAX_TREE];
         int64_t ids[PT_STATE_MAX_TREE];
