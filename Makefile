@@ -71,8 +71,8 @@ run: deps all
 # Every test, then the same under AddressSanitizer + UndefinedBehaviorSanitizer.
 test: deps
 	@scripts/lint
-	@$(MAKE) --no-print-directory test-one BUILD=build
-	@$(MAKE) --no-print-directory test-one BUILD=build-san SAN=1 OPT=-O1
+	@$(MAKE) -j2 --no-print-directory test-one BUILD=build
+	@$(MAKE) -j2 --no-print-directory test-one BUILD=build-san SAN=1 OPT=-O1
 	@echo "make test: all suites passed (plain and ASan+UBSan)"
 
 test-one: $(BUILD)/patron $(UNIT_BIN) $(FUZZ_REPLAY)
