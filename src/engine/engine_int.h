@@ -210,6 +210,7 @@ struct pt_engine {
     int64_t loy_next; /* the earliest expiry, tier review or referral due (0 = none) */
     int64_t loy_idem_purged;
     int64_t loy_bday_day; /* the UTC day whose birthdays were awarded */
+    int loy_bdays;        /* members' birthdays are in memory (loaded when first needed) */
 };
 
 enum { ENGINE_FILL_RFM = 1, ENGINE_FILL_CLV = 2, ENGINE_FILL_ALL = 3 };

@@ -160,8 +160,7 @@ int engine_loy_load(struct pt_engine *g, struct pt_err *e)
     int rc = pt_store_loy_programs(g->w, load_prog, g, e);
     if (rc == 0)
         rc = pt_store_loy_members(g->w, load_member, g, e);
-    if (rc == 0)
-        rc = engine_loy_bdays_load(g, e);
+    g->loy_bdays = 0; /* (read again by the first birthday round that needs them) */
     if (rc == 0)
         rc = pt_store_loy_entries(g->w, load_entry, g, e);
     if (rc == 0)

@@ -4,8 +4,10 @@
  * with a behaviour rule named "Birthday" has Patron award it by itself once a
  * year on the member's birthday (traits.birthday: "YYYY-MM-DD", "MM-DD" or
  * "--MM-DD"; 29 February is celebrated on 28 February in other years), in the
- * first group after UTC midnight; a "Birthday" event the shop sends is
- * awarded as any behaviour event (docs/loyalty.md).
+ * first group after UTC midnight. Members' birthdays are read from the store
+ * the first time a programme has such a rule, not at every start. A
+ * "Birthday" event the shop sends is awarded as any behaviour event
+ * (docs/loyalty.md).
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -77,6 +79,8 @@ static int parse_bday(const char *s)
 
 int engine_loy_bday_read(struct pt_engine *g, struct loy_acct *a, struct pt_err *e)
 {
+    if (!g->loy_bdays)
+        return 0; /* not in memory yet: the first birthday round reads everyone's */
     char v[64];
     int rc = engine_loy_trait(g, a->row, "birthday", v, sizeof v, e);
     a->bday = rc ? 0 : (uint16_t)parse_bday(v);
@@ -98,12 +102,14 @@ static int load_one(void *ctx, int64_t customer, const char *birthday)
 
 int engine_loy_bdays_load(struct pt_engine *g, struct pt_err *e)
 {
-    return pt_store_loy_birthdays(g->w, load_one, g, e);
+    int rc = pt_store_loy_birthdays(g->w, load_one, g, e);
+    g->loy_bdays = rc == 0;
+    return rc;
 }
 
 void engine_loy_traits(struct pt_engine *g, size_t row, const char *traits)
 {
-    struct loy_acct *a = engine_loy_acct(g, pt_state_root(&g->st, row));
+    struct loy_acct *a = g->loy_bdays ? engine_loy_acct(g, pt_state_root(&g->st, row)) : NULL;
     json_t *o = a ? json_loads(traits, 0, NULL) : NULL;
     json_t *b = json_object_get(o, "birthday");
     if (json_is_string(b))
@@ -135,6 +141,10 @@ int engine_loy_birthdays(struct pt_engine *g, int64_t now, struct pt_err *e)
     g->loy_bday_day = day;
     if (!any_rule(g))
         return 0;
+    /* birthdays are read from the store only once a programme awards them */
+    int rc = g->loy_bdays ? 0 : engine_loy_bdays_load(g, e);
+    if (rc)
+        return rc;
     int m, d;
     pt_civil_from_days(day, &y, &m, &d);
     int today = m * 100 + d, leapday = m == 2 && d == 28 && pt_days_in_month(y, 2) == 28;
@@ -149,7 +159,7 @@ int engine_loy_birthdays(struct pt_engine *g, int64_t now, struct pt_err *e)
             continue;
         char idem[64];
         snprintf(idem, sizeof idem, "birthday:%lld:%lld", (long long)a->row + 1, (long long)y);
-        int rc = engine_loy_award(g, lp, r, a, now, now, NULL, idem, e); /* (its caps apply) */
+        rc = engine_loy_award(g, lp, r, a, now, now, NULL, idem, e); /* (its caps apply) */
         if (rc)
             return rc;
     }
