@@ -332,7 +332,11 @@ int engine_loy_bdays_load(struct pt_engine *g, struct pt_err *e);
 void engine_loy_traits(struct pt_engine *g, size_t row, const char *traits);
 int engine_loy_bday_due(struct pt_engine *g, int64_t now);
 int engine_loy_birthdays(struct pt_engine *g, int64_t now, struct pt_err *e);
-/* engine_loy_api.c */
+/* engine_loy_api.c: a pending referral added to memory (PT_ENOMEM); a
+ * zeroed slot at the end of the rewards (the caller counts it in), NULL on
+ * ENOMEM */
+int engine_loy_pend_add(struct pt_engine *g, const struct pt_loy_referral_row *r);
+struct loy_reward *engine_loy_reward_new(struct pt_engine *g);
 void engine_loy_reward_json(struct pt_buf *b, const struct loy_reward *w);
 /* engine_loy_ops.c */
 int engine_loy_job(struct pt_engine *g, struct pt_job *j, int64_t now, struct pt_err *e);

@@ -440,25 +440,7 @@ static int referral(struct pt_engine *g, struct loy_prog *lp, struct loy_acct *a
                                     .due = due};
     if ((rc = pt_store_loy_referral_put(g->w, &r, e)))
         return rc;
-    if (g->npend == g->cappend) {
-        size_t nc = g->cappend ? g->cappend * 2 : 16;
-        struct loy_pend *x = pt_realloc_array(g->pend, nc, sizeof *x);
-        if (x == NULL)
-            return pt_err_set(e, PT_ENOMEM, "out of memory");
-        g->pend = x;
-        g->cappend = nc;
-    }
-    char *oid =
-        pt_strndup(ev->order_id ? ev->order_id : "", ev->order_id ? strlen(ev->order_id) : 0);
-    if (oid == NULL)
-        return pt_err_set(e, PT_ENOMEM, "out of memory");
-    g->pend[g->npend++] = (struct loy_pend){.friend_row = a->row,
-                                            .referrer = (uint32_t)rr,
-                                            .shop = a->shop,
-                                            .due = due,
-                                            .order_id = oid};
-    engine_loy_note_due(g, due);
-    return 0;
+    return engine_loy_pend_add(g, &r) ? pt_err_set(e, PT_ENOMEM, "out of memory") : 0;
 }
 
 static int intensify(struct pt_engine *g, struct loy_prog *lp, struct loy_acct *a,

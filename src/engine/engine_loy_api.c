@@ -74,16 +74,9 @@ static int load_entry(void *ctx, const struct pt_loy_entry *en)
 static int load_reward(void *ctx, const struct pt_loy_reward_row *r)
 {
     struct pt_engine *g = ctx;
-    if (g->nrewards == g->caprewards) {
-        size_t nc = g->caprewards ? g->caprewards * 2 : 16;
-        struct loy_reward *x = pt_realloc_array(g->rewards, nc, sizeof *x);
-        if (x == NULL)
-            return PT_ENOMEM;
-        g->rewards = x;
-        g->caprewards = nc;
-    }
-    struct loy_reward *w = &g->rewards[g->nrewards];
-    memset(w, 0, sizeof *w);
+    struct loy_reward *w = engine_loy_reward_new(g);
+    if (w == NULL)
+        return PT_ENOMEM;
     char field[64];
     struct pt_err pe;
     if (pt_loy_reward_parse(r->json, strlen(r->json), 0, &w->r, field, &pe)) {
@@ -101,9 +94,8 @@ static int load_reward(void *ctx, const struct pt_loy_reward_row *r)
     return 0;
 }
 
-static int load_pend(void *ctx, const struct pt_loy_referral_row *r)
+int engine_loy_pend_add(struct pt_engine *g, const struct pt_loy_referral_row *r)
 {
-    struct pt_engine *g = ctx;
     if (g->npend == g->cappend) {
         size_t nc = g->cappend ? g->cappend * 2 : 16;
         struct loy_pend *x = pt_realloc_array(g->pend, nc, sizeof *x);
@@ -122,6 +114,26 @@ static int load_pend(void *ctx, const struct pt_loy_referral_row *r)
                                             .order_id = oid};
     engine_loy_note_due(g, r->due);
     return 0;
+}
+
+static int load_pend(void *ctx, const struct pt_loy_referral_row *r)
+{
+    return engine_loy_pend_add(ctx, r);
+}
+
+struct loy_reward *engine_loy_reward_new(struct pt_engine *g)
+{
+    if (g->nrewards == g->caprewards) {
+        size_t nc = g->caprewards ? g->caprewards * 2 : 16;
+        struct loy_reward *x = pt_realloc_array(g->rewards, nc, sizeof *x);
+        if (x == NULL)
+            return NULL;
+        g->rewards = x;
+        g->caprewards = nc;
+    }
+    struct loy_reward *w = &g->rewards[g->nrewards];
+    memset(w, 0, sizeof *w);
+    return w;
 }
 
 void engine_loy_release(struct pt_engine *g)

@@ -350,17 +350,11 @@ static int do_reward(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, in
             return answer_err(q, 400, "invalid_reward", field, "%s", pe.msg);
 
         if (w == NULL) {
-            if (g->nrewards == g->caprewards) {
-                size_t nc = g->caprewards ? g->caprewards * 2 : 16;
-                struct loy_reward *x = pt_realloc_array(g->rewards, nc, sizeof *x);
-                if (x == NULL) {
-                    pt_loy_reward_release(&r);
-                    return pt_err_set(e, PT_ENOMEM, "out of memory");
-                }
-                g->rewards = x;
-                g->caprewards = nc;
+            if ((w = engine_loy_reward_new(g)) == NULL) {
+                pt_loy_reward_release(&r);
+                return pt_err_set(e, PT_ENOMEM, "out of memory");
             }
-            w = &g->rewards[g->nrewards++];
+            g->nrewards++;
             *w = (struct loy_reward){.shop = (uint32_t)shop, .r = r, .active = 1, .created = now};
         }
         w->updated = now;
