@@ -29,14 +29,7 @@ static int answer_err(struct pt_loy_req *q, int status, const char *code, const 
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     pt_buf_reset(&q->out);
-    pt_buf_printf(&q->out, "{\"error\":{\"code\":\"%s\",\"message\":", code);
-    pt_buf_add_json_str(&q->out, msg, strlen(msg));
-    pt_buf_adds(&q->out, ",\"field\":");
-    if (field && field[0])
-        pt_buf_add_json_str(&q->out, field, strlen(field));
-    else
-        pt_buf_adds(&q->out, "null");
-    pt_buf_adds(&q->out, "}}");
+    pt_buf_add_error(&q->out, code, field, msg); /* (the shape reply_error sends) */
     q->status = status;
     return 0;
 }

@@ -441,6 +441,14 @@ static void qr(struct req *r)
     r->state = ST_READY;
 }
 
+/* 429: the key's failed look-ups are over its allowance. */
+static void reply_limited(struct req *r)
+{
+    r->retry_after = vl_retry(r->h);
+    reply_error(r, 429, "rate_limited", NULL,
+                "too many failed voucher look-ups from this key; slow down");
+}
+
 /* The voucher code in r->id, normalised; 0 or a 4xx reply already made. */
 static int voucher_code(struct req *r, char canon[PT_CODE_LEN + 1])
 {
@@ -448,9 +456,7 @@ static int voucher_code(struct req *r, char canon[PT_CODE_LEN + 1])
     if (pt_code_normalize(r->id, strlen(r->id), NULL, canon, &e) == 0)
         return 0;
     if (http_voucher_fail(r->h, r->shop)) {
-        r->retry_after = vl_retry(r->h);
-        reply_error(r, 429, "rate_limited", NULL,
-                    "too many failed voucher look-ups from this key; slow down");
+        reply_limited(r);
     } else {
         reply_error(r, 404, "not_found", NULL, "not a voucher code: %s", e.msg);
     }
@@ -461,9 +467,7 @@ static void voucher_get(struct req *r)
 {
     char canon[PT_CODE_LEN + 1];
     if (http_voucher_blocked(r->h, r->shop)) {
-        r->retry_after = vl_retry(r->h);
-        reply_error(r, 429, "rate_limited", NULL,
-                    "too many failed voucher look-ups from this key; slow down");
+        reply_limited(r);
         return;
     }
     if (voucher_code(r, canon))
@@ -474,9 +478,7 @@ static void voucher_get(struct req *r)
     int rc = rd ? pt_store_voucher_get(rd, r->shop, canon, &v, &e) : PT_EIO;
     if (rc == PT_ENOTFOUND) {
         if (http_voucher_fail(r->h, r->shop)) {
-            r->retry_after = vl_retry(r->h);
-            reply_error(r, 429, "rate_limited", NULL,
-                        "too many failed voucher look-ups from this key; slow down");
+            reply_limited(r);
         } else {
             reply_error(r, 404, "not_found", NULL, "no such voucher code");
         }
@@ -512,9 +514,7 @@ static void voucher_redeem(struct req *r)
 {
     char canon[PT_CODE_LEN + 1];
     if (http_voucher_blocked(r->h, r->shop)) {
-        r->retry_after = vl_retry(r->h);
-        reply_error(r, 429, "rate_limited", NULL,
-                    "too many failed voucher look-ups from this key; slow down");
+        reply_limited(r);
         return;
     }
     if (voucher_code(r, canon))

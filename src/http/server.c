@@ -43,13 +43,7 @@ void reply_error(struct req *r, unsigned code, const char *ecode, const char *fi
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     pt_buf_reset(&r->out);
-    pt_buf_adds(&r->out, "{\"error\":{\"code\":");
-    json_str(&r->out, ecode);
-    pt_buf_adds(&r->out, ",\"message\":");
-    json_str(&r->out, msg);
-    pt_buf_adds(&r->out, ",\"field\":");
-    json_str(&r->out, field && field[0] ? field : NULL);
-    pt_buf_adds(&r->out, "}}");
+    pt_buf_add_error(&r->out, ecode, field, msg);
     r->code = code;
     r->state = ST_READY;
 }

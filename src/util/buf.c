@@ -157,3 +157,14 @@ int pt_buf_add_json_str(struct pt_buf *b, const char *s, size_t n)
     }
     return 0;
 }
+
+int pt_buf_add_error(struct pt_buf *b, const char *code, const char *field, const char *msg)
+{
+    int bad = pt_buf_adds(b, "{\"error\":{\"code\":") ||
+              pt_buf_add_json_str(b, code, strlen(code)) || pt_buf_adds(b, ",\"message\":") ||
+              pt_buf_add_json_str(b, msg, strlen(msg)) || pt_buf_adds(b, ",\"field\":");
+    if (!bad)
+        bad = field && field[0] ? pt_buf_add_json_str(b, field, strlen(field))
+                                : pt_buf_adds(b, "null");
+    return bad || pt_buf_adds(b, "}}") ? PT_ENOMEM : 0;
+}

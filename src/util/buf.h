@@ -35,6 +35,9 @@ int pt_buf_add_money(struct pt_buf *b, int64_t minor, int scale);
 /* Append s[0..n) as a JSON string: quoted, with " and \ escaped and control
  * characters as \u00XX (other bytes as they are: the caller gives UTF-8). */
 int pt_buf_add_json_str(struct pt_buf *b, const char *s, size_t n);
+/* The API's error body {"error":{"code","message","field"}} (field null when
+ * NULL or ""), appended. */
+int pt_buf_add_error(struct pt_buf *b, const char *code, const char *field, const char *msg);
 static inline void pt_buf_reset(struct pt_buf *b)
 {
     b->len = 0;
