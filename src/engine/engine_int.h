@@ -338,6 +338,8 @@ int engine_loy_birthdays(struct pt_engine *g, int64_t now, struct pt_err *e);
 int engine_loy_pend_add(struct pt_engine *g, const struct pt_loy_referral_row *r);
 struct loy_reward *engine_loy_reward_new(struct pt_engine *g);
 void engine_loy_reward_json(struct pt_buf *b, const struct loy_reward *w);
+/* ,"key":"YYYY-MM-DDTHH:MM:SSZ" (or null for 0) appended to b. */
+int engine_loy_add_time(struct pt_buf *b, const char *key, int64_t t);
 /* engine_loy_ops.c */
 int engine_loy_job(struct pt_engine *g, struct pt_job *j, int64_t now, struct pt_err *e);
 /* engine_apply.c: a new user row of shop (for imports) */

@@ -195,7 +195,7 @@ int engine_loy_load(struct pt_engine *g, struct pt_err *e)
 
 /* ---- reads ---- */
 
-static int add_time(struct pt_buf *b, const char *key, int64_t t)
+int engine_loy_add_time(struct pt_buf *b, const char *key, int64_t t)
 {
     char ts[24];
     if (t == 0)
@@ -282,8 +282,8 @@ void engine_loy_reward_json(struct pt_buf *b, const struct loy_reward *w)
         pt_buf_adds(b, "null");
     else
         pt_buf_add_i64(b, w->r.stock);
-    add_time(b, "created", w->created);
-    add_time(b, "updated", w->updated);
+    engine_loy_add_time(b, "created", w->created);
+    engine_loy_add_time(b, "updated", w->updated);
     pt_buf_addc(b, '}');
 }
 
@@ -326,7 +326,7 @@ int pt_engine_loy_member(struct pt_engine *g, int64_t shop, const char *user_id,
     struct pt_buf *b = out;
     pt_buf_adds(b, "{\"user_id\":");
     pt_buf_add_json_str(b, user_id, strlen(user_id));
-    add_time(b, "member_since", a->joined);
+    engine_loy_add_time(b, "member_since", a->joined);
     pt_buf_printf(
         b, ",\"balance\":%lld,\"value\":{\"amount\":%lld,\"currency\":", (long long)a->balance,
         (long long)(a->balance > 0 ? a->balance * p->point_value : 0));
@@ -359,7 +359,7 @@ int pt_engine_loy_member(struct pt_engine *g, int64_t shop, const char *user_id,
                   (long long)e30, (long long)e90);
     if (next_exp) {
         pt_buf_printf(b, "{\"points\":%lld", (long long)next_pts);
-        add_time(b, "on", next_exp);
+        engine_loy_add_time(b, "on", next_exp);
         pt_buf_adds(b, "}}");
     } else {
         pt_buf_adds(b, "null}");
@@ -372,7 +372,7 @@ int pt_engine_loy_member(struct pt_engine *g, int64_t shop, const char *user_id,
         pt_buf_add_json_str(b, t->name, strlen(t->name));
         pt_buf_printf(b, ",\"multiplier\":%.15g,\"free_shipping\":%s",
                       (double)t->earn_milli / 1000.0, t->free_shipping ? "true" : "false");
-        add_time(b, "review_on", a->tier_until);
+        engine_loy_add_time(b, "review_on", a->tier_until);
         pt_buf_addc(b, '}');
     } else {
         pt_buf_adds(b, "null");

@@ -67,17 +67,6 @@ static int64_t member_root(struct pt_engine *g, int64_t shop, struct pt_loy_req 
     return (int64_t)pt_state_root(&g->st, (size_t)r);
 }
 
-static void add_time(struct pt_buf *b, const char *key, int64_t t)
-{
-    char ts[24];
-    if (t == 0) {
-        pt_buf_printf(b, ",\"%s\":null", key);
-        return;
-    }
-    pt_format_utc(t, ts);
-    pt_buf_printf(b, ",\"%s\":\"%s\"", key, ts);
-}
-
 /* ---- programme ---- */
 
 static int do_program(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, int64_t now,
@@ -269,7 +258,7 @@ static int do_enrol(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, int
     pt_buf_reset(&q->out);
     pt_buf_adds(&q->out, "{\"user_id\":");
     pt_buf_add_json_str(&q->out, q->user_id, strlen(q->user_id));
-    add_time(&q->out, "member_since", a->joined);
+    engine_loy_add_time(&q->out, "member_since", a->joined);
     pt_buf_printf(&q->out, ",\"balance\":%lld,\"referral_code\":\"%s\"}", (long long)a->balance,
                   code);
     q->status = existed ? 200 : 201;
@@ -398,7 +387,7 @@ static void voucher_json(struct pt_buf *b, const struct pt_voucher_row *v)
         pt_buf_adds(b, "null");
     pt_buf_printf(b, ",\"max_uses\":%lld,\"uses\":%lld", (long long)v->max_uses,
                   (long long)v->uses);
-    add_time(b, "expires", v->expires);
+    engine_loy_add_time(b, "expires", v->expires);
     pt_buf_addc(b, '}');
 }
 
@@ -564,7 +553,7 @@ static int do_pool(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, int6
         pt_buf_printf(&q->out, "{\"id\":%lld,\"name\":", (long long)id);
         pt_buf_add_json_str(&q->out, name ? name : "", name ? strlen(name) : 0);
         pt_buf_printf(&q->out, ",\"count\":%zu,\"redrawn\":%zu", q->n, redrawn);
-        add_time(&q->out, "created", now);
+        engine_loy_add_time(&q->out, "created", now);
         pt_buf_addc(&q->out, '}');
     }
     json_decref(o); /* (name points into it) */
