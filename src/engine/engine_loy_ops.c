@@ -14,7 +14,6 @@
 #include "engine/engine_int.h"
 #include "loyalty/batch.h"
 #include "util/mem.h"
-#include "util/timeutil.h"
 
 #define DAY 86400
 
