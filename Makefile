@@ -17,14 +17,14 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wconversion -Wsign-conversion \
            -Wstrict-prototypes -Wmissing-prototypes -Wno-error=unused-function
 CFLAGS  ?= $(OPT) -g
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -fvisibility=hidden $(WARN) $(CFLAGS) -Isrc -MMD -MP
-LDLIBS   = $(shell pkg-config --libs libmicrohttpd jansson sqlite3 libsodium gsl libqrencode libpng) -lroaring -lpthread -lm
+LDLIBS   = $(shell pkg-config --libs libmicrohttpd jansson sqlite3 libsodium gsl libqrencode libpng libcurl) -lroaring -lpthread -lm
 
 ifeq ($(SAN),1)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS    += -fsanitize=address,undefined
 endif
 
-LIB_SRC := $(wildcard src/util/*.c src/core/*.c src/ingest/*.c src/rfm/*.c src/gen/*.c src/store/*.c src/engine/*.c src/http/*.c src/clv/*.c src/segment/*.c src/loyalty/*.c)
+LIB_SRC := $(wildcard src/util/*.c src/core/*.c src/ingest/*.c src/rfm/*.c src/gen/*.c src/store/*.c src/engine/*.c src/http/*.c src/clv/*.c src/segment/*.c src/loyalty/*.c src/automation/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)

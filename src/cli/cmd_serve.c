@@ -4,7 +4,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,6 +42,22 @@ static const char k_help[] =
     "                       0 or -1: never)\n"
     "  --voucher-failures N failed voucher look-ups an API key may make per minute\n"
     "                       (unknown or mistyped codes; then 429) (default 600)\n"
+    "  --smtp URL           the SMTP server automations send email through:\n"
+    "                       smtp://HOST[:PORT] (STARTTLS with --smtp-tls starttls) or\n"
+    "                       smtps://HOST[:PORT]; without it email waits in the outbox\n"
+    "  --smtp-tls MODE      none (default for smtp://), starttls, or implicit (smtps://)\n"
+    "  --smtp-user NAME     AUTH user; the password is read from --smtp-password-file\n"
+    "  --smtp-password-file FILE\n"
+    "  --smtp-insecure      do not verify the SMTP server's certificate\n"
+    "  --mail-from ADDR     default From of shops without messaging settings\n"
+    "                       (default patron@localhost)\n"
+    "  --public-url URL     base of tracking and unsubscribe links (default\n"
+    "                       http://LISTEN-ADDRESS)\n"
+    "  --delivery-attempts N  attempts before a message is dead (default 8)\n"
+    "  --delivery-backoff S first retry after S seconds, doubling (default 60)\n"
+    "  --automation-sweep S time triggers are swept every S seconds (default 60)\n"
+    "  --test-clock FILE    tests only: the clock is the Unix time written in FILE\n"
+    "                       (re-read when it changes); waits and sweeps follow it\n"
     "  --log FILE|-|off     one JSON line per request: to FILE, stderr (-, default) or off\n"
     "  --config FILE        read options from FILE first; flags given later win\n"
     "  -h, --help           this text\n";
@@ -49,6 +68,9 @@ struct serve_opts {
     long port, threads, queue, group, rfm_refresh, clv_refit, seg_sweep, voucher_failures;
     long long max_body, max_import;
     char log[4096];
+    char smtp[1024], smtp_user[256], smtp_pass_file[4096], mail_from[256], public_url[512];
+    char test_clock[4096];
+    long smtp_tls, smtp_insecure, attempts, backoff, auto_sweep;
 };
 
 static int parse_long(const char *name, const char *v, long long min, long long max,
@@ -116,6 +138,54 @@ static int set_opt(struct serve_opts *o, const char *name, const char *v)
         o->voucher_failures = (long)x;
     } else if (!strcmp(name, "log")) {
         snprintf(o->log, sizeof o->log, "%s", v);
+    } else if (!strcmp(name, "smtp")) {
+        if (strncmp(v, "smtp://", 7) && strncmp(v, "smtps://", 8)) {
+            fprintf(stderr, "patron serve: --smtp: expected smtp://HOST[:PORT] or "
+                            "smtps://HOST[:PORT], got \"%s\"\n", v);
+            return -1;
+        }
+        snprintf(o->smtp, sizeof o->smtp, "%s", v);
+    } else if (!strcmp(name, "smtp-tls")) {
+        o->smtp_tls = !strcmp(v, "none") ? PT_TLS_NONE : !strcmp(v, "starttls") ? PT_TLS_STARTTLS
+                      : !strcmp(v, "implicit")                                  ? PT_TLS_IMPLICIT
+                                                                                : -1;
+        if (o->smtp_tls < 0) {
+            fprintf(stderr, "patron serve: --smtp-tls: none, starttls or implicit\n");
+            return -1;
+        }
+    } else if (!strcmp(name, "smtp-user")) {
+        snprintf(o->smtp_user, sizeof o->smtp_user, "%s", v);
+    } else if (!strcmp(name, "smtp-password-file")) {
+        snprintf(o->smtp_pass_file, sizeof o->smtp_pass_file, "%s", v);
+    } else if (!strcmp(name, "smtp-insecure")) {
+        o->smtp_insecure = 1;
+    } else if (!strcmp(name, "mail-from")) {
+        if (strchr(v, '@') == NULL || strlen(v) >= sizeof o->mail_from) {
+            fprintf(stderr, "patron serve: --mail-from: expected an email address\n");
+            return -1;
+        }
+        snprintf(o->mail_from, sizeof o->mail_from, "%s", v);
+    } else if (!strcmp(name, "public-url")) {
+        if ((strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) ||
+            strlen(v) >= sizeof o->public_url) {
+            fprintf(stderr, "patron serve: --public-url: expected http(s)://...\n");
+            return -1;
+        }
+        snprintf(o->public_url, sizeof o->public_url, "%s", v);
+    } else if (!strcmp(name, "delivery-attempts")) {
+        if (parse_long(name, v, 1, 100, &x))
+            return -1;
+        o->attempts = (long)x;
+    } else if (!strcmp(name, "delivery-backoff")) {
+        if (parse_long(name, v, 1, 86400, &x))
+            return -1;
+        o->backoff = (long)x;
+    } else if (!strcmp(name, "automation-sweep")) {
+        if (parse_long(name, v, 1, 86400, &x))
+            return -1;
+        o->auto_sweep = (long)x;
+    } else if (!strcmp(name, "test-clock")) {
+        snprintf(o->test_clock, sizeof o->test_clock, "%s", v);
     } else {
         fprintf(stderr, "patron serve: unknown option \"%s\"\n", name);
         return -1;
@@ -164,6 +234,35 @@ static int read_config(struct serve_opts *o, const char *path)
     return rc;
 }
 
+/* --test-clock: the Unix time written in a file, re-read when the file changes. */
+struct test_clock {
+    const char *path;
+    struct timespec mtime;
+    int64_t t;
+    pthread_mutex_t mu;
+};
+
+static int64_t test_clock_now(void *ctx)
+{
+    struct test_clock *c = ctx;
+    struct stat sb;
+    pthread_mutex_lock(&c->mu);
+    if (stat(c->path, &sb) == 0 && (sb.st_mtim.tv_sec != c->mtime.tv_sec ||
+                                    sb.st_mtim.tv_nsec != c->mtime.tv_nsec || c->t == 0)) {
+        FILE *f = fopen(c->path, "r");
+        long long v;
+        if (f && fscanf(f, "%lld", &v) == 1 && v > 0) {
+            c->t = v;
+            c->mtime = sb.st_mtim;
+        }
+        if (f)
+            fclose(f);
+    }
+    int64_t t = c->t ? c->t : (int64_t)time(NULL);
+    pthread_mutex_unlock(&c->mu);
+    return t;
+}
+
 static void remove_spools(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -191,6 +290,13 @@ int cmd_serve(int argc, char **argv)
         {"clv-refit", required_argument, 0, 1}, {"segment-sweep", required_argument, 0, 1},
         {"log", required_argument, 0, 1},        {"config", required_argument, 0, 2},
         {"voucher-failures", required_argument, 0, 1},
+        {"smtp", required_argument, 0, 1},       {"smtp-tls", required_argument, 0, 1},
+        {"smtp-user", required_argument, 0, 1},  {"smtp-password-file", required_argument, 0, 1},
+        {"smtp-insecure", no_argument, 0, 3},    {"mail-from", required_argument, 0, 1},
+        {"public-url", required_argument, 0, 1}, {"delivery-attempts", required_argument, 0, 1},
+        {"delivery-backoff", required_argument, 0, 1},
+        {"automation-sweep", required_argument, 0, 1},
+        {"test-clock", required_argument, 0, 1},
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
     };
     struct serve_opts o = {.host = "127.0.0.1", .port = 8080, .log = "-"};
@@ -204,6 +310,8 @@ int cmd_serve(int argc, char **argv)
         if (c == 1) {
             if (set_opt(&o, opts[idx].name, optarg))
                 return PT_EXIT_USAGE;
+        } else if (c == 3) {
+            o.smtp_insecure = 1;
         } else if (c == 2) {
             if (read_config(&o, optarg))
                 return PT_EXIT_USAGE;
@@ -246,7 +354,55 @@ int cmd_serve(int argc, char **argv)
                                 .group_events = (size_t)o.group,
                                 .rfm_refresh_s = (int)o.rfm_refresh,
                                 .clv_refit_s = (int)o.clv_refit,
-                                .seg_sweep_s = (int)o.seg_sweep};
+                                .seg_sweep_s = (int)o.seg_sweep,
+                                .auto_sweep_s = (int)o.auto_sweep,
+                                .mail_from = o.mail_from[0] ? o.mail_from : NULL,
+                                .deliver_attempts = (int)o.attempts,
+                                .deliver_backoff_s = (int)o.backoff,
+                                .deliver = 1};
+    static struct test_clock tc = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    if (o.test_clock[0]) {
+        tc.path = o.test_clock;
+        eo.clock = test_clock_now;
+        eo.clock_ctx = &tc;
+        fprintf(stderr, "patron serve: the clock is %s (--test-clock)\n", o.test_clock);
+    }
+    /* SMTP: smtp[s]://HOST[:PORT] */
+    static char smtp_host[1024], smtp_pass[1024];
+    struct pt_smtp_cfg smtp = {.tls = (int)o.smtp_tls, .verify = !o.smtp_insecure};
+    if (o.smtp[0]) {
+        int implicit = strncmp(o.smtp, "smtps://", 8) == 0;
+        const char *hp = o.smtp + (implicit ? 8 : 7);
+        const char *colon = strrchr(hp, ':');
+        snprintf(smtp_host, sizeof smtp_host, "%.*s", (int)(colon ? colon - hp : (long)strlen(hp)),
+                 hp);
+        long long port = 0;
+        if (colon && parse_long("smtp", colon + 1, 1, 65535, &port))
+            return PT_EXIT_USAGE;
+        smtp.host = smtp_host;
+        smtp.port = (int)port;
+        if (implicit)
+            smtp.tls = PT_TLS_IMPLICIT;
+        if (o.smtp_user[0]) {
+            smtp.user = o.smtp_user;
+            FILE *pf = o.smtp_pass_file[0] ? fopen(o.smtp_pass_file, "r") : NULL;
+            if (pf == NULL || fgets(smtp_pass, sizeof smtp_pass, pf) == NULL) {
+                fprintf(stderr, "patron serve: --smtp-user needs a readable "
+                                "--smtp-password-file\n");
+                if (pf)
+                    fclose(pf);
+                return PT_EXIT_USAGE;
+            }
+            fclose(pf);
+            smtp_pass[strcspn(smtp_pass, "\r\n")] = '\0';
+            smtp.password = smtp_pass;
+        }
+        eo.smtp = &smtp;
+    }
+    if (pt_send_global_init()) {
+        fprintf(stderr, "patron serve: cannot initialise libcurl\n");
+        return PT_EXIT_FAIL;
+    }
     struct pt_engine *g;
     struct pt_err e;
     pt_err_clear(&e);
@@ -274,6 +430,12 @@ int cmd_serve(int argc, char **argv)
             pt_mono_now() - t0);
     fprintf(stderr, "patron serve: listening on http://%s:%u\n", o.host,
             (unsigned)pt_http_port(h));
+    char url[600];
+    if (o.public_url[0])
+        snprintf(url, sizeof url, "%s", o.public_url);
+    else
+        snprintf(url, sizeof url, "http://%s:%u", o.host, (unsigned)pt_http_port(h));
+    pt_engine_set_public_url(g, url);
     int sig = 0;
     sigwait(&set, &sig);
     fprintf(stderr, "patron serve: %s: finishing requests in flight\n",

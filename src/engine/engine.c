@@ -194,7 +194,8 @@ static void *writer_main(void *arg)
         if (g->q_head == NULL) {
             pthread_mutex_unlock(&g->mu);
             /* the state is the engine thread's: reading it here needs no lock */
-            if (engine_seg_due(g) || engine_loy_due(g, engine_now(g))) {
+            if (engine_seg_due(g) || engine_loy_due(g, engine_now(g)) ||
+                engine_auto_due(g, engine_now(g))) {
                 struct pt_job tick;
                 memset(&tick, 0, sizeof tick);
                 tick.kind = PT_JOB_TICK;
@@ -390,6 +391,14 @@ int pt_engine_open(const struct pt_engine_opts *o, struct pt_engine **out, struc
     g->clock = o->clock;
     g->clock_ctx = o->clock_ctx;
     g->seg_sweep_s = o->seg_sweep_s;
+    g->auto_sweep_s = o->auto_sweep_s > 0 ? o->auto_sweep_s : 60;
+    if (o->smtp)
+        g->smtp = *o->smtp; /* (its strings are the caller's, alive while the engine is) */
+    g->mail_from = o->mail_from ? pt_strndup(o->mail_from, strlen(o->mail_from)) : NULL;
+    g->public_url = o->public_url ? pt_strndup(o->public_url, strlen(o->public_url)) : NULL;
+    g->deliver_attempts = o->deliver_attempts > 0 ? o->deliver_attempts : 8;
+    g->deliver_backoff_s = o->deliver_backoff_s > 0 ? o->deliver_backoff_s : 60;
+    pt_buf_init(&g->abuf);
     pt_state_init(&g->st);
     pthread_mutex_init(&g->mu, NULL);
     pthread_mutex_init(&g->rfm_mu, NULL);
@@ -417,6 +426,8 @@ int pt_engine_open(const struct pt_engine_opts *o, struct pt_engine **out, struc
         rc = engine_loy_load(g, e);
     if (rc == 0)
         rc = engine_seg_open(g, e);
+    if (rc == 0)
+        rc = engine_auto_load(g, e);
     if (rc == 0 && pthread_create(&g->sync_thread, NULL, sync_main, g))
         rc = pt_err_set(e, PT_EIO, "cannot start the engine's sync thread");
     else if (rc == 0)
@@ -427,6 +438,8 @@ int pt_engine_open(const struct pt_engine_opts *o, struct pt_engine **out, struc
         g->ckpt_started = 1;
     if (rc == 0 && engine_clv_start(g))
         rc = pt_err_set(e, PT_EIO, "cannot start the engine's CLV thread");
+    if (rc == 0 && o->deliver && engine_deliver_start(g))
+        rc = pt_err_set(e, PT_EIO, "cannot start the engine's delivery thread");
     if (rc) {
         g->no_thread = 1;
         pt_engine_close(g);
@@ -444,6 +457,7 @@ void pt_engine_close(struct pt_engine *g)
     g->stopping = 1;
     pthread_cond_broadcast(&g->work_cv);
     pthread_mutex_unlock(&g->mu);
+    engine_deliver_stop(g); /* (before the writer: its last round is a job) */
     engine_clv_stop(g);
     if (!g->no_thread)
         pthread_join(g->thread, NULL);
@@ -468,6 +482,9 @@ void pt_engine_close(struct pt_engine *g)
     pthread_key_delete(g->reader_key);
     engine_seg_close(g);
     engine_loy_release(g);
+    engine_auto_release(g);
+    pt_free(g->mail_from);
+    pt_free(g->public_url);
     pt_store_close(g->w);
     if (g->lock_fd >= 0)
         close(g->lock_fd); /* (releases the directory's lock) */

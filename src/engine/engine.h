@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "automation/send.h"
 #include "clv/clv.h"
 #include "ingest/events.h"
 #include "store/store.h"
@@ -42,10 +43,21 @@ struct pt_engine_opts {
     int64_t (*clock)(void *ctx);
     void *clock_ctx;
     int seg_sweep_s;
+    /* automation (docs/automation.md): how often time triggers are swept
+     * (0 = 60 s); the SMTP server (host NULL: email is not sent, messages
+     * wait); the default From; the base of tracking and unsubscribe links;
+     * delivery attempts before a message is dead (0 = 8) and the first retry's
+     * delay (0 = 60 s, doubling); deliver = 0: no delivery thread */
+    int auto_sweep_s;
+    const struct pt_smtp_cfg *smtp;
+    const char *mail_from, *public_url;
+    int deliver_attempts, deliver_backoff_s;
+    int deliver;
 };
 
 enum pt_job_kind {
-    PT_JOB_EVENTS = 1, PT_JOB_UNMERGE, PT_JOB_ERASE, PT_JOB_SEGMENT, PT_JOB_TICK, PT_JOB_LOYALTY
+    PT_JOB_EVENTS = 1, PT_JOB_UNMERGE, PT_JOB_ERASE, PT_JOB_SEGMENT, PT_JOB_TICK, PT_JOB_LOYALTY,
+    PT_JOB_AUTO
 };
 enum pt_seg_op { PT_SEG_CREATE = 1, PT_SEG_UPDATE, PT_SEG_DELETE, PT_SEG_REFRESH };
 
@@ -67,6 +79,7 @@ struct pt_job {
     const char *seg_rule;     /* SEGMENT: CREATE, UPDATE (NULL: unchanged) */
     struct pt_err seg_err;    /* SEGMENT: a rejected rule (rc PT_EPARSE, line, column) */
     struct pt_loy_req *loy;   /* LOYALTY: the operation and its answer */
+    struct pt_auto_req *aut;  /* AUTO: the operation and its answer */
     /* results */
     int rc;                   /* 0, PT_ENOTFOUND, PT_EIO, PT_EINVAL */
     char msg[160];
@@ -214,6 +227,71 @@ int pt_engine_loy_rewards(struct pt_engine *g, int64_t shop, int64_t id, struct 
 int pt_engine_loy_report(struct pt_engine *g, int64_t shop, int top, struct pt_buf *out);
 /* The user id of member row `row` into out (PT_ENOTFOUND if gone). */
 int pt_engine_loy_user(struct pt_engine *g, int64_t row, struct pt_buf *out);
+
+/* ---- automation (engine_auto*.c; docs/automation.md) ----
+ * Writes are jobs of kind PT_JOB_AUTO carrying a pt_auto_req, answered with
+ * an HTTP status and a JSON body (out) like loyalty's. */
+enum pt_auto_opk {
+    PT_AUTOOP_TEMPLATE = 1, /* id (tmpl_id), json; del: remove it */
+    PT_AUTOOP_CREATE,       /* json: the definition */
+    PT_AUTOOP_UPDATE,       /* id, json: a new version (new entries use it) */
+    PT_AUTOOP_STATUS,       /* id, status: PT_AUTO_ACTIVE / PAUSED / DELETED */
+    PT_AUTOOP_SETTINGS,     /* json: the shop's messaging settings */
+    PT_AUTOOP_DELIVERED,    /* results[n]: the delivery thread's outcomes */
+    PT_AUTOOP_TRIGGER       /* id, user_id: enter a customer now (manual / API trigger) */
+};
+struct pt_auto_result {
+    int64_t id;       /* outbox row */
+    int status;       /* PT_OUT_SENT, PT_OUT_PENDING (retry), PT_OUT_DEAD, PT_OUT_SKIPPED */
+    int attempts;
+    int64_t next_at, sent_at;
+    int bounce;       /* a hard bounce: suppress the address */
+    int64_t shop;
+    char address[256];
+    char error[200];
+};
+struct pt_auto_req {
+    int op;
+    const char *json, *tmpl_id, *user_id;
+    size_t len;
+    int64_t id;
+    int status_to, del;
+    struct pt_auto_result *results;
+    size_t n;
+    const char *idem;
+    uint8_t hash[16];
+    /* the answer */
+    int status;
+    struct pt_buf out;
+    int replayed;
+};
+/* The base of tracking links for shops without links_base_url (copied). */
+void pt_engine_set_public_url(struct pt_engine *g, const char *url);
+/* Reads (read lock), JSON appended to out. */
+int pt_engine_auto_list(struct pt_engine *g, int64_t shop, int64_t id, struct pt_buf *out);
+int pt_engine_auto_templates(struct pt_engine *g, int64_t shop, const char *id,
+                             struct pt_buf *out);
+int pt_engine_auto_settings(struct pt_engine *g, int64_t shop, struct pt_buf *out);
+/* Render template id for user_id as it would be sent now (PT_ENOTFOUND: no
+ * such template or customer). */
+int pt_engine_auto_preview(struct pt_engine *g, int64_t shop, const char *id,
+                           const char *user_id, struct pt_buf *out);
+/* Messages of the outbox (status -1: any), newest first. */
+int pt_engine_outbox(struct pt_engine *g, int64_t shop, int status, int64_t automation,
+                     const char *user_id, int64_t before, int limit, struct pt_buf *out);
+/* Tracking links: what a signed token names (0, or PT_ENOTFOUND for a bad
+ * or forged token). kind: 'o' open, 'c' click (url signed too), 'u' unsubscribe. */
+struct pt_track {
+    int64_t shop, customer, automation;
+    char msg_id[40];
+    char user_id[PT_EV_MAX_ID + 1];
+    int anonymous;
+};
+int pt_engine_track(struct pt_engine *g, int kind, const char *token, const char *url,
+                    struct pt_track *out);
+/* The signed token of message msg_id for kind (and url for clicks) into out. */
+void pt_engine_track_token(struct pt_engine *g, int kind, const char *msg_id, const char *url,
+                           char *out, size_t cap);
 
 /* A shop's live CLV models (docs/clv.md, "Live"). */
 struct pt_clv_live {

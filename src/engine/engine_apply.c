@@ -353,6 +353,8 @@ static int do_erase(struct grp_ctx *c, struct pt_job *j)
     if (rc)
         return rc;
     for (size_t i = n; i > 0; i--) {
+        if ((rc = engine_auto_erase(g, rows[i - 1], &c->e)))
+            return rc;
         engine_loy_erase(g, rows[i - 1]);
         pt_state_erase(s, rows[i - 1]);
         if (engine_seg_mark(g, rows[i - 1]))
@@ -367,6 +369,21 @@ static int do_erase(struct grp_ctx *c, struct pt_job *j)
     return 0;
 }
 
+/* An accepted event for the automations (the customer's root row). */
+static int auto_event(struct grp_ctx *c, int64_t shop, const struct pt_event *ev)
+{
+    struct pt_engine *g = c->g;
+    if (g->nautos == 0)
+        return 0;
+    int anon = ev->user_id == NULL;
+    const char *id = anon ? ev->anonymous_id : ev->user_id;
+    int64_t row = pt_state_find(&g->st, (uint32_t)shop, anon, id, strlen(id));
+    if (row < 0)
+        return 0;
+    int rc = engine_auto_event(g, (uint32_t)shop, (size_t)row, ev);
+    return rc ? pt_err_set(&c->e, rc, "out of memory") : 0;
+}
+
 static int group_body(struct grp_ctx *c, struct pt_job *head)
 {
     struct pt_engine *g = c->g;
@@ -377,6 +394,9 @@ static int group_body(struct grp_ctx *c, struct pt_job *head)
         case PT_JOB_EVENTS:
             for (size_t i = 0; i < j->batch->n; i++) {
                 if ((rc = apply_event(c, j->shop, &j->batch->ev[i], &j->status[i])))
+                    return rc;
+                if (j->status[i] == PT_EV_ACCEPTED &&
+                    (rc = auto_event(c, j->shop, &j->batch->ev[i])))
                     return rc;
                 if (j->status[i] == PT_EV_ACCEPTED)
                     j->accepted++;
@@ -402,6 +422,10 @@ static int group_body(struct grp_ctx *c, struct pt_job *head)
             if ((rc = engine_loy_job(g, j, c->clock, &c->e)))
                 return rc;
             break;
+        case PT_JOB_AUTO:
+            if ((rc = engine_auto_job(g, j, c->clock, &c->e)))
+                return rc;
+            break;
         }
     }
     if ((rc = engine_loy_tick(g, c->clock, &c->e)))
@@ -410,6 +434,15 @@ static int group_body(struct grp_ctx *c, struct pt_job *head)
     g->seg_write_s = 0;
     if ((rc = engine_seg_group(g, c->clock, &c->e)))
         return rc;
+    /* automations: entries the group's events and segment changes queued,
+     * waits that ended, time triggers; what their steps changed (points)
+     * is evaluated for segments again (a few rounds at most) */
+    for (int round = 0; rc == 0 && round < 3 && engine_auto_due(g, c->clock); round++) {
+        if ((rc = engine_auto_group(g, c->clock, &c->e)))
+            return rc;
+        if (g->nsdirty && (rc = engine_seg_group(g, c->clock, &c->e)))
+            return rc;
+    }
     c->seg_seconds = pt_mono_now() - t0;
     c->seg_eval_seconds = c->seg_seconds - g->seg_write_s;
     for (size_t i = 0; i < g->ndirty; i++) {
@@ -439,7 +472,8 @@ void engine_group(struct pt_engine *g, struct pt_job *head)
         pt_store_rollback(g->w);
         fprintf(stderr, "patron: engine: group of jobs failed, rolled back: %s\n", c.e.msg);
         struct pt_err le;
-        if (engine_load(g, &le) || engine_seg_reload(g, &le) || engine_loy_load(g, &le))
+        if (engine_load(g, &le) || engine_seg_reload(g, &le) || engine_loy_load(g, &le) ||
+            engine_auto_load(g, &le))
             fprintf(stderr, "patron: engine: reload failed: %s\n", le.msg);
         for (struct pt_job *j = head; j; j = j->next) {
             j->rc = PT_EIO;
@@ -448,6 +482,9 @@ void engine_group(struct pt_engine *g, struct pt_job *head)
         }
     }
     int scrub = rc == 0 && g->scrub;
+    if (rc == 0 && g->auto_wrote)
+        engine_deliver_poke(g);
+    g->auto_wrote = 0;
     g->version++;
     pthread_rwlock_unlock(&g->lock);
     if (scrub) {

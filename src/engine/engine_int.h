@@ -10,6 +10,9 @@
 
 #include "engine/engine.h"
 #include "engine/state.h"
+#include "automation/def.h"
+#include "automation/msgtmpl.h"
+#include "automation/send.h"
 #include "loyalty/code.h"
 #include "loyalty/program.h"
 #include "loyalty/reward.h"
@@ -85,6 +88,61 @@ struct loy_pend { /* a referral waiting for the friend's return window */
 struct seg_timer {
     int64_t t;
     uint32_t row;
+};
+
+/* Automation (engine_auto*.c). */
+struct auto_seen { /* a customer's latest passage through an automation */
+    uint32_t row1;  /* row + 1; 0 = empty slot */
+    uint32_t active;
+    int64_t key, entered;
+};
+struct eauto {
+    int64_t id;
+    uint32_t shop;
+    int status; /* PT_AUTO_* */
+    int64_t created, updated;
+    struct pt_auto_def **defs; /* every version, the current last */
+    char **json;
+    int64_t *vers;
+    size_t nvers;
+    struct auto_seen *seen; /* open addressing by row */
+    size_t nseen, capseen;
+};
+enum { RUN_GOT_EVENT = 1, RUN_PARKED = 2 };
+struct arun {
+    int64_t id, auto_id, version, wake, entered, key;
+    uint32_t row, shop, rnext; /* rnext: the row's next run + 1 */
+    int pc, flags, live;
+    const struct pt_auto_def *def;
+    char voucher[24];
+    char *ctx; /* the triggering event's JSON (or NULL) */
+};
+struct etmpl {
+    uint32_t shop;
+    char id[65];
+    struct pt_msg_tmpl t;
+    char *json;
+    int64_t created, updated;
+};
+struct msgset { /* a shop's messaging settings (engine_auto_set.c) */
+    uint32_t shop;
+    char from[256], from_name[128], base_url[256], secret[65];
+    int quiet_start, quiet_end; /* local hours; start == end: none */
+    int tz_min, default_hour;
+    int cap_max[3];       /* per channel (PT_CHAN_*); 0 = no cap */
+    int64_t cap_per[3];
+    char *json;
+};
+struct apend { /* an entry or a wait's event, to run after the group's segments */
+    int kind; /* 1 enter, 2 event */
+    struct eauto *a;
+    uint32_t row, shop;
+    int64_t key;
+    char *ctx;   /* enter: the trigger event's JSON; event: its name */
+};
+struct run_timer {
+    int64_t t;
+    uint32_t run;
 };
 
 struct pt_engine {
@@ -211,6 +269,41 @@ struct pt_engine {
     int64_t loy_idem_purged;
     int64_t loy_bday_day; /* the UTC day whose birthdays were awarded */
     int loy_bdays;        /* members' birthdays are in memory (loaded when first needed) */
+    /* automation (engine_auto*.c): engine thread, under the write lock;
+     * reads under the read lock */
+    struct eauto **autos;
+    size_t nautos;
+    struct arun *runs;
+    size_t nruns, capruns;
+    uint32_t *run_free; /* free run slots */
+    size_t nfree;
+    uint32_t *run_head; /* per row: its first run + 1 */
+    size_t run_rows;
+    struct run_timer *rheap;
+    size_t nrheap, caprheap;
+    struct etmpl *tmpls;
+    size_t ntmpls;
+    struct msgset *sets;
+    size_t nsets;
+    struct apend *pend_q;
+    size_t npend_q, cappend_q;
+    uint16_t *bday;     /* per row: month * 100 + day (auto_bdays: loaded) */
+    size_t bday_rows;
+    int auto_bdays;
+    int64_t auto_swept, auto_sweep_s;
+    uint8_t secret[32]; /* signs tracking links */
+    struct pt_buf abuf; /* scratch */
+    int auto_wrote;     /* the group wrote messages: wake the deliverer after commit */
+    int auto_poke;      /* (mu) the deliverer has work */
+    uint64_t auto_sent_decided, auto_sweeps;
+    double auto_sweep_seconds;
+    /* delivery (engine_deliver.c) */
+    struct pt_smtp_cfg smtp;
+    char *mail_from, *public_url;
+    int deliver_attempts, deliver_backoff_s, deliver_started;
+    pthread_t deliver_thread;
+    pthread_cond_t deliver_cv;
+    uint64_t delivered, deliver_failed;
 };
 
 enum { ENGINE_FILL_RFM = 1, ENGINE_FILL_CLV = 2, ENGINE_FILL_ALL = 3 };
@@ -342,9 +435,69 @@ void engine_loy_reward_json(struct pt_buf *b, const struct loy_reward *w);
 int engine_loy_add_time(struct pt_buf *b, const char *key, int64_t t);
 /* engine_loy_ops.c */
 int engine_loy_job(struct pt_engine *g, struct pt_job *j, int64_t now, struct pt_err *e);
+/* An Idempotency-Key's recorded answer into out/status (*done = 1: replayed,
+ * or 422 for another request under the same key); *done = 0: not seen. */
+int engine_idem_replay(struct pt_engine *g, int64_t shop, const char *idem,
+                       const uint8_t hash[16], struct pt_buf *out, int *status, int *replayed,
+                       int *done, struct pt_err *e);
 /* engine_apply.c: a new user row of shop (for imports) */
 int engine_user_row(struct pt_engine *g, uint32_t shop, const char *id, int64_t now, size_t *row,
                     struct pt_err *e);
+
+/* engine_auto.c: load/release; the group's hooks; what is due */
+int engine_auto_load(struct pt_engine *g, struct pt_err *e);
+void engine_auto_release(struct pt_engine *g);
+int engine_auto_event(struct pt_engine *g, uint32_t shop, size_t row, const struct pt_event *ev);
+int engine_auto_segment(struct pt_engine *g, const struct eseg *sg, size_t row, int entered);
+int engine_auto_tier(struct pt_engine *g, uint32_t shop, size_t row, int from, int to);
+void engine_auto_traits(struct pt_engine *g, size_t row, const char *traits);
+int engine_auto_due(struct pt_engine *g, int64_t now);
+int engine_auto_group(struct pt_engine *g, int64_t now, struct pt_err *e);
+int engine_auto_erase(struct pt_engine *g, size_t row, struct pt_err *e);
+struct eauto *engine_auto_find(struct pt_engine *g, int64_t shop, int64_t id);
+int engine_auto_enter(struct pt_engine *g, struct eauto *a, size_t row, int64_t key,
+                      const char *ctx, int64_t now, struct pt_err *e);
+struct auto_seen *engine_auto_seen(struct eauto *a, uint32_t row, int add);
+int engine_auto_run_push(struct pt_engine *g, uint32_t run);
+void engine_auto_run_drop(struct pt_engine *g, uint32_t run); /* memory only */
+int engine_auto_add_version(struct eauto *a, int64_t version, const char *json,
+                            struct pt_err *e);
+/* engine_auto_step.c: run a run until it waits or ends */
+int engine_auto_exec(struct pt_engine *g, uint32_t run, int64_t now, struct pt_err *e);
+int engine_auto_cond(struct pt_engine *g, uint32_t shop, size_t row, const struct pt_rule *r,
+                     int64_t now, int *match, struct pt_err *e);
+/* engine_auto_msg.c: a message decided, rendered and put in the outbox */
+int engine_auto_send(struct pt_engine *g, struct arun *r, const struct pt_auto_step *s,
+                     int64_t now, struct pt_err *e);
+struct etmpl *engine_auto_tmpl(struct pt_engine *g, uint32_t shop, const char *id);
+const struct msgset *engine_auto_settings(struct pt_engine *g, uint32_t shop);
+int engine_auto_settings_parse(struct pt_engine *g, uint32_t shop, const char *json,
+                               struct msgset *out, char *field, struct pt_err *e);
+void engine_auto_settings_json(const struct msgset *m, struct pt_buf *out);
+/* Render template t for root `row` (store: the calling thread's connection). */
+struct auto_msg {
+    struct pt_buf subject, html, text, body;
+};
+int engine_auto_render(struct pt_engine *g, struct pt_store *store, const struct etmpl *t,
+                       size_t row, const struct arun *r, const char *msg_id, int64_t now,
+                       struct auto_msg *out, struct pt_err *e);
+void engine_auto_sign(struct pt_engine *g, const char *what, size_t len, char out[33]);
+int64_t engine_auto_best_time(struct pt_engine *g, const struct msgset *m, size_t row,
+                              int64_t now);
+/* engine_auto_sweep.c: the time triggers */
+int engine_auto_sweep(struct pt_engine *g, int64_t now, struct pt_err *e);
+/* engine_auto_ops.c */
+int engine_auto_job(struct pt_engine *g, struct pt_job *j, int64_t now, struct pt_err *e);
+/* engine_deliver.c */
+int engine_deliver_start(struct pt_engine *g);
+void engine_deliver_stop(struct pt_engine *g);
+void engine_deliver_poke(struct pt_engine *g);
+/* engine_loy_ops.c: a voucher issued to customer (store + memory of reward w) */
+struct loy_reward *engine_loy_reward_of(struct pt_engine *g, int64_t shop, int64_t id);
+int engine_loy_issue_voucher(struct pt_engine *g, int64_t shop, const struct pt_voucher_spec *v,
+                             int64_t customer, int64_t pool, int64_t redemption, int64_t now,
+                             struct pt_voucher_row *out, struct pt_err *e);
+int engine_bday_parse(const char *s);
 
 int engine_load(struct pt_engine *g, struct pt_err *e);
 void engine_group(struct pt_engine *g, struct pt_job *head);

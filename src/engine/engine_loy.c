@@ -316,6 +316,8 @@ int engine_loy_tier_check(struct pt_engine *g, struct loy_acct *a, int64_t now, 
     if (t > a->tier || (review && t != a->tier)) {
         if ((rc = pt_store_loy_tier_log(g->w, a->shop, (int64_t)a->row + 1, now, a->tier, t, e)))
             return rc;
+        if (engine_auto_tier(g, a->shop, a->row, a->tier, t)) /* (a "tier changed" trigger) */
+            return pt_err_set(e, PT_ENOMEM, "out of memory");
         a->tier = t;
         a->tier_until = t ? review_date(lp, now) : 0;
     } else if (review) {

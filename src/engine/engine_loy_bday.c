@@ -59,7 +59,7 @@ static int digits(const char *s, int n)
 }
 
 /* "YYYY-MM-DD" (a time may follow), "MM-DD" or "--MM-DD" -> month * 100 + day; 0 if not one. */
-static int parse_bday(const char *s)
+int engine_bday_parse(const char *s)
 {
     size_t n = strlen(s);
     const char *md = NULL;
@@ -83,7 +83,7 @@ int engine_loy_bday_read(struct pt_engine *g, struct loy_acct *a, struct pt_err 
         return 0; /* not in memory yet: the first birthday round reads everyone's */
     char v[64];
     int rc = engine_loy_trait(g, a->row, "birthday", v, sizeof v, e);
-    a->bday = rc ? 0 : (uint16_t)parse_bday(v);
+    a->bday = rc ? 0 : (uint16_t)engine_bday_parse(v);
     return rc;
 }
 
@@ -94,7 +94,7 @@ static int load_one(void *ctx, int64_t customer, const char *birthday)
         return 0;
     size_t row = (size_t)customer - 1, root = pt_state_root(&g->st, row);
     struct loy_acct *a = engine_loy_acct(g, root);
-    int d = parse_bday(birthday);
+    int d = engine_bday_parse(birthday);
     if (a && d && (row == root || a->bday == 0)) /* the member's own identity wins */
         a->bday = (uint16_t)d;
     return 0;
@@ -109,11 +109,12 @@ int engine_loy_bdays_load(struct pt_engine *g, struct pt_err *e)
 
 void engine_loy_traits(struct pt_engine *g, size_t row, const char *traits)
 {
+    engine_auto_traits(g, pt_state_root(&g->st, row), traits);
     struct loy_acct *a = g->loy_bdays ? engine_loy_acct(g, pt_state_root(&g->st, row)) : NULL;
     json_t *o = a ? json_loads(traits, 0, NULL) : NULL;
     json_t *b = json_object_get(o, "birthday");
     if (json_is_string(b))
-        a->bday = (uint16_t)parse_bday(json_string_value(b));
+        a->bday = (uint16_t)engine_bday_parse(json_string_value(b));
     else if (b)
         a->bday = 0; /* null or another type: no birthday */
     json_decref(o);

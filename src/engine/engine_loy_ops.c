@@ -266,7 +266,7 @@ static int do_enrol(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, int
 
 /* ---- rewards and redemption ---- */
 
-static struct loy_reward *reward_of(struct pt_engine *g, int64_t shop, int64_t id)
+struct loy_reward *engine_loy_reward_of(struct pt_engine *g, int64_t shop, int64_t id)
 {
     for (size_t i = 0; i < g->nrewards; i++)
         if (g->rewards[i].id == id && g->rewards[i].shop == (uint32_t)shop)
@@ -298,7 +298,7 @@ static int do_reward(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, in
                      struct pt_err *e)
 {
     struct loy_reward *w = NULL;
-    if (q->id && (w = reward_of(g, shop, q->id)) == NULL)
+    if (q->id && (w = engine_loy_reward_of(g, shop, q->id)) == NULL)
         return answer_err(q, 404, "not_found", NULL, "no reward with id %lld", (long long)q->id);
     if (q->del) {
         w->active = 0;
@@ -350,9 +350,9 @@ static int do_reward(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, in
 }
 
 /* A voucher of spec v for customer (0: bearer) into out (a fresh unique code). */
-static int issue_voucher(struct pt_engine *g, int64_t shop, const struct pt_voucher_spec *v,
-                         int64_t customer, int64_t pool, int64_t redemption, int64_t now,
-                         struct pt_voucher_row *out, struct pt_err *e)
+int engine_loy_issue_voucher(struct pt_engine *g, int64_t shop, const struct pt_voucher_spec *v,
+                             int64_t customer, int64_t pool, int64_t redemption, int64_t now,
+                             struct pt_voucher_row *out, struct pt_err *e)
 {
     memset(out, 0, sizeof *out);
     out->shop = shop;
@@ -396,7 +396,7 @@ static int do_redeem(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, in
     struct loy_prog *lp = engine_loy_prog(g, (uint32_t)shop);
     if (lp == NULL)
         return answer_err(q, 409, "no_program", NULL, "the shop has no loyalty programme");
-    struct loy_reward *w = reward_of(g, shop, q->id);
+    struct loy_reward *w = engine_loy_reward_of(g, shop, q->id);
     if (w == NULL)
         return answer_err(q, 404, "not_found", NULL, "no reward with id %lld", (long long)q->id);
     int64_t root = member_root(g, shop, q, q->user_id);
@@ -449,7 +449,7 @@ static int do_redeem(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, in
     if (dup)
         return answer_err(q, 409, "duplicate", NULL, "this idempotency key was used before");
     struct pt_voucher_row v;
-    if ((rc = issue_voucher(g, shop, &r->voucher, (int64_t)a->row + 1, 0, 0, now, &v, e)) ||
+    if ((rc = engine_loy_issue_voucher(g, shop, &r->voucher, (int64_t)a->row + 1, 0, 0, now, &v, e)) ||
         (rc = pt_store_loy_redemption(g->w, shop, w->id, (int64_t)a->row + 1, entry, v.code, now,
                                       &rid, e)) ||
         (rc = pt_store_voucher_redemption(g->w, v.code, rid, e)))
@@ -636,6 +636,31 @@ static int do_import(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, in
     return 0;
 }
 
+int engine_idem_replay(struct pt_engine *g, int64_t shop, const char *idem,
+                       const uint8_t hash[16], struct pt_buf *out, int *status, int *replayed,
+                       int *done, struct pt_err *e)
+{
+    uint8_t h[16];
+    int st;
+    *done = 0;
+    int rc = pt_store_idem_get(g->w, shop, idem, h, &st, out, e);
+    if (rc == 0) {
+        *done = 1;
+        if (sodium_memcmp(h, hash, 16) != 0) {
+            pt_buf_reset(out);
+            pt_buf_add_error(out, "idempotency_key_reused", NULL,
+                             "this Idempotency-Key was used with a different request");
+            *status = 422;
+            return 0;
+        }
+        *status = st;
+        *replayed = 1;
+        return 0;
+    }
+    pt_buf_reset(out);
+    return rc == PT_ENOTFOUND ? 0 : rc;
+}
+
 int engine_loy_job(struct pt_engine *g, struct pt_job *j, int64_t now, struct pt_err *e)
 {
     struct pt_loy_req *q = j->loy;
@@ -644,20 +669,11 @@ int engine_loy_job(struct pt_engine *g, struct pt_job *j, int64_t now, struct pt
     q->replayed = 0;
     int rc;
     if (q->idem) {
-        uint8_t h[16];
-        int st;
-        rc = pt_store_idem_get(g->w, j->shop, q->idem, h, &st, &q->out, e);
-        if (rc == 0) {
-            if (sodium_memcmp(h, q->hash, 16) != 0)
-                return answer_err(q, 422, "idempotency_key_reused", NULL,
-                                  "this Idempotency-Key was used with a different request");
-            q->status = st;
-            q->replayed = 1;
-            return 0;
-        }
-        if (rc != PT_ENOTFOUND)
+        int done = 0;
+        if ((rc = engine_idem_replay(g, j->shop, q->idem, q->hash, &q->out, &q->status,
+                                     &q->replayed, &done, e)) ||
+            done)
             return rc;
-        pt_buf_reset(&q->out);
     }
     switch (q->op) {
     case PT_LOYOP_PROGRAM:

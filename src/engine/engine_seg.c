@@ -145,7 +145,8 @@ static int seg_event(struct pt_engine *g, const struct eseg *sg, size_t row, int
         return rc;
     st->head[row] = seq;
     g->seg_events++;
-    return 0;
+    return engine_auto_segment(g, sg, row, entered) ? pt_err_set(e, PT_ENOMEM, "out of memory")
+                                                    : 0;
 }
 
 static int set_member(struct pt_engine *g, struct eseg *sg, size_t row, int in, int64_t now,

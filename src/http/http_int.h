@@ -24,7 +24,7 @@ struct pt_http {
     pthread_mutex_t log_mu;
     /* metrics */
     _Atomic uint64_t req_by_class[6]; /* 1xx..5xx */
-    _Atomic uint64_t req_by_route[48];
+    _Atomic uint64_t req_by_route[64];
     _Atomic uint64_t lat_bucket[NBUCKETS + 1];
     _Atomic uint64_t lat_sum_us, lat_count;
     _Atomic uint64_t rejected_busy, in_flight;
@@ -45,7 +45,9 @@ enum route {
     R_SEGMENTS, R_SEGMENT, R_SEG_PREVIEW, R_SEG_MEMBERS, R_SEG_MEMBERS_CSV, R_SEG_COUNTS,
     R_SEG_REFRESH, R_LOY_PROGRAM, R_LOY_REPORT, R_LOY_IMPORT, R_LOY_POINTS, R_LOY_REWARDS,
     R_LOY_MEMBER, R_LOY_HISTORY, R_LOY_REDEEM, R_LOY_QR, R_VOUCHER, R_VOUCHER_REDEEM,
-    R_VOUCHER_POOLS, R_NROUTES
+    R_VOUCHER_POOLS, R_TEMPLATES, R_TEMPLATE, R_TMPL_PREVIEW, R_AUTOS, R_AUTO, R_AUTO_PAUSE,
+    R_AUTO_RESUME, R_AUTO_TRIGGER, R_OUTBOX, R_MSG_SETTINGS, R_T_OPEN, R_T_CLICK, R_UNSUB,
+    R_NROUTES
 };
 
 enum req_state { ST_READ = 0, ST_WAIT, ST_READY };
@@ -89,6 +91,9 @@ struct req {
     struct pt_loy_batch loy_batch;   /* POST /v1/loyalty/points, parsed */
     struct pt_loy_import *loy_import; /* a members CSV */
     int replayed;                    /* answer recorded for its Idempotency-Key */
+    /* automation (routes_automation.c) */
+    struct pt_auto_req aut;
+    char *location; /* a redirect's target */
 };
 
 /* Build the response of req into r->out / r->code (route files). */
@@ -113,6 +118,10 @@ enum route loyalty_route_of(struct req *r, const char *url, const char *method, 
 void route_loyalty(struct req *r);
 void route_loyalty_done(struct req *r);
 void route_loyalty_release(struct req *r);
+enum route automation_route_of(struct req *r, const char *url, const char *method, unsigned *bad);
+void route_automation(struct req *r);
+void route_automation_done(struct req *r);
+void route_automation_release(struct req *r);
 
 /* Helpers (server.c). */
 void reply_error(struct req *r, unsigned code, const char *ecode, const char *field,
@@ -123,6 +132,9 @@ void submit_job(struct req *r);
 /* Submit r->batch as an events job (statuses allocated here). */
 void submit_events(struct req *r);
 const char *query(struct req *r, const char *key);
+/* The request's Idempotency-Key (NULL: none) and the hash of method, path
+ * and body; -1 after a 400 for a bad key. */
+int req_idem(struct req *r, const char **idem, uint8_t hash[16]);
 void fmt_time(struct pt_buf *b, int64_t t); /* "YYYY-MM-DDTHH:MM:SSZ" (quoted) or null */
 
 #endif

@@ -312,6 +312,10 @@ void route_job_done(struct req *r)
         route_loyalty_done(r);
         return;
     }
+    if (j->kind == PT_JOB_AUTO || r->route >= R_TEMPLATES) {
+        route_automation_done(r);
+        return;
+    }
     if (j->rc == PT_ENOTFOUND) {
         reply_error(r, 404, "not_found", NULL, "%s", j->msg);
         return;

@@ -247,23 +247,8 @@ static void loy_submit(struct req *r, int op)
 {
     struct pt_loy_req *q = &r->loy;
     q->op = op;
-    const char *k = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Idempotency-Key");
-    if (k) {
-        size_t n = strlen(k);
-        if (n == 0 || n > 255) {
-            reply_error(r, 400, "invalid_header", "Idempotency-Key",
-                        "Idempotency-Key must be 1 to 255 bytes");
-            return;
-        }
-        q->idem = k;
-        crypto_generichash_state st;
-        crypto_generichash_init(&st, NULL, 0, 16);
-        crypto_generichash_update(&st, (const unsigned char *)r->method, strlen(r->method));
-        crypto_generichash_update(&st, (const unsigned char *)r->path, strlen(r->path));
-        if (r->body.len)
-            crypto_generichash_update(&st, (const unsigned char *)r->body.data, r->body.len);
-        crypto_generichash_final(&st, q->hash, 16);
-    }
+    if (req_idem(r, &q->idem, q->hash))
+        return;
     memset(&r->job, 0, sizeof r->job);
     r->job.kind = PT_JOB_LOYALTY;
     r->job.shop = r->shop;

@@ -3,6 +3,7 @@
  * the request log and metrics (see http.h).
  */
 #include <errno.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,29 @@ const char *query(struct req *r, const char *key)
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
+int req_idem(struct req *r, const char **idem, uint8_t hash[16])
+{
+    const char *k = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Idempotency-Key");
+    *idem = NULL;
+    if (k == NULL)
+        return 0;
+    size_t n = strlen(k);
+    if (n == 0 || n > 255) {
+        reply_error(r, 400, "invalid_header", "Idempotency-Key",
+                    "Idempotency-Key must be 1 to 255 bytes");
+        return -1;
+    }
+    *idem = k;
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 16);
+    crypto_generichash_update(&st, (const unsigned char *)r->method, strlen(r->method));
+    crypto_generichash_update(&st, (const unsigned char *)r->path, strlen(r->path));
+    if (r->body.len)
+        crypto_generichash_update(&st, (const unsigned char *)r->body.data, r->body.len);
+    crypto_generichash_final(&st, hash, 16);
+    return 0;
+}
+
 /* ---- routing ---- */
 
 static const char *const route_names[R_NROUTES] = {
@@ -61,8 +85,10 @@ static const char *const route_names[R_NROUTES] = {
     "segment", "segment_preview", "segment_members", "segment_members_csv", "segment_counts",
     "segment_refresh", "loyalty_program", "loyalty_report", "loyalty_import", "loyalty_points",
     "loyalty_rewards", "loyalty_member", "loyalty_history", "loyalty_redeem", "loyalty_qr",
-    "voucher", "voucher_redeem", "voucher_pools"};
-_Static_assert(R_NROUTES <= 48, "req_by_route");
+    "voucher", "voucher_redeem", "voucher_pools", "templates", "template", "template_preview",
+    "automations", "automation", "automation_pause", "automation_resume", "automation_trigger",
+    "outbox", "messaging_settings", "track_open", "track_click", "unsubscribe"};
+_Static_assert(R_NROUTES <= 64, "req_by_route");
 _Static_assert(sizeof route_names / sizeof route_names[0] == R_NROUTES, "route_names");
 
 static enum route route_of(struct req *r, const char *url, const char *method, unsigned *bad)
@@ -133,6 +159,10 @@ static enum route route_of(struct req *r, const char *url, const char *method, u
             *bad = 405;
         return rt;
     }
+    if (strncmp(url, "/v1/templates", 13) == 0 || strncmp(url, "/v1/automations", 15) == 0 ||
+        strcmp(url, "/v1/outbox") == 0 || strcmp(url, "/v1/messaging/settings") == 0 ||
+        strncmp(url, "/t/", 3) == 0 || strncmp(url, "/u/", 3) == 0)
+        return automation_route_of(r, url, method, bad);
     if (strncmp(url, "/v1/loyalty/", 12) == 0 || strncmp(url, "/v1/vouchers/", 13) == 0 ||
         strncmp(url, "/v1/voucher-pools", 17) == 0)
         return loyalty_route_of(r, url, method, bad);
@@ -318,6 +348,11 @@ static void dispatch(struct req *r)
     case R_VOUCHER: case R_VOUCHER_REDEEM: case R_VOUCHER_POOLS:
         route_loyalty(r);
         break;
+    case R_TEMPLATES: case R_TEMPLATE: case R_TMPL_PREVIEW: case R_AUTOS: case R_AUTO:
+    case R_AUTO_PAUSE: case R_AUTO_RESUME: case R_AUTO_TRIGGER: case R_OUTBOX:
+    case R_MSG_SETTINGS: case R_T_OPEN: case R_T_CLICK: case R_UNSUB:
+        route_automation(r);
+        break;
     case R_SEG_REFRESH:
         route_segment_refresh(r);
         break;
@@ -343,6 +378,10 @@ static enum MHD_Result send_reply(struct req *r)
         MHD_add_response_header(resp, "Idempotent-Replayed", "true");
     if (r->code == 401)
         MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"patron\"");
+    if (r->location)
+        MHD_add_response_header(resp, "Location", r->location);
+    if (r->route == R_T_OPEN || r->route == R_T_CLICK || r->route == R_UNSUB)
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
     if (r->close || atomic_load(&r->h->stopping))
         MHD_add_response_header(resp, "Connection", "close");
     enum MHD_Result ret = MHD_queue_response(r->conn, r->code ? r->code : 200, resp);
@@ -383,6 +422,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
             r->retry_after = 1;
             r->close = 1;
             reply_error(r, 503, "shutting_down", NULL, "the server is stopping; retry shortly");
+        } else if (r->route == R_T_OPEN || r->route == R_T_CLICK || r->route == R_UNSUB) {
+            r->auth_ok = 1; /* tracking links: a signed token instead of a key */
         } else if (r->route != R_HEALTH && r->route != R_METRICS && (auth = authenticate(r)) != 1)
             reply_error(r, auth < 0 ? 503 : 401, auth < 0 ? "store_failed" : "unauthorized", NULL,
                         auth < 0 ? "the key could not be checked; retry"
@@ -507,6 +548,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     pt_buf_release(&r->body);
     pt_buf_release(&r->out);
     route_loyalty_release(r);
+    route_automation_release(r);
     pt_evbatch_release(&r->batch);
     pt_free(r->status);
     pt_free(r->orig);

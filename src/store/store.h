@@ -26,7 +26,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 
-#define PT_STORE_SCHEMA_VERSION 3
+#define PT_STORE_SCHEMA_VERSION 4
 
 struct pt_store;
 
@@ -416,5 +416,120 @@ struct pt_loy_month {
 int pt_store_loy_monthly(struct pt_store *s, int64_t shop,
                          int (*cb)(void *ctx, const struct pt_loy_month *m), void *ctx,
                          struct pt_err *e);
+
+/* ---- automation (store_auto.c; docs/automation.md) ---- */
+/* Message templates (PUT /v1/templates/{id}) and per-shop messaging settings. */
+int pt_store_tmpl_put(struct pt_store *s, int64_t shop, const char *id, const char *json,
+                      int64_t t, struct pt_err *e);
+int pt_store_tmpl_del(struct pt_store *s, int64_t shop, const char *id, struct pt_err *e);
+int pt_store_tmpls(struct pt_store *s,
+                   int (*cb)(void *ctx, int64_t shop, const char *id, const char *json,
+                             int64_t created, int64_t updated),
+                   void *ctx, struct pt_err *e);
+int pt_store_msg_settings_put(struct pt_store *s, int64_t shop, const char *json,
+                              struct pt_err *e);
+int pt_store_msg_settings(struct pt_store *s,
+                          int (*cb)(void *ctx, int64_t shop, const char *json), void *ctx,
+                          struct pt_err *e);
+/* Automations: the row (its current version) and every version's JSON. */
+enum { PT_AUTO_ACTIVE = 0, PT_AUTO_PAUSED = 1, PT_AUTO_DELETED = 2 };
+struct pt_auto_row {
+    int64_t id, shop, version;
+    int status;
+    const char *json; /* the version's definition */
+    int64_t created, updated;
+};
+/* id 0: a new automation (*id receives it). Writes the version's JSON too. */
+int pt_store_auto_put(struct pt_store *s, const struct pt_auto_row *a, int64_t *id,
+                      struct pt_err *e);
+int pt_store_auto_status(struct pt_store *s, int64_t id, int status, int64_t t,
+                         struct pt_err *e);
+/* Every automation's every version (status and times of the automation). */
+int pt_store_autos(struct pt_store *s, int (*cb)(void *ctx, const struct pt_auto_row *a),
+                   void *ctx, struct pt_err *e);
+/* Runs: a customer's passage through an automation. */
+enum { PT_RUN_ACTIVE = 0, PT_RUN_DONE = 1, PT_RUN_EXITED = 2, PT_RUN_CONTROL = 3,
+       PT_RUN_FAILED = 4 };
+struct pt_auto_run_row {
+    int64_t id, shop, automation, version, customer;
+    int state, pc, flags;
+    int64_t wake, entered, ended, key;
+    const char *voucher; /* the last voucher code issued to the run ("" none) */
+    const char *ctx;     /* the triggering event's JSON, or NULL */
+};
+int pt_store_run_insert(struct pt_store *s, const struct pt_auto_run_row *r, int64_t *id,
+                        struct pt_err *e);
+int pt_store_run_update(struct pt_store *s, const struct pt_auto_run_row *r, struct pt_err *e);
+/* Active runs, and (all = 1) also each (automation, customer)'s latest run. */
+int pt_store_runs(struct pt_store *s, int all,
+                  int (*cb)(void *ctx, const struct pt_auto_run_row *r), void *ctx,
+                  struct pt_err *e);
+/* Per automation of shop: entrants, control, active, done, exited. */
+struct pt_auto_counts {
+    int64_t automation, entered, control, active, done, exited, failed;
+};
+int pt_store_run_counts(struct pt_store *s, int64_t shop,
+                        int (*cb)(void *ctx, const struct pt_auto_counts *c), void *ctx,
+                        struct pt_err *e);
+/* The outbox: a message decided in the engine's transaction, delivered by
+ * the delivery thread (engine_deliver.c). */
+enum { PT_OUT_PENDING = 0, PT_OUT_SENT = 1, PT_OUT_DEAD = 2, PT_OUT_HELD = 3,
+       PT_OUT_SKIPPED = 4 };
+struct pt_outbox_row {
+    int64_t id, shop, automation, run, customer;
+    char msg_id[40];
+    int channel, marketing, status, attempts;
+    const char *address, *subject, *html, *text, *body, *error, *tmpl;
+    int64_t next_at, created, sent_at;
+};
+int pt_store_outbox_insert(struct pt_store *s, const struct pt_outbox_row *m, int64_t *id,
+                           struct pt_err *e);
+/* The outcome of one attempt: status, attempts, next_at, error, sent_at. */
+int pt_store_outbox_result(struct pt_store *s, int64_t id, int status, int attempts,
+                           int64_t next_at, const char *error, int64_t sent_at,
+                           struct pt_err *e);
+/* Pending messages due at `now`, oldest first, at most limit (any connection). */
+int pt_store_outbox_due(struct pt_store *s, int64_t now, int limit,
+                        int (*cb)(void *ctx, const struct pt_outbox_row *m), void *ctx,
+                        struct pt_err *e);
+/* The earliest next_at of a pending message (0 if none). Any connection. */
+int pt_store_outbox_next(struct pt_store *s, int64_t *t, struct pt_err *e);
+/* Messages of shop, newest first: status < 0 any; automation 0 any;
+ * customer 0 any; id < before (0: from the newest). */
+int pt_store_outbox_list(struct pt_store *s, int64_t shop, int status, int64_t automation,
+                         int64_t customer, int64_t before, int limit,
+                         int (*cb)(void *ctx, const struct pt_outbox_row *m), void *ctx,
+                         struct pt_err *e);
+/* One message by row id / by message id, its strings copied into `strings`. */
+int pt_store_outbox_get(struct pt_store *s, int64_t id, struct pt_outbox_row *m,
+                        struct pt_buf *strings, struct pt_err *e);
+int pt_store_outbox_by_msg(struct pt_store *s, const char *msg_id, struct pt_outbox_row *m,
+                           struct pt_buf *strings, struct pt_err *e);
+/* Hold (pause) or release an automation's pending messages. */
+int pt_store_outbox_hold(struct pt_store *s, int64_t automation, int hold, struct pt_err *e);
+/* Marketing messages of customer on channel decided since t (pending, held or sent). */
+int pt_store_outbox_count(struct pt_store *s, int64_t customer, int channel, int64_t since,
+                          int64_t *n, struct pt_err *e);
+/* Per-status counts of shop's messages (automation 0: all). */
+int pt_store_outbox_counts(struct pt_store *s, int64_t shop, int64_t automation, int64_t n[5],
+                           struct pt_err *e);
+/* Suppressed addresses (hard bounces, complaints). */
+int pt_store_suppress(struct pt_store *s, int64_t shop, const char *address, const char *reason,
+                      int64_t t, struct pt_err *e);
+int pt_store_suppressed(struct pt_store *s, int64_t shop, const char *address, int *yes,
+                        struct pt_err *e);
+/* Tags of customers. */
+int pt_store_tag(struct pt_store *s, int64_t shop, int64_t customer, const char *tag, int add,
+                 int64_t t, struct pt_err *e);
+int pt_store_tags(struct pt_store *s, int64_t customer,
+                  int (*cb)(void *ctx, const char *tag), void *ctx, struct pt_err *e);
+/* Take a free code of shop's pool `name` (the newest pool of that name) and
+ * give it to customer: *code ("" when the pool is used up). */
+int pt_store_pool_take(struct pt_store *s, int64_t shop, const char *name, int64_t customer,
+                       char code[24], struct pt_err *e);
+/* A customer's automation data, erased with them. */
+int pt_store_auto_erase(struct pt_store *s, int64_t customer, struct pt_err *e);
+/* A secret of the store (created on first use): 32 random bytes. */
+int pt_store_secret(struct pt_store *s, const char *name, uint8_t out[32], struct pt_err *e);
 
 #endif

@@ -157,52 +157,16 @@ static const char
  * 't' const char * (NULL binds NULL), 'b' a 16-byte blob. NULL on failure. */
 static sqlite3_stmt *stmt(struct pt_store *s, enum loy_stmt i, const char *fmt, ...)
 {
-    sqlite3_stmt *q = pt_store_slot(s, (int)i, loy_sql[i]);
-    if (q == NULL)
-        return NULL;
     va_list ap;
     va_start(ap, fmt);
-    for (int k = 0; fmt[k]; k++) {
-        if (fmt[k] == 'i')
-            sqlite3_bind_int64(q, k + 1, va_arg(ap, int64_t));
-        else if (fmt[k] == 't')
-            pt_store_bind_text(q, k + 1, va_arg(ap, const char *));
-        else
-            sqlite3_bind_blob(q, k + 1, va_arg(ap, const void *), 16, SQLITE_STATIC);
-    }
+    sqlite3_stmt *q = pt_store_vstmt(s, (int)i, loy_sql[i], fmt, ap);
     va_end(ap);
     return q;
 }
 
-/* Step a one-row query: 0 with the row ready, PT_ENOTFOUND (no row), PT_EIO. */
-static int one_row(struct pt_store *s, sqlite3_stmt *q, struct pt_err *e, const char *what)
-{
-    if (q == NULL)
-        return pt_store_fail(s, e, what);
-    int rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW)
-        return 0;
-    sqlite3_reset(q);
-    if (rc == SQLITE_DONE)
-        return pt_err_set(e, PT_ENOTFOUND, "store: %s: not found", what);
-    return pt_store_fail(s, e, what);
-}
-
-static const char *text(sqlite3_stmt *q, int col)
-{
-    return (const char *)sqlite3_column_text(q, col);
-}
-
-/* Run an insert/update; *dup (may be NULL) = 1 if it changed no row. */
-static int run(struct pt_store *s, sqlite3_stmt *q, int *dup, struct pt_err *e, const char *what)
-{
-    if (q == NULL)
-        return pt_store_fail(s, e, what);
-    int rc = pt_store_run(s, q, e, what);
-    if (rc == 0 && dup)
-        *dup = sqlite3_changes(db_of(s)) == 0;
-    return rc;
-}
+#define one_row pt_store_one_row
+#define text pt_store_text
+#define run pt_store_run_dup
 
 static int sum1(struct pt_store *s, sqlite3_stmt *q, int64_t *out, struct pt_err *e,
                 const char *what);

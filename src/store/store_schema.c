@@ -102,6 +102,38 @@ const char *const pt_store_migrations[] = {
     "CREATE TABLE api_idem(shop INTEGER NOT NULL, key TEXT NOT NULL, hash BLOB NOT NULL,"
     " status INTEGER NOT NULL, body TEXT NOT NULL, t INTEGER NOT NULL,"
     " PRIMARY KEY(shop, key)) WITHOUT ROWID;",
+    /* 3 -> 4: automation (store_auto.c): message templates, messaging
+     * settings, automations and their versions, runs, the outbox, suppressed
+     * addresses, customer tags and the store's secrets. */
+    "CREATE TABLE msg_templates(shop INTEGER NOT NULL, id TEXT NOT NULL, json TEXT NOT NULL,"
+    " created INTEGER NOT NULL, updated INTEGER NOT NULL, PRIMARY KEY(shop, id)) WITHOUT ROWID;"
+    "CREATE TABLE msg_settings(shop INTEGER PRIMARY KEY, json TEXT NOT NULL);"
+    "CREATE TABLE automations(id INTEGER PRIMARY KEY AUTOINCREMENT, shop INTEGER NOT NULL,"
+    " version INTEGER NOT NULL, status INTEGER NOT NULL, created INTEGER NOT NULL,"
+    " updated INTEGER NOT NULL);"
+    "CREATE TABLE automation_versions(automation INTEGER NOT NULL, version INTEGER NOT NULL,"
+    " json TEXT NOT NULL, PRIMARY KEY(automation, version)) WITHOUT ROWID;"
+    "CREATE TABLE auto_runs(id INTEGER PRIMARY KEY AUTOINCREMENT, shop INTEGER NOT NULL,"
+    " automation INTEGER NOT NULL, version INTEGER NOT NULL, customer INTEGER NOT NULL,"
+    " state INTEGER NOT NULL, pc INTEGER NOT NULL, flags INTEGER NOT NULL DEFAULT 0,"
+    " wake INTEGER NOT NULL, entered INTEGER NOT NULL, ended INTEGER NOT NULL DEFAULT 0,"
+    " key INTEGER NOT NULL DEFAULT 0, voucher TEXT NOT NULL DEFAULT '', ctx TEXT);"
+    "CREATE INDEX auto_runs_customer ON auto_runs(customer, automation);"
+    "CREATE INDEX auto_runs_active ON auto_runs(state) WHERE state = 0;"
+    "CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, msg_id TEXT NOT NULL UNIQUE,"
+    " shop INTEGER NOT NULL, automation INTEGER NOT NULL, run INTEGER NOT NULL,"
+    " customer INTEGER NOT NULL, channel INTEGER NOT NULL, marketing INTEGER NOT NULL,"
+    " template TEXT, address TEXT NOT NULL, subject TEXT, html TEXT, text TEXT, body TEXT,"
+    " status INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL,"
+    " error TEXT, created INTEGER NOT NULL, sent_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX outbox_due ON outbox(next_at) WHERE status = 0;"
+    "CREATE INDEX outbox_customer ON outbox(customer, channel, created);"
+    "CREATE INDEX outbox_automation ON outbox(automation, status);"
+    "CREATE TABLE suppressions(shop INTEGER NOT NULL, address TEXT NOT NULL,"
+    " reason TEXT NOT NULL, t INTEGER NOT NULL, PRIMARY KEY(shop, address)) WITHOUT ROWID;"
+    "CREATE TABLE customer_tags(customer INTEGER NOT NULL, tag TEXT NOT NULL,"
+    " shop INTEGER NOT NULL, t INTEGER NOT NULL, PRIMARY KEY(customer, tag)) WITHOUT ROWID;"
+    "CREATE TABLE secrets(name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;",
 };
 _Static_assert(sizeof pt_store_migrations / sizeof pt_store_migrations[0] ==
                    PT_STORE_SCHEMA_VERSION,

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <sodium.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -126,6 +127,47 @@ int pt_store_run(struct pt_store *s, sqlite3_stmt *q, struct pt_err *e, const ch
     int rc = sqlite3_step(q);
     sqlite3_reset(q);
     return rc == SQLITE_DONE ? 0 : pt_store_fail(s, e, what);
+}
+
+sqlite3_stmt *pt_store_vstmt(struct pt_store *s, int slot, const char *sql, const char *fmt,
+                             va_list ap)
+{
+    sqlite3_stmt *q = pt_store_slot(s, slot, sql);
+    if (q == NULL)
+        return NULL;
+    for (int k = 0; fmt[k]; k++) {
+        if (fmt[k] == 'i')
+            sqlite3_bind_int64(q, k + 1, va_arg(ap, int64_t));
+        else if (fmt[k] == 't')
+            pt_store_bind_text(q, k + 1, va_arg(ap, const char *));
+        else
+            sqlite3_bind_blob(q, k + 1, va_arg(ap, const void *), 16, SQLITE_STATIC);
+    }
+    return q;
+}
+
+int pt_store_one_row(struct pt_store *s, sqlite3_stmt *q, struct pt_err *e, const char *what)
+{
+    if (q == NULL)
+        return pt_store_fail(s, e, what);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        return 0;
+    sqlite3_reset(q);
+    if (rc == SQLITE_DONE)
+        return pt_err_set(e, PT_ENOTFOUND, "store: %s: not found", what);
+    return pt_store_fail(s, e, what);
+}
+
+int pt_store_run_dup(struct pt_store *s, sqlite3_stmt *q, int *dup, struct pt_err *e,
+                     const char *what)
+{
+    if (q == NULL)
+        return pt_store_fail(s, e, what);
+    int rc = pt_store_run(s, q, e, what);
+    if (rc == 0 && dup)
+        *dup = sqlite3_changes(s->db) == 0;
+    return rc;
 }
 
 static int exec(struct pt_store *s, const char *sql, struct pt_err *e)

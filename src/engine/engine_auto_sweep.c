@@ -1,0 +1,190 @@
+/*
+ * engine_auto_sweep.c - the time triggers (docs/automation.md "Triggers"),
+ * swept over the customers of each automation's shop every auto_sweep_s of
+ * the clock: cart abandoned, N days since the last order, usual purchase
+ * rhythm missed, replenishment due, points expiring and birthday. Each
+ * occurrence has a key (the cart's start, the last order's time, the lot's
+ * expiry, the year ...) so a customer enters once per occurrence however
+ * often the sweep runs (auto_seen keeps the last key per customer).
+ */
+#include <string.h>
+
+#include "engine/engine_int.h"
+#include "util/mem.h"
+#include "util/timeutil.h"
+
+#define DAY 86400
+
+static int live_root(const struct pt_state *st, size_t row, uint32_t shop)
+{
+    return st->shop[row] == shop && st->parent[row] == 0 &&
+           (st->flags[row] & (ROW_PRESENT | ROW_ERASED)) == ROW_PRESENT;
+}
+
+static void agg(const struct pt_state *st, size_t row, struct pt_agg *a)
+{
+    if (st->child[row] == 0) {
+        a->orders = st->orders[row];
+        a->first_t = st->first_t[row];
+        a->last_t = st->last_t[row];
+    } else {
+        pt_state_agg(st, row, a);
+    }
+}
+
+/* The occurrence key of root `row` for trigger d at now (0: none). */
+static int64_t occurrence(struct pt_engine *g, const struct pt_auto_def *d, size_t row,
+                          int64_t now)
+{
+    const struct pt_state *st = &g->st;
+    struct pt_agg a;
+    switch (d->trigger) {
+    case PT_TRIG_CART:
+        if (st->cart_value[row] > 0 && st->cart_value[row] >= d->min_value &&
+            now - st->cart_t[row] >= d->idle_s)
+            return st->cart_since[row] ? st->cart_since[row] : st->cart_t[row];
+        return 0;
+    case PT_TRIG_SINCE_ORDER:
+        agg(st, row, &a);
+        return a.orders && now - a.last_t >= d->days * DAY ? a.last_t : 0;
+    case PT_TRIG_RHYTHM: {
+        agg(st, row, &a);
+        if (a.orders < d->min_orders || a.orders < 2 || a.last_t <= a.first_t)
+            return 0;
+        double k = (double)(a.last_t - a.first_t) / (a.orders - 1);
+        return (double)(now - a.last_t) >= d->factor * k ? a.last_t : 0;
+    }
+    case PT_TRIG_POINTS_EXPIRING: {
+        struct loy_acct *ac = engine_loy_acct(g, row);
+        int64_t first = 0;
+        for (uint32_t i = ac ? ac->lot0 : 0; ac && i < ac->nlots; i++)
+            if (ac->lots[i].left > 0 && ac->lots[i].expires > now &&
+                ac->lots[i].expires <= now + d->within_s &&
+                (first == 0 || ac->lots[i].expires < first))
+                first = ac->lots[i].expires;
+        return first;
+    }
+    case PT_TRIG_BIRTHDAY: {
+        if (row >= g->bday_rows || g->bday[row] == 0)
+            return 0;
+        int64_t y;
+        int m, dd;
+        pt_civil_from_days(pt_floor_div(now, DAY), &y, &m, &dd);
+        int today = m * 100 + dd;
+        int leap = m == 2 && dd == 28 && pt_days_in_month(y, 2) == 28;
+        return g->bday[row] == today || (leap && g->bday[row] == 229) ? y : 0;
+    }
+    case PT_TRIG_REPLENISH: {
+        /* the newest order line of each product: its supply runs out qty x period later */
+        int64_t key = 0;
+        size_t rows[PT_STATE_MAX_TREE];
+        size_t n = pt_state_tree(st, row, rows, PT_STATE_MAX_TREE);
+        if (n > PT_STATE_MAX_TREE)
+            n = PT_STATE_MAX_TREE;
+        for (size_t p = 0; p < d->nproducts; p++) {
+            uint32_t pid = pt_dict_find(&g->dict, d->products[p].product,
+                                        strlen(d->products[p].product));
+            int64_t t = 0, qty = 0;
+            for (size_t i = 0; pid && i < n; i++)
+                for (uint32_t k = rows[i] < g->act_rows ? g->act_head[rows[i]] : 0; k;
+                     k = g->act_next[k - 1]) {
+                    const struct pt_act *x = &g->acts[k - 1];
+                    if ((x->flags & PT_ACT_LINE) && x->prod == pid && x->t >= t) {
+                        qty = x->t == t ? qty + x->qty : x->qty;
+                        t = x->t;
+                    }
+                }
+            if (t == 0)
+                continue;
+            int64_t out = t + qty * d->products[p].days_per_unit * DAY;
+            /* due from `before` ahead of running out to two weeks after */
+            if (now >= out - d->before_s && now < out + 14 * DAY && t > key)
+                key = t;
+        }
+        return key;
+    }
+    default:
+        return 0;
+    }
+}
+
+static int is_timed(int trigger)
+{
+    return trigger == PT_TRIG_CART || trigger == PT_TRIG_SINCE_ORDER ||
+           trigger == PT_TRIG_RHYTHM || trigger == PT_TRIG_POINTS_EXPIRING ||
+           trigger == PT_TRIG_BIRTHDAY || trigger == PT_TRIG_REPLENISH;
+}
+
+static int bdays_load_one(void *ctx, int64_t customer, const char *birthday)
+{
+    struct pt_engine *g = ctx;
+    if (customer < 1 || (size_t)customer > g->bday_rows || birthday == NULL)
+        return 0;
+    size_t row = (size_t)customer - 1, root = pt_state_root(&g->st, row);
+    int d = engine_bday_parse(birthday);
+    if (d && (row == root || g->bday[root] == 0))
+        g->bday[root] = (uint16_t)d;
+    return 0;
+}
+
+static int bdays(struct pt_engine *g, struct pt_err *e)
+{
+    if (g->auto_bdays && g->bday_rows >= g->st.n)
+        return 0;
+    size_t nr = g->st.n + 1024;
+    uint16_t *x = pt_realloc_array(g->bday, nr, sizeof *x);
+    if (x == NULL)
+        return pt_err_set(e, PT_ENOMEM, "out of memory");
+    memset(x + g->bday_rows, 0, (nr - g->bday_rows) * sizeof *x);
+    g->bday = x;
+    g->bday_rows = nr;
+    if (g->auto_bdays)
+        return 0; /* (new rows: their traits come through engine_auto_traits) */
+    g->auto_bdays = 1;
+    return pt_store_loy_birthdays(g->w, bdays_load_one, g, e);
+}
+
+int engine_auto_sweep(struct pt_engine *g, int64_t now, struct pt_err *e)
+{
+    double t0 = pt_mono_now();
+    int rc = 0, any = 0;
+    for (size_t i = 0; rc == 0 && i < g->nautos; i++) {
+        struct eauto *a = g->autos[i];
+        const struct pt_auto_def *d = a->defs[a->nvers - 1];
+        if (a->status != PT_AUTO_ACTIVE || !is_timed(d->trigger))
+            continue;
+        any = 1;
+        if (d->trigger == PT_TRIG_BIRTHDAY && (rc = bdays(g, e)))
+            return rc;
+        const struct pt_state *st = &g->st;
+        if (d->trigger == PT_TRIG_POINTS_EXPIRING) {
+            for (size_t k = 0; rc == 0 && k < g->naccts; k++) {
+                struct loy_acct *ac = g->accts[k];
+                if (ac->row == UINT32_MAX || ac->shop != a->shop || !live_root(st, ac->row, a->shop))
+                    continue;
+                int64_t key = occurrence(g, d, ac->row, now);
+                if (key == 0)
+                    continue;
+                struct auto_seen *sn = engine_auto_seen(a, ac->row, 0);
+                if (sn == NULL || sn->key != key)
+                    rc = engine_auto_enter(g, a, ac->row, key, NULL, now, e);
+            }
+            continue;
+        }
+        for (size_t row = 0; rc == 0 && row < st->n; row++) {
+            if (!live_root(st, row, a->shop))
+                continue;
+            int64_t key = occurrence(g, d, row, now);
+            if (key == 0)
+                continue;
+            struct auto_seen *sn = engine_auto_seen(a, (uint32_t)row, 0);
+            if (sn == NULL || sn->key != key)
+                rc = engine_auto_enter(g, a, row, key, NULL, now, e);
+        }
+    }
+    if (any) {
+        g->auto_sweeps++;
+        g->auto_sweep_seconds = pt_mono_now() - t0;
+    }
+    return rc;
+}
