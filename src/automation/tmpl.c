@@ -652,7 +652,7 @@ static int put_real(struct pt_buf *o, double x)
                 buf[n++] = '0';
         }
         for (long i = 0; i < (long)nd || i < point; i++) {
-            if (i == point)
+            if (i == point && point > 0)
                 buf[n++] = '.';
             buf[n++] = i < (long)nd ? dig[i] : '0';
         }

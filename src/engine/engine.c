@@ -524,6 +524,13 @@ void pt_engine_stats(struct pt_engine *g, struct pt_engine_stats *st)
     st->segment_members = g->seg_members;
     st->segment_bytes = g->seg_bytes;
     st->segment_events = g->seg_events_pub;
+    st->automations = g->auto_pub.autos;
+    st->runs_active = g->auto_pub.runs;
+    st->messages_decided = g->auto_pub.decided;
+    st->auto_sweeps = g->auto_pub.sweeps;
+    st->auto_sweep_seconds = g->auto_pub.sweep_s;
+    st->delivered = g->delivered;
+    st->delivery_dead = g->deliver_failed;
     size_t n = g->nseg_lat < 4096 ? g->nseg_lat : 4096;
     double lat[4096], ev[4096];
     memcpy(lat, g->seg_lat, n * sizeof *lat);

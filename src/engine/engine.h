@@ -315,6 +315,10 @@ struct pt_engine_stats {
     uint64_t segment_events;                 /* Segment Entered / Exited written */
     double segment_p50, segment_p99; /* seconds a group spent on segments (last 4096) */
     double segment_eval_p50, segment_eval_p99; /* ... evaluating (not writing events) */
+    /* automation */
+    size_t automations, runs_active;
+    uint64_t messages_decided, auto_sweeps, delivered, delivery_dead;
+    double auto_sweep_seconds; /* the last sweep of time triggers */
 };
 void pt_engine_stats(struct pt_engine *g, struct pt_engine_stats *st);
 

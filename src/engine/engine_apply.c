@@ -521,6 +521,11 @@ void engine_group(struct pt_engine *g, struct pt_job *head)
     g->seg_members = m;
     if (sizes)
         g->seg_bytes = bytes;
+    g->auto_pub.autos = g->nautos;
+    g->auto_pub.runs = g->nruns - g->nfree;
+    g->auto_pub.decided = g->auto_sent_decided;
+    g->auto_pub.sweeps = g->auto_sweeps;
+    g->auto_pub.sweep_s = g->auto_sweep_seconds;
     g->live_rows = g->st.live; /* the engine thread is the state's only writer */
     g->all_rows = g->st.n;
     pthread_mutex_unlock(&g->mu);

@@ -304,6 +304,11 @@ struct pt_engine {
     pthread_t deliver_thread;
     pthread_cond_t deliver_cv;
     uint64_t delivered, deliver_failed;
+    struct { /* published after each group (mu) */
+        size_t autos, runs;
+        uint64_t decided, sweeps;
+        double sweep_s;
+    } auto_pub;
 };
 
 enum { ENGINE_FILL_RFM = 1, ENGINE_FILL_CLV = 2, ENGINE_FILL_ALL = 3 };

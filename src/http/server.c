@@ -638,6 +638,26 @@ void route_metrics(struct req *r)
                   st.segments, (unsigned long long)st.segment_members,
                   (unsigned long long)st.segment_bytes, (unsigned long long)st.segment_events,
                   st.segment_p50, st.segment_p99, st.segment_eval_p50, st.segment_eval_p99);
+    pt_buf_printf(b,
+                  "# HELP patron_automations Automations (any status but deleted).\n"
+                  "# TYPE patron_automations gauge\npatron_automations %zu\n"
+                  "# HELP patron_automation_runs_active Customers in an automation now.\n"
+                  "# TYPE patron_automation_runs_active gauge\npatron_automation_runs_active %zu\n"
+                  "# HELP patron_messages_decided_total Messages written to the outbox to send.\n"
+                  "# TYPE patron_messages_decided_total counter\npatron_messages_decided_total %llu\n"
+                  "# HELP patron_messages_delivered_total Messages the receiver took.\n"
+                  "# TYPE patron_messages_delivered_total counter\n"
+                  "patron_messages_delivered_total %llu\n"
+                  "# HELP patron_messages_dead_total Messages given up on (dead letters).\n"
+                  "# TYPE patron_messages_dead_total counter\npatron_messages_dead_total %llu\n"
+                  "# HELP patron_automation_sweeps_total Sweeps of the time triggers.\n"
+                  "# TYPE patron_automation_sweeps_total counter\npatron_automation_sweeps_total %llu\n"
+                  "# HELP patron_automation_sweep_seconds The last sweep's duration.\n"
+                  "# TYPE patron_automation_sweep_seconds gauge\n"
+                  "patron_automation_sweep_seconds %.6f\n",
+                  st.automations, st.runs_active, (unsigned long long)st.messages_decided,
+                  (unsigned long long)st.delivered, (unsigned long long)st.delivery_dead,
+                  (unsigned long long)st.auto_sweeps, st.auto_sweep_seconds);
     r->state = ST_READY;
 }
 
