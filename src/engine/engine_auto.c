@@ -476,8 +476,17 @@ int engine_auto_tier(struct pt_engine *g, uint32_t shop, size_t row, int from, i
 
 void engine_auto_traits(struct pt_engine *g, size_t row, const char *traits)
 {
-    if (!g->auto_bdays || row >= g->bday_rows)
+    if (!g->auto_bdays)
         return;
+    if (row >= g->bday_rows) { /* a new customer */
+        size_t nr = row + 1024;
+        uint16_t *x = pt_realloc_array(g->bday, nr, sizeof *x);
+        if (x == NULL)
+            return; /* (read again at the next start) */
+        memset(x + g->bday_rows, 0, (nr - g->bday_rows) * sizeof *x);
+        g->bday = x;
+        g->bday_rows = nr;
+    }
     json_t *o = json_loads(traits, 0, NULL);
     json_t *b = json_object_get(o, "birthday");
     if (json_is_string(b))

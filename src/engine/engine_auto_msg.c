@@ -172,6 +172,28 @@ static void link(struct pt_engine *g, const struct msgset *m, int kind, const ch
     }
 }
 
+/* &amp; &lt; &gt; &quot; &#39; in place (what the template's escaping writes). */
+static void html_unescape(char *s)
+{
+    static const struct {
+        const char *ent;
+        char c;
+    } ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&#39;", '\''}};
+    char *w = s;
+    for (const char *p = s; *p;) {
+        size_t k = 0;
+        while (k < sizeof ents / sizeof ents[0] && strncmp(p, ents[k].ent, strlen(ents[k].ent)))
+            k++;
+        if (k < sizeof ents / sizeof ents[0]) {
+            *w++ = ents[k].c;
+            p += strlen(ents[k].ent);
+        } else {
+            *w++ = *p++;
+        }
+    }
+    *w = '\0';
+}
+
 /* href="http..." made a tracked click; the open pixel before </body> (or at the end). */
 static int track_html(struct pt_engine *g, const struct msgset *m, const char *msg_id,
                       const struct pt_buf *in, struct pt_buf *out)
@@ -201,7 +223,7 @@ static int track_html(struct pt_engine *g, const struct msgset *m, const char *m
         char *url = pt_strndup(u, (size_t)(q - u));
         if (url == NULL)
             return PT_ENOMEM;
-        /* (the template escaped & as &amp;: the link is the URL itself) */
+        html_unescape(url); /* the attribute's text is HTML: the link is what it means */
         pt_buf_adds(out, "href=\"");
         struct pt_buf lk;
         pt_buf_init(&lk);

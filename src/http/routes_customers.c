@@ -72,6 +72,13 @@ void route_clv(struct req *r)
     r->state = ST_READY;
 }
 
+static int add_tag(void *ctx, const char *tag)
+{
+    struct pt_buf *b = ctx;
+    json_str(b, tag);
+    return pt_buf_addc(b, ',');
+}
+
 /* The profile object (without the closing brace) into b. */
 static int profile_json(struct req *r, const struct pt_profile *p, int full, struct pt_buf *b)
 {
@@ -87,6 +94,14 @@ static int profile_json(struct req *r, const struct pt_profile *p, int full, str
         pt_buf_adds(b, ",\"traits\":");
         if (pt_store_traits_json(s, p->rows, p->nrows, b, &e))
             return PT_EIO;
+        /* tags automations gave the customer (docs/automation.md, "tag") */
+        pt_buf_adds(b, ",\"tags\":[");
+        size_t at = b->len;
+        if (pt_store_tags(s, p->root, add_tag, b, &e))
+            return PT_EIO;
+        if (b->len > at)
+            b->len--; /* the last comma */
+        pt_buf_addc(b, ']');
     }
     pt_buf_adds(b, ",\"consents\":{");
     for (unsigned i = 0; i < 3; i++) {
@@ -189,6 +204,12 @@ void route_customer(struct req *r)
         struct pt_err e;
         pt_buf_adds(b, ",\"held\":{");
         rc = pt_store_export_json(pt_engine_reader(r->h->g), p->rows, p->heads, p->nrows, b, &e);
+        /* the messages automations decided for them (the outbox, newest first) */
+        pt_buf_adds(b, ",\"outbox\":");
+        if (rc == 0 && p->anonymous)
+            pt_buf_adds(b, "null");
+        else if (rc == 0)
+            rc = pt_engine_outbox(r->h->g, r->shop, -1, 0, p->user_id, 0, 1000, b);
         pt_buf_addc(b, '}');
     }
     pt_buf_addc(b, '}');

@@ -439,7 +439,7 @@ jcheck "the anonymousId now reads as dave" <<<'j["id"] == "dave"'
 api GET /v1/customers/dave/export
 expect_code 200 "export dave"
 jcheck "export dave" <<'EOF'
-j["id"] == "dave" and sorted(j["held"]) == ["events", "identities", "merges", "order_lines", "orders"]
+j["id"] == "dave" and sorted(j["held"]) == ["events", "identities", "merges", "order_lines", "orders", "outbox"]
 sorted(i["id"] for i in j["held"]["identities"]) == ["anon-1", "dave"]
 len(j["held"]["events"]) == 4 and sorted(o["order_id"] for o in j["held"]["orders"]) == ["o-a1", "o-d1"]
 [m["reason"] for m in j["held"]["merges"]] == ["identify"]
