@@ -439,6 +439,15 @@ int engine_auto_event(struct pt_engine *g, uint32_t shop, size_t row, const stru
     return rc;
 }
 
+int engine_auto_seg_named(const struct eseg *sg, const char *name)
+{
+    if (strcmp(sg->name, name) == 0)
+        return 1;
+    /* a built-in by its key ("rfm:Hibernating", "type:lapsed"), an RFM one by its bare name */
+    return sg->builtin && (strcmp(sg->builtin, name) == 0 ||
+                           (strncmp(sg->builtin, "rfm:", 4) == 0 && strcmp(sg->builtin + 4, name) == 0));
+}
+
 int engine_auto_segment(struct pt_engine *g, const struct eseg *sg, size_t row, int entered)
 {
     int rc = 0;
@@ -448,7 +457,7 @@ int engine_auto_segment(struct pt_engine *g, const struct eseg *sg, size_t row, 
         if (a->shop != sg->shop || a->status != PT_AUTO_ACTIVE ||
             d->trigger != (entered ? PT_TRIG_SEG_ENTERED : PT_TRIG_SEG_EXITED))
             continue;
-        if (d->seg_id ? d->seg_id == sg->id : strcmp(d->seg_name, sg->name) == 0)
+        if (d->seg_id ? d->seg_id == sg->id : engine_auto_seg_named(sg, d->seg_name))
             rc = pend(g, 1, a, sg->shop, row, 0, NULL, 0);
     }
     return rc;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "engine/engine_int.h"
+#include "rfm/rfm.h"
 #include "util/mem.h"
 
 static int answer(struct pt_auto_req *q, int status, const char *code, const char *field,
@@ -140,13 +141,20 @@ void engine_auto_json(const struct eauto *a, struct pt_buf *b)
 static int check_refs(struct pt_engine *g, int64_t shop, const struct pt_auto_def *d,
                       struct pt_auto_req *q)
 {
-    if (d->seg_id) {
-        size_t n;
+    if (d->seg_id || d->seg_name) {
+        size_t n, found = 0;
         struct eseg **l = engine_seg_list(g, (uint32_t)shop, 0, d->seg_id, &n);
+        for (size_t i = 0; i < n && d->seg_name; i++)
+            found += engine_auto_seg_named(l[i], d->seg_name) != 0;
+        for (size_t i = 0; i < PT_RFM_NSEG && d->seg_name; i++) /* (built-ins come with customers) */
+            found += strcmp(pt_rfm_segment_names[i], d->seg_name) == 0;
         pt_free(l);
-        if (n == 0)
+        if (d->seg_id && n == 0)
             return answer(q, 400, "invalid_definition", "trigger.segment",
                           "trigger.segment: no segment with id %lld", (long long)d->seg_id);
+        if (d->seg_name && found == 0)
+            return answer(q, 400, "invalid_definition", "trigger.segment",
+                          "trigger.segment: no segment named \"%s\"", d->seg_name);
     }
     for (size_t i = 0; i < d->nsteps; i++) {
         const struct pt_auto_step *s = &d->steps[i];

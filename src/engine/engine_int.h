@@ -454,6 +454,8 @@ int engine_auto_load(struct pt_engine *g, struct pt_err *e);
 void engine_auto_release(struct pt_engine *g);
 int engine_auto_event(struct pt_engine *g, uint32_t shop, size_t row, const struct pt_event *ev);
 int engine_auto_segment(struct pt_engine *g, const struct eseg *sg, size_t row, int entered);
+/* Whether a trigger's segment name names sg (its name, built-in key, or RFM name). */
+int engine_auto_seg_named(const struct eseg *sg, const char *name);
 int engine_auto_tier(struct pt_engine *g, uint32_t shop, size_t row, int from, int to);
 void engine_auto_traits(struct pt_engine *g, size_t row, const char *traits);
 int engine_auto_due(struct pt_engine *g, int64_t now);
