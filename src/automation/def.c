@@ -41,12 +41,13 @@
  * NUL (jansson refuses \u0000). A URL starts with http:// or https:// and a
  * host, is at most 2000 bytes, without spaces or control characters.
  *
- * Order of checks: in the document, name, trigger, conditions, control_share,
- * reentry, exit_on, steps; in the trigger and in each step, "type" first,
- * then the keys that do not belong to that type, then the keys in the order
- * above; steps in document order, each step's nested lists after its other
- * keys. The first error is reported. Every error is PT_EPARSE (even limits:
- * a rule over the rule parser's limits, too many steps), or PT_ENOMEM.
+ * Order of checks: in the document, unknown keys, then name, trigger,
+ * conditions, control_share, reentry, exit_on, steps; in the trigger and in
+ * each step, "type" first, then the keys that do not belong to that type,
+ * then the keys in the order above; steps in document order, each step's
+ * nested lists after its other keys. The first error is reported. Every
+ * error is PT_EPARSE (even limits: a rule over the rule parser's limits, too
+ * many steps), or PT_ENOMEM.
  *
  * Compiling (def.h): a step list is its steps in order. branch is
  * [BRANCH alt=E] then... [JUMP alt=X] else..., E the first else step and X

@@ -151,12 +151,12 @@ static void one(struct pt_engine *g, struct pt_store *rd, struct pt_sender *snd,
             d *= 2;
         r->status = PT_OUT_PENDING;
         r->next_at = now + (d < 6 * 3600 ? d : 6 * 3600);
-        snprintf(r->error, sizeof r->error, "attempt %d: %s", r->attempts, why);
+        snprintf(r->error, sizeof r->error, "attempt %d: %.160s", r->attempts, why);
         return;
     }
     r->status = PT_OUT_DEAD;
     if (out == PT_SEND_TEMP)
-        snprintf(r->error, sizeof r->error, "gave up after %d attempts: %s", r->attempts, why);
+        snprintf(r->error, sizeof r->error, "gave up after %d attempts: %.150s", r->attempts, why);
     else
         snprintf(r->error, sizeof r->error, "%s", why);
 }
