@@ -39,6 +39,7 @@ int pt_buf_reserve(struct pt_buf *b, size_t extra)
         return PT_ENOMEM;
     b->data = p;
     b->cap = cap;
+    b->data[b->len] = '\0'; /* (a fresh buffer too: data[len] is always a NUL) */
     return 0;
 }
 
