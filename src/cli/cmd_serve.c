@@ -157,8 +157,13 @@ static int set_opt(struct serve_opts *o, const char *name, const char *v)
         snprintf(o->smtp_user, sizeof o->smtp_user, "%s", v);
     } else if (!strcmp(name, "smtp-password-file")) {
         snprintf(o->smtp_pass_file, sizeof o->smtp_pass_file, "%s", v);
-    } else if (!strcmp(name, "smtp-insecure")) {
-        o->smtp_insecure = 1;
+    } else if (!strcmp(name, "smtp-insecure")) { /* (a config file's value) */
+        if (strcmp(v, "true") && strcmp(v, "yes") && strcmp(v, "1") && strcmp(v, "false") &&
+            strcmp(v, "no") && strcmp(v, "0")) {
+            fprintf(stderr, "patron serve: smtp-insecure: expected true or false\n");
+            return -1;
+        }
+        o->smtp_insecure = !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1");
     } else if (!strcmp(name, "mail-from")) {
         if (strchr(v, '@') == NULL || strlen(v) >= sizeof o->mail_from) {
             fprintf(stderr, "patron serve: --mail-from: expected an email address\n");
@@ -357,6 +362,7 @@ int cmd_serve(int argc, char **argv)
                                 .seg_sweep_s = (int)o.seg_sweep,
                                 .auto_sweep_s = (int)o.auto_sweep,
                                 .mail_from = o.mail_from[0] ? o.mail_from : NULL,
+                                .public_url = o.public_url[0] ? o.public_url : NULL,
                                 .deliver_attempts = (int)o.attempts,
                                 .deliver_backoff_s = (int)o.backoff,
                                 .deliver = 1};

@@ -521,7 +521,9 @@ void engine_group(struct pt_engine *g, struct pt_job *head)
     g->seg_members = m;
     if (sizes)
         g->seg_bytes = bytes;
-    g->auto_pub.autos = g->nautos;
+    g->auto_pub.autos = 0;
+    for (size_t i = 0; i < g->nautos; i++)
+        g->auto_pub.autos += g->autos[i]->status != PT_AUTO_DELETED;
     g->auto_pub.runs = g->nruns - g->nfree;
     g->auto_pub.decided = g->auto_sent_decided;
     g->auto_pub.sweeps = g->auto_sweeps;

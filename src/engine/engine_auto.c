@@ -354,8 +354,10 @@ void engine_auto_release(struct pt_engine *g)
     for (size_t i = 0; i < g->nsets; i++)
         pt_free(g->sets[i].json);
     pt_free(g->sets);
-    for (size_t i = 0; i < g->npend_q; i++)
+    for (size_t i = 0; i < g->npend_q; i++) {
         pt_free(g->pend_q[i].ctx);
+        pt_free(g->pend_q[i].name);
+    }
     pt_free(g->pend_q);
     pt_free(g->bday);
     pt_buf_release(&g->abuf);
@@ -392,7 +394,7 @@ int engine_auto_load(struct pt_engine *g, struct pt_err *e)
 /* ---- hooks (queue only) ---- */
 
 static int pend(struct pt_engine *g, int kind, struct eauto *a, uint32_t shop, size_t row,
-                int64_t key, const char *ctx, size_t len)
+                int64_t key, const char *ctx, size_t len, const char *name)
 {
     if (g->npend_q == g->cappend_q) {
         size_t nc = g->cappend_q ? g->cappend_q * 2 : 64;
@@ -403,11 +405,14 @@ static int pend(struct pt_engine *g, int kind, struct eauto *a, uint32_t shop, s
         g->cappend_q = nc;
     }
     char *c = ctx ? pt_strndup(ctx, len) : NULL;
-    if (ctx && c == NULL)
+    char *nm = name ? pt_strndup(name, strlen(name)) : NULL;
+    if ((ctx && c == NULL) || (name && nm == NULL)) {
+        pt_free(c);
+        pt_free(nm);
         return PT_ENOMEM;
-    g->pend_q[g->npend_q++] =
-        (struct apend){.kind = kind, .a = a, .row = (uint32_t)row, .shop = shop, .key = key,
-                       .ctx = c};
+    }
+    g->pend_q[g->npend_q++] = (struct apend){
+        .kind = kind, .a = a, .row = (uint32_t)row, .shop = shop, .key = key, .ctx = c, .name = nm};
     return 0;
 }
 
@@ -416,10 +421,16 @@ static int wants_event(const struct pt_auto_def *d, const char *name)
     return d->trigger == PT_TRIG_EVENT && strcmp(d->event, name) == 0;
 }
 
-/* Whether root `row` has a live run waiting for / leaving on an event. */
+/* Whether root `row` has a live run (or one entering in this group) that an
+ * event may move on or end. */
 static int runs_listen(struct pt_engine *g, size_t row)
 {
-    return row < g->run_rows && g->run_head[row] != 0;
+    if (row < g->run_rows && g->run_head[row] != 0)
+        return 1;
+    for (size_t i = 0; i < g->npend_q; i++)
+        if (g->pend_q[i].kind == 1 && g->pend_q[i].row == row)
+            return 1;
+    return 0;
 }
 
 int engine_auto_event(struct pt_engine *g, uint32_t shop, size_t row, const struct pt_event *ev)
@@ -429,12 +440,12 @@ int engine_auto_event(struct pt_engine *g, uint32_t shop, size_t row, const stru
     size_t root = pt_state_root(&g->st, row);
     int rc = 0;
     if (runs_listen(g, root))
-        rc = pend(g, 2, NULL, shop, root, 0, ev->name, strlen(ev->name));
+        rc = pend(g, 2, NULL, shop, root, 0, ev->json, ev->json ? ev->json_len : 0, ev->name);
     for (size_t i = 0; rc == 0 && i < g->nautos; i++) {
         struct eauto *a = g->autos[i];
         if (a->shop == shop && a->status == PT_AUTO_ACTIVE &&
             wants_event(a->defs[a->nvers - 1], ev->name))
-            rc = pend(g, 1, a, shop, root, 0, ev->json, ev->json ? ev->json_len : 0);
+            rc = pend(g, 1, a, shop, root, 0, ev->json, ev->json ? ev->json_len : 0, NULL);
     }
     return rc;
 }
@@ -444,8 +455,9 @@ int engine_auto_seg_named(const struct eseg *sg, const char *name)
     if (strcmp(sg->name, name) == 0)
         return 1;
     /* a built-in by its key ("rfm:Hibernating", "type:lapsed"), an RFM one by its bare name */
-    return sg->builtin && (strcmp(sg->builtin, name) == 0 ||
-                           (strncmp(sg->builtin, "rfm:", 4) == 0 && strcmp(sg->builtin + 4, name) == 0));
+    return sg->builtin &&
+           (strcmp(sg->builtin, name) == 0 ||
+            (strncmp(sg->builtin, "rfm:", 4) == 0 && strcmp(sg->builtin + 4, name) == 0));
 }
 
 int engine_auto_segment(struct pt_engine *g, const struct eseg *sg, size_t row, int entered)
@@ -458,7 +470,7 @@ int engine_auto_segment(struct pt_engine *g, const struct eseg *sg, size_t row, 
             d->trigger != (entered ? PT_TRIG_SEG_ENTERED : PT_TRIG_SEG_EXITED))
             continue;
         if (d->seg_id ? d->seg_id == sg->id : engine_auto_seg_named(sg, d->seg_name))
-            rc = pend(g, 1, a, sg->shop, row, 0, NULL, 0);
+            rc = pend(g, 1, a, sg->shop, row, 0, NULL, 0, NULL);
     }
     return rc;
 }
@@ -478,7 +490,7 @@ int engine_auto_tier(struct pt_engine *g, uint32_t shop, size_t row, int from, i
         if (d->tier && (lp == NULL || to < 1 || (size_t)to > lp->p.ntiers ||
                         strcmp(lp->p.tiers[to - 1].name, d->tier) != 0))
             continue;
-        rc = pend(g, 1, a, shop, row, 0, NULL, 0);
+        rc = pend(g, 1, a, shop, row, 0, NULL, 0, NULL);
     }
     return rc;
 }
@@ -525,9 +537,11 @@ static int in_control(struct pt_engine *g, struct eauto *a, size_t row, double s
 }
 
 int engine_auto_enter(struct pt_engine *g, struct eauto *a, size_t row, int64_t key,
-                      const char *ctx, int64_t now, struct pt_err *e)
+                      const char *ctx, int64_t now, int *out, struct pt_err *e)
 {
     struct pt_state *st = &g->st;
+    if (out)
+        *out = 0;
     if (a->status != PT_AUTO_ACTIVE || row >= st->n || st->shop[row] != a->shop ||
         (st->flags[row] & (ROW_PRESENT | ROW_ERASED)) != ROW_PRESENT || st->parent[row] != 0)
         return 0;
@@ -550,9 +564,12 @@ int engine_auto_enter(struct pt_engine *g, struct eauto *a, size_t row, int64_t 
     }
     if (sn == NULL && (sn = engine_auto_seen(a, (uint32_t)row, 1)) == NULL)
         return pt_err_set(e, PT_ENOMEM, "out of memory");
-    sn->key = key;
+    if (key)
+        sn->key = key; /* (a manual entry leaves the last occurrence as it was) */
     sn->entered = now;
     int control = in_control(g, a, row, d->control_share);
+    if (out)
+        *out = control ? 2 : 1;
     struct pt_auto_run_row rr = {.shop = a->shop,
                                  .automation = a->id,
                                  .version = a->vers[a->nvers - 1],
@@ -560,7 +577,7 @@ int engine_auto_enter(struct pt_engine *g, struct eauto *a, size_t row, int64_t 
                                  .state = control ? PT_RUN_CONTROL : PT_RUN_ACTIVE,
                                  .entered = now,
                                  .ended = control ? now : 0,
-                                 .key = key,
+                                 .key = key ? key : sn->key,
                                  .ctx = ctx};
     int64_t id;
     int rc = pt_store_run_insert(g->w, &rr, &id, e);
@@ -594,8 +611,8 @@ int engine_auto_due(struct pt_engine *g, int64_t now)
 }
 
 /* An event reached root row's live runs: waits for it move on, exit_on ends them. */
-static int on_event(struct pt_engine *g, size_t row, const char *name, int64_t now,
-                    struct pt_err *e)
+static int on_event(struct pt_engine *g, size_t row, const char *name, const char *json,
+                    int64_t now, struct pt_err *e)
 {
     int rc = 0;
     for (uint32_t k = row < g->run_rows ? g->run_head[row] : 0; rc == 0 && k;) {
@@ -607,17 +624,37 @@ static int on_event(struct pt_engine *g, size_t row, const char *name, int64_t n
             struct auto_seen *sn = engine_auto_seen(a, r->row, 0);
             if (sn)
                 sn->active = 0;
-            struct pt_auto_run_row rr = {.id = r->id, .state = PT_RUN_EXITED, .pc = r->pc,
-                                         .flags = r->flags, .ended = now, .voucher = r->voucher};
+            struct pt_auto_run_row rr = {.id = r->id,
+                                         .state = PT_RUN_EXITED,
+                                         .pc = r->pc,
+                                         .flags = r->flags,
+                                         .ended = now,
+                                         .voucher = r->voucher};
             rc = pt_store_run_update(g->w, &rr, e);
             engine_auto_run_drop(g, k - 1);
-        } else if (a && s->op == PT_AOP_WAIT_EVENT && strcmp(s->event, name) == 0) {
+        } else if (a && s->op == PT_AOP_WAIT_EVENT && strcmp(s->event, name) == 0 &&
+                   !(r->flags & (RUN_GOT_EVENT | RUN_PARKED))) {
+            /* the event that ended the wait is what later steps' templates see */
+            char *c = json ? pt_strndup(json, strlen(json)) : NULL;
+            if (json && c == NULL)
+                return pt_err_set(e, PT_ENOMEM, "out of memory");
+            pt_free(r->ctx);
+            r->ctx = c;
             if (a->status == PT_AUTO_ACTIVE) {
                 r->pc++;
                 r->wake = 0;
                 rc = engine_auto_exec(g, k - 1, now, e);
             } else {
-                r->flags |= RUN_GOT_EVENT; /* taken when resumed */
+                /* paused: taken when resumed, unless its timeout came first (parked) */
+                r->flags |= RUN_GOT_EVENT;
+                struct pt_auto_run_row rr = {.id = r->id,
+                                             .state = PT_RUN_ACTIVE,
+                                             .pc = r->pc,
+                                             .flags = r->flags,
+                                             .wake = r->wake,
+                                             .voucher = r->voucher,
+                                             .ctx = r->ctx};
+                rc = pt_store_run_update(g->w, &rr, e);
             }
         }
         k = next;
@@ -631,12 +668,14 @@ int engine_auto_group(struct pt_engine *g, int64_t now, struct pt_err *e)
     for (size_t i = 0; rc == 0 && i < g->npend_q; i++) {
         struct apend p = g->pend_q[i];
         if (p.kind == 1)
-            rc = engine_auto_enter(g, p.a, p.row, p.key, p.ctx, now, e);
+            rc = engine_auto_enter(g, p.a, p.row, p.key, p.ctx, now, NULL, e);
         else
-            rc = on_event(g, p.row, p.ctx, now, e);
+            rc = on_event(g, p.row, p.name, p.ctx, now, e);
     }
-    for (size_t i = 0; i < g->npend_q; i++)
+    for (size_t i = 0; i < g->npend_q; i++) {
         pt_free(g->pend_q[i].ctx);
+        pt_free(g->pend_q[i].name);
+    }
     g->npend_q = 0;
     while (rc == 0 && g->nrheap && g->rheap[0].t <= now) {
         struct run_timer t = rheap_pop(g);

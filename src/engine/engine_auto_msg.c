@@ -16,7 +16,7 @@
 #include "util/timeutil.h"
 
 #define HOUR 3600
-#define DAY 86400
+#define DAY  86400
 
 struct etmpl *engine_auto_tmpl(struct pt_engine *g, uint32_t shop, const char *id)
 {
@@ -103,8 +103,8 @@ static void add_recent(struct pt_engine *g, struct pt_store *store, size_t row, 
             if (a->seq && pt_store_event_body(store, a->seq, &b, NULL) == 0) {
                 json_t *ev = json_loadb(b.data, b.len, 0, NULL);
                 json_t *pr = json_object_get(ev, "properties");
-                static const char *const keys[] = {"name", "price", "url", "image_url",
-                                                   "category", "brand"};
+                static const char *const keys[] = {"name",      "price",    "url",
+                                                   "image_url", "category", "brand"};
                 for (size_t x = 0; x < sizeof keys / sizeof keys[0]; x++) {
                     json_t *v = json_object_get(pr, keys[x]);
                     if (v)
@@ -199,8 +199,13 @@ static int track_html(struct pt_engine *g, const struct msgset *m, const char *m
                       const struct pt_buf *in, struct pt_buf *out)
 {
     const char *p = in->data ? in->data : "", *end = p + in->len;
+    char unsub[300];
+    snprintf(unsub, sizeof unsub, "%s/u/", m->base_url);
     while (p < end) {
+        /* an href attribute (not data-href=...) whose value is an http(s) URL */
         const char *h = strstr(p, "href=\"http");
+        while (h && h > in->data && h[-1] != ' ' && h[-1] != '\t' && h[-1] != '\n' && h[-1] != '\r')
+            h = strstr(h + 1, "href=\"http");
         const char *body = strstr(p, "</body>");
         if (h == NULL || h >= end)
             h = end;
@@ -225,11 +230,15 @@ static int track_html(struct pt_engine *g, const struct msgset *m, const char *m
             return PT_ENOMEM;
         html_unescape(url); /* the attribute's text is HTML: the link is what it means */
         pt_buf_adds(out, "href=\"");
-        struct pt_buf lk;
-        pt_buf_init(&lk);
-        link(g, m, 'c', msg_id, url, &lk);
-        pt_buf_add(out, lk.data, lk.len);
-        pt_buf_release(&lk);
+        if (strncmp(url, unsub, strlen(unsub)) == 0) {
+            pt_buf_add(out, u, (size_t)(q - u)); /* the unsubscribe link is no click */
+        } else {
+            struct pt_buf lk;
+            pt_buf_init(&lk);
+            link(g, m, 'c', msg_id, url, &lk);
+            pt_buf_add(out, lk.data, lk.len);
+            pt_buf_release(&lk);
+        }
         pt_free(url);
         p = q;
     }
@@ -334,18 +343,23 @@ static int consented(struct pt_engine *g, size_t row, int channel)
     return (g->st.consent_set[row] & bit) && (g->st.consent[row] & bit);
 }
 
-int engine_auto_send(struct pt_engine *g, struct arun *r, const struct pt_auto_step *s,
-                     int64_t now, struct pt_err *e)
+int engine_auto_send(struct pt_engine *g, struct arun *r, const struct pt_auto_step *s, int64_t now,
+                     struct pt_err *e)
 {
     const struct msgset *m = engine_auto_settings(g, r->shop);
     int channel = s->op == PT_AOP_WEBHOOK ? PT_CHAN_WEBHOOK : s->channel;
-    struct pt_outbox_row o = {.shop = r->shop, .automation = r->auto_id, .run = r->id,
-                              .customer = (int64_t)r->row + 1, .channel = channel,
+    struct pt_outbox_row o = {.shop = r->shop,
+                              .automation = r->auto_id,
+                              .run = r->id,
+                              .customer = (int64_t)r->row + 1,
+                              .channel = channel,
                               .marketing = s->op == PT_AOP_SEND && !s->transactional,
-                              .status = PT_OUT_PENDING, .next_at = now, .created = now,
+                              .status = PT_OUT_PENDING,
+                              .next_at = now,
+                              .created = now,
                               .tmpl = s->tmpl};
-    snprintf(o.msg_id, sizeof o.msg_id, "a%lld-r%lld-s%d", (long long)r->auto_id,
-             (long long)r->id, r->pc);
+    snprintf(o.msg_id, sizeof o.msg_id, "a%lld-r%lld-s%d", (long long)r->auto_id, (long long)r->id,
+             r->pc);
     char email[256] = "";
     const char *skip = NULL;
     char why[160];
@@ -368,16 +382,16 @@ int engine_auto_send(struct pt_engine *g, struct arun *r, const struct pt_auto_s
         skip = "no email address";
     } else if (o.marketing && !consented(g, r->row, channel)) {
         skip = channel == PT_CHAN_EMAIL ? "no consent to email marketing" : "no consent to sms";
-    } else if (o.marketing && channel == PT_CHAN_EMAIL &&
+    } else if (channel == PT_CHAN_EMAIL &&
                (rc = pt_store_suppressed(g->w, r->shop, email, &sup, e)) == 0 && sup) {
-        skip = "the address is suppressed (hard bounce or complaint)";
+        skip = "the address is suppressed (it bounced hard)";
     }
     if (rc)
         return rc;
     if (skip == NULL && o.marketing && m->cap_max[channel] > 0) {
         int64_t cnt;
-        if ((rc = pt_store_outbox_count(g->w, o.customer, channel, now - m->cap_per[channel],
-                                        &cnt, e)))
+        if ((rc = pt_store_outbox_count(g->w, o.customer, channel, now - m->cap_per[channel], &cnt,
+                                        e)))
             return rc;
         if (cnt >= m->cap_max[channel]) {
             snprintf(why, sizeof why, "frequency cap: %d per %lld h reached", m->cap_max[channel],
@@ -411,8 +425,9 @@ int engine_auto_send(struct pt_engine *g, struct arun *r, const struct pt_auto_s
         /* a webhook step: the run as JSON */
         uint32_t len;
         const char *id = pt_state_id(&g->st, r->row, &len);
-        pt_buf_printf(&msg.body, "{\"message_id\":\"%s\",\"automation\":%lld,\"run\":%lld,"
-                                 "\"step\":%d,\"user_id\":",
+        pt_buf_printf(&msg.body,
+                      "{\"message_id\":\"%s\",\"automation\":%lld,\"run\":%lld,"
+                      "\"step\":%d,\"user_id\":",
                       o.msg_id, (long long)r->auto_id, (long long)r->id, r->pc);
         pt_buf_add_json_str(&msg.body, id, len);
         if (r->voucher[0]) {

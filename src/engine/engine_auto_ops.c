@@ -33,7 +33,7 @@ static int answer(struct pt_auto_req *q, int status, const char *code, const cha
 /* A parse error (PT_EPARSE with field, line, column) as a 400 answer. */
 static int parse_answer(struct pt_auto_req *q, const char *field, const struct pt_err *pe)
 {
-    if (pe->line)
+    if (pe->line && strstr(pe->msg, "line ") == NULL)
         return answer(q, 400, "invalid_definition", field[0] ? field : NULL,
                       "%s (line %llu, column %llu)", pe->msg, (unsigned long long)pe->line,
                       (unsigned long long)pe->column);
@@ -73,6 +73,7 @@ static int do_template(struct pt_engine *g, int64_t shop, struct pt_auto_req *q,
     struct pt_msg_tmpl m;
     char field[64];
     struct pt_err pe;
+    pt_err_clear(&pe);
     if (pt_msg_tmpl_parse(q->json, q->len, &m, field, &pe)) {
         if (pe.code == PT_ENOMEM)
             return pt_err_set(e, PT_ENOMEM, "out of memory");
@@ -146,7 +147,8 @@ static int check_refs(struct pt_engine *g, int64_t shop, const struct pt_auto_de
         struct eseg **l = engine_seg_list(g, (uint32_t)shop, 0, d->seg_id, &n);
         for (size_t i = 0; i < n && d->seg_name; i++)
             found += engine_auto_seg_named(l[i], d->seg_name) != 0;
-        for (size_t i = 0; i < PT_RFM_NSEG && d->seg_name; i++) /* (built-ins come with customers) */
+        for (size_t i = 0; i < PT_RFM_NSEG && d->seg_name;
+             i++) /* (built-ins come with customers) */
             found += strcmp(pt_rfm_segment_names[i], d->seg_name) == 0;
         pt_free(l);
         if (d->seg_id && n == 0)
@@ -170,7 +172,8 @@ static int check_refs(struct pt_engine *g, int64_t shop, const struct pt_auto_de
                               "steps: template \"%s\" is not for the %s channel", s->tmpl,
                               s->channel == PT_CHAN_EMAIL ? "email" : "webhook");
         }
-        if (s->op == PT_AOP_VOUCHER && s->reward && engine_loy_reward_of(g, shop, s->reward) == NULL)
+        if (s->op == PT_AOP_VOUCHER && s->reward &&
+            engine_loy_reward_of(g, shop, s->reward) == NULL)
             return answer(q, 400, "invalid_definition", "steps", "steps: no reward with id %lld",
                           (long long)s->reward);
     }
@@ -190,6 +193,7 @@ static int do_define(struct pt_engine *g, int64_t shop, struct pt_auto_req *q, i
     struct pt_auto_def d;
     char field[128];
     struct pt_err pe;
+    pt_err_clear(&pe);
     if (pt_auto_def_parse(q->json, q->len, &d, field, &pe)) {
         if (pe.code == PT_ENOMEM)
             return pt_err_set(e, PT_ENOMEM, "out of memory");
@@ -206,10 +210,13 @@ static int do_define(struct pt_engine *g, int64_t shop, struct pt_auto_req *q, i
         return rc;
     }
     int created = a == NULL;
-    struct pt_auto_row row = {.id = a ? a->id : 0, .shop = shop,
+    struct pt_auto_row row = {.id = a ? a->id : 0,
+                              .shop = shop,
                               .version = a ? a->vers[a->nvers - 1] + 1 : 1,
-                              .status = a ? a->status : PT_AUTO_ACTIVE, .json = js.data,
-                              .created = a ? a->created : now, .updated = now};
+                              .status = a ? a->status : PT_AUTO_ACTIVE,
+                              .json = js.data,
+                              .created = a ? a->created : now,
+                              .updated = now};
     int64_t id;
     if ((rc = pt_store_auto_put(g->w, &row, &id, e))) {
         pt_buf_release(&js);
@@ -257,8 +264,11 @@ static int do_status(struct pt_engine *g, int64_t shop, struct pt_auto_req *q, i
             if (!r->live || r->auto_id != a->id)
                 continue;
             if (to == PT_AUTO_DELETED) {
-                struct pt_auto_run_row rr = {.id = r->id, .state = PT_RUN_EXITED, .pc = r->pc,
-                                             .flags = r->flags, .ended = now,
+                struct pt_auto_run_row rr = {.id = r->id,
+                                             .state = PT_RUN_EXITED,
+                                             .pc = r->pc,
+                                             .flags = r->flags,
+                                             .ended = now,
                                              .voucher = r->voucher};
                 struct auto_seen *sn = engine_auto_seen(a, r->row, 0);
                 if (sn)
@@ -291,12 +301,12 @@ static int do_status(struct pt_engine *g, int64_t shop, struct pt_auto_req *q, i
     return 0;
 }
 
-static int do_settings(struct pt_engine *g, int64_t shop, struct pt_auto_req *q,
-                       struct pt_err *e)
+static int do_settings(struct pt_engine *g, int64_t shop, struct pt_auto_req *q, struct pt_err *e)
 {
     struct msgset m;
     char field[128];
     struct pt_err pe;
+    pt_err_clear(&pe);
     if (engine_auto_settings_parse(g, (uint32_t)shop, q->json, &m, field, &pe)) {
         if (pe.code == PT_ENOMEM)
             return pt_err_set(e, PT_ENOMEM, "out of memory");
@@ -322,13 +332,12 @@ static int do_settings(struct pt_engine *g, int64_t shop, struct pt_auto_req *q,
         pt_free(g->sets[i].json);
     }
     g->sets[i] = m;
-    pt_buf_adds(&q->out, m.json);
+    engine_auto_settings_json(&m, &q->out);
     q->status = 200;
     return 0;
 }
 
-static int do_delivered(struct pt_engine *g, struct pt_auto_req *q, int64_t now,
-                        struct pt_err *e)
+static int do_delivered(struct pt_engine *g, struct pt_auto_req *q, int64_t now, struct pt_err *e)
 {
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < q->n; i++) {
@@ -354,15 +363,12 @@ static int do_trigger(struct pt_engine *g, int64_t shop, struct pt_auto_req *q, 
     if (row < 0 || (g->st.flags[row] & (ROW_PRESENT | ROW_ERASED)) != ROW_PRESENT)
         return answer(q, 404, "not_found", NULL, "no customer with that userId");
     size_t root = pt_state_root(&g->st, (size_t)row);
-    struct auto_seen *before = engine_auto_seen(a, (uint32_t)root, 0);
-    int64_t entered_before = before ? before->entered : -1;
-    int rc = engine_auto_enter(g, a, root, 0, NULL, now, e);
+    int out;
+    int rc = engine_auto_enter(g, a, root, 0, NULL, now, &out, e);
     if (rc)
         return rc;
-    struct auto_seen *sn = engine_auto_seen(a, (uint32_t)root, 0);
-    int entered = sn && sn->entered == now && (before == NULL || entered_before != now);
-    pt_buf_printf(&q->out, "{\"automation\":%lld,\"entered\":%s}", (long long)a->id,
-                  entered ? "true" : "false");
+    pt_buf_printf(&q->out, "{\"automation\":%lld,\"entered\":%s,\"control\":%s}", (long long)a->id,
+                  out ? "true" : "false", out == 2 ? "true" : "false");
     q->status = 200;
     return 0;
 }

@@ -76,8 +76,7 @@ int pt_engine_auto_list(struct pt_engine *g, int64_t shop, int64_t id, struct pt
     return rc;
 }
 
-int pt_engine_auto_templates(struct pt_engine *g, int64_t shop, const char *id,
-                             struct pt_buf *out)
+int pt_engine_auto_templates(struct pt_engine *g, int64_t shop, const char *id, struct pt_buf *out)
 {
     pthread_rwlock_rdlock(&g->lock);
     int rc = id ? PT_ENOTFOUND : 0, first = 1;
@@ -107,8 +106,8 @@ int pt_engine_auto_settings(struct pt_engine *g, int64_t shop, struct pt_buf *ou
     return 0;
 }
 
-int pt_engine_auto_preview(struct pt_engine *g, int64_t shop, const char *id,
-                           const char *user_id, struct pt_buf *out)
+int pt_engine_auto_preview(struct pt_engine *g, int64_t shop, const char *id, const char *user_id,
+                           struct pt_buf *out)
 {
     struct pt_store *rd = pt_engine_reader(g);
     if (rd == NULL)
@@ -201,8 +200,7 @@ static int list_one(void *ctx, const struct pt_outbox_row *m)
     pt_buf_printf(b, ",\"channel\":\"%s\",\"marketing\":%s,\"status\":\"%s\",\"attempts\":%d",
                   m->channel == PT_CHAN_EMAIL ? "email" : "webhook",
                   m->marketing ? "true" : "false",
-                  m->status >= 0 && m->status < 5 ? out_status[m->status] : "unknown",
-                  m->attempts);
+                  m->status >= 0 && m->status < 5 ? out_status[m->status] : "unknown", m->attempts);
     str_or_null(b, "template", m->tmpl);
     str_or_null(b, "address", m->address);
     str_or_null(b, "subject", m->subject);
@@ -232,8 +230,8 @@ int pt_engine_outbox(struct pt_engine *g, int64_t shop, int status, int64_t auto
     struct list_ctx x = {.g = g, .out = out};
     if (rc == 0) {
         pt_buf_adds(out, "{\"messages\":[");
-        rc = pt_store_outbox_list(rd, shop, status, automation, cust, before, limit, list_one,
-                                  &x, NULL);
+        rc = pt_store_outbox_list(rd, shop, status, automation, cust, before, limit, list_one, &x,
+                                  NULL);
         pt_buf_adds(out, "],\"next\":");
         if (x.n == limit && x.last > 1)
             pt_buf_printf(out, "%lld}", (long long)x.last);

@@ -81,8 +81,7 @@ static int str_to(json_t *v, char *out, size_t cap, size_t min, char *field, con
     return 0;
 }
 
-static int int_in(json_t *v, int lo, int hi, int *out, char *field, const char *f,
-                  struct pt_err *e)
+static int int_in(json_t *v, int lo, int hi, int *out, char *field, const char *f, struct pt_err *e)
 {
     if (v == NULL)
         return 0;
@@ -144,8 +143,8 @@ static int caps(json_t *c, struct msgset *m, char *field, struct pt_err *e)
             return rc;
         snprintf(f, sizeof f, "caps.%s.per", chans[ch - 1]);
         const char *per = json_string_value(json_object_get(x, "per"));
-        if (per == NULL || pt_auto_duration(per, &m->cap_per[ch]) ||
-            m->cap_per[ch] > 365 * DAY || m->cap_per[ch] < 3600)
+        if (per == NULL || pt_auto_duration(per, &m->cap_per[ch]) || m->cap_per[ch] > 365 * DAY ||
+            m->cap_per[ch] < 3600)
             return bad(field, f, e, "must be a duration from 1h to 365d, e.g. \"7d\"");
     }
     return rc;
@@ -154,9 +153,9 @@ static int caps(json_t *c, struct msgset *m, char *field, struct pt_err *e)
 int engine_auto_settings_parse(struct pt_engine *g, uint32_t shop, const char *json,
                                struct msgset *out, char *field, struct pt_err *e)
 {
-    static const char *const keys[] = {"from", "from_name", "links_base_url", "quiet_hours",
-                                       "timezone_offset_minutes", "default_hour", "caps",
-                                       "webhook_secret", NULL};
+    static const char *const keys[] = {
+        "from",         "from_name", "links_base_url", "quiet_hours", "timezone_offset_minutes",
+        "default_hour", "caps",      "webhook_secret", NULL};
     static const char *const qk[] = {"start", "end", NULL};
     struct msgset m;
     defaults(g, shop, &m);
@@ -179,8 +178,8 @@ int engine_auto_settings_parse(struct pt_engine *g, uint32_t shop, const char *j
         rc = str_to(json_object_get(o, "from_name"), m.from_name, sizeof m.from_name, 1, field,
                     "from_name", e);
     if (rc == 0)
-        rc = str_to(json_object_get(o, "links_base_url"), m.base_url, sizeof m.base_url, 8,
-                    field, "links_base_url", e);
+        rc = str_to(json_object_get(o, "links_base_url"), m.base_url, sizeof m.base_url, 8, field,
+                    "links_base_url", e);
     if (rc == 0 && strncmp(m.base_url, "http://", 7) && strncmp(m.base_url, "https://", 8))
         rc = bad(field, "links_base_url", e, "must start with http:// or https://");
     size_t bl = strlen(m.base_url);
@@ -190,16 +189,17 @@ int engine_auto_settings_parse(struct pt_engine *g, uint32_t shop, const char *j
     if (rc == 0 && q && json_is_null(q))
         m.quiet_start = m.quiet_end = 0;
     else if (rc == 0 && q) {
-        rc = json_is_object(q) ? only(q, qk, "quiet_hours.", field, e)
-                               : bad(field, "quiet_hours", e, "must be {\"start\", \"end\"} or null");
+        rc = json_is_object(q)
+                 ? only(q, qk, "quiet_hours.", field, e)
+                 : bad(field, "quiet_hours", e, "must be {\"start\", \"end\"} or null");
         if (rc == 0 && (!json_object_get(q, "start") || !json_object_get(q, "end")))
             rc = bad(field, "quiet_hours", e, "start and end are both required");
         if (rc == 0)
             rc = int_in(json_object_get(q, "start"), 0, 23, &m.quiet_start, field,
                         "quiet_hours.start", e);
         if (rc == 0)
-            rc = int_in(json_object_get(q, "end"), 0, 23, &m.quiet_end, field, "quiet_hours.end",
-                        e);
+            rc =
+                int_in(json_object_get(q, "end"), 0, 23, &m.quiet_end, field, "quiet_hours.end", e);
     }
     if (rc == 0)
         rc = int_in(json_object_get(o, "timezone_offset_minutes"), -720, 840, &m.tz_min, field,
@@ -215,14 +215,10 @@ int engine_auto_settings_parse(struct pt_engine *g, uint32_t shop, const char *j
     json_decref(o);
     if (rc)
         return rc;
-    struct pt_buf b;
-    pt_buf_init(&b);
-    engine_auto_settings_json(&m, &b);
-    if (pt_buf_addc(&b, '\0')) {
-        pt_buf_release(&b);
+    /* what the shop set is kept as it gave it: keys it left out follow the
+     * server's defaults (--mail-from, --public-url) as they are at each start */
+    if ((m.json = pt_strndup(json, strlen(json))) == NULL)
         return pt_err_set(e, PT_ENOMEM, "out of memory");
-    }
-    m.json = b.data;
     *out = m;
     return 0;
 }

@@ -38,8 +38,9 @@ int engine_auto_cond(struct pt_engine *g, uint32_t shop, size_t row, const struc
 static int step_points(struct pt_engine *g, struct arun *r, const struct pt_auto_step *s,
                        int64_t now, struct pt_err *e)
 {
-    if (g->st.flags[r->row] & ROW_ANON)
-        return 0; /* anonymous profiles are not members */
+    struct loy_prog *lp = engine_loy_prog(g, r->shop);
+    if ((g->st.flags[r->row] & ROW_ANON) || lp == NULL || !lp->p.enabled)
+        return 0; /* anonymous profiles are not members; no programme, no points */
     struct loy_acct *a;
     int rc = engine_loy_member(g, r->shop, r->row, now, &a, e);
     if (rc == PT_ENOTFOUND)
@@ -56,8 +57,8 @@ static int step_points(struct pt_engine *g, struct arun *r, const struct pt_auto
         pts = -a->balance; /* (takes no more than the balance) */
     if (pts == 0)
         return 0;
-    return engine_loy_entry(g, a, pts > 0 ? PT_LOY_EARN : PT_LOY_ADJUST, pts, now, 0,
-                            s->reason, ref, idem, &id, &dup, e);
+    return engine_loy_entry(g, a, pts > 0 ? PT_LOY_EARN : PT_LOY_ADJUST, pts, now, 0, s->reason,
+                            ref, idem, &id, &dup, e);
 }
 
 static int step_voucher(struct pt_engine *g, struct arun *r, const struct pt_auto_step *s,
@@ -67,12 +68,12 @@ static int step_voucher(struct pt_engine *g, struct arun *r, const struct pt_aut
     if (s->pool)
         return pt_store_pool_take(g->w, r->shop, s->pool, (int64_t)r->row + 1, r->voucher, e);
     struct loy_reward *w = engine_loy_reward_of(g, r->shop, s->reward);
-    if (w == NULL || !w->active || w->r.stock == 0 ||
+    if (w == NULL || !w->active || w->r.stock == 0 || (w->r.valid_from && now < w->r.valid_from) ||
         (w->r.valid_to && now >= w->r.valid_to))
         return 0; /* nothing to give: later messages show no code */
     struct pt_voucher_row v;
-    int rc = engine_loy_issue_voucher(g, r->shop, &w->r.voucher, (int64_t)r->row + 1, 0, 0, now,
-                                      &v, e);
+    int rc =
+        engine_loy_issue_voucher(g, r->shop, &w->r.voucher, (int64_t)r->row + 1, 0, 0, now, &v, e);
     if (rc)
         return rc;
     if (w->r.stock > 0) {
@@ -92,8 +93,12 @@ static int run_end(struct pt_engine *g, uint32_t k, int state, int64_t now, stru
     struct auto_seen *sn = a ? engine_auto_seen(a, r->row, 0) : NULL;
     if (sn)
         sn->active = 0;
-    struct pt_auto_run_row rr = {.id = r->id, .state = state, .pc = r->pc, .flags = r->flags,
-                                 .ended = now, .voucher = r->voucher};
+    struct pt_auto_run_row rr = {.id = r->id,
+                                 .state = state,
+                                 .pc = r->pc,
+                                 .flags = r->flags,
+                                 .ended = now,
+                                 .voucher = r->voucher};
     int rc = pt_store_run_update(g->w, &rr, e);
     engine_auto_run_drop(g, k);
     return rc;
@@ -115,8 +120,11 @@ int engine_auto_exec(struct pt_engine *g, uint32_t k, int64_t now, struct pt_err
         case PT_AOP_WAIT:
         case PT_AOP_WAIT_EVENT: {
             r->wake = now + s->dur;
-            struct pt_auto_run_row rr = {.id = r->id, .state = PT_RUN_ACTIVE, .pc = r->pc,
-                                         .flags = r->flags, .wake = r->wake,
+            struct pt_auto_run_row rr = {.id = r->id,
+                                         .state = PT_RUN_ACTIVE,
+                                         .pc = r->pc,
+                                         .flags = r->flags,
+                                         .wake = r->wake,
                                          .voucher = r->voucher};
             if ((rc = pt_store_run_update(g->w, &rr, e)))
                 return rc;

@@ -32,9 +32,101 @@ static void agg(const struct pt_state *st, size_t row, struct pt_agg *a)
     }
 }
 
+struct repl {
+    size_t product;
+    int64_t t, qty, out;
+};
+
+/* Replenishment: the newest order line of each product; its supply runs out
+ * qty x days_per_unit later; due from `before` ahead of that to two weeks
+ * after. The key is the due product's last purchase (the latest, if several). */
+static int64_t replenish(struct pt_engine *g, const struct pt_auto_def *d, size_t row, int64_t now,
+                         struct repl *due)
+{
+    int64_t key = 0;
+    size_t rows[PT_STATE_MAX_TREE];
+    size_t n = pt_state_tree(&g->st, row, rows, PT_STATE_MAX_TREE);
+    if (n > PT_STATE_MAX_TREE)
+        n = PT_STATE_MAX_TREE;
+    for (size_t p = 0; p < d->nproducts; p++) {
+        uint32_t pid =
+            pt_dict_find(&g->dict, d->products[p].product, strlen(d->products[p].product));
+        int64_t t = 0, qty = 0;
+        for (size_t i = 0; pid && i < n; i++)
+            for (uint32_t k = rows[i] < g->act_rows ? g->act_head[rows[i]] : 0; k;
+                 k = g->act_next[k - 1]) {
+                const struct pt_act *x = &g->acts[k - 1];
+                if ((x->flags & PT_ACT_LINE) && x->prod == pid && x->t >= t) {
+                    qty = x->t == t ? qty + x->qty : x->qty;
+                    t = x->t;
+                }
+            }
+        if (t == 0)
+            continue;
+        int64_t out = t + qty * d->products[p].days_per_unit * DAY;
+        if (now >= out - d->before_s && now < out + 14 * DAY && t > key) {
+            key = t;
+            if (due)
+                *due = (struct repl){.product = p, .t = t, .qty = qty, .out = out};
+        }
+    }
+    return key;
+}
+
+/* A time trigger's occurrence as the run's event: templates read it as
+ * {{event.properties.*}} (g->abuf; NULL for triggers without one). */
+static const char *occ_ctx(struct pt_engine *g, const struct pt_auto_def *d, size_t row,
+                           int64_t key, int64_t now)
+{
+    struct pt_buf *b = &g->abuf;
+    const struct pt_state *st = &g->st;
+    struct pt_agg a;
+    char t1[21], t2[21];
+    pt_buf_reset(b);
+    switch (d->trigger) {
+    case PT_TRIG_CART:
+        pt_format_utc(st->cart_t[row], t1);
+        pt_buf_printf(b,
+                      "{\"event\":\"Cart Abandoned\",\"properties\":{\"value_minor\":%lld,"
+                      "\"idle_minutes\":%lld,\"updated_at\":\"%s\"}}",
+                      (long long)st->cart_value[row], (long long)((now - st->cart_t[row]) / 60),
+                      t1);
+        break;
+    case PT_TRIG_SINCE_ORDER:
+    case PT_TRIG_RHYTHM:
+        agg(st, row, &a);
+        pt_format_utc(a.last_t, t1);
+        pt_buf_printf(b,
+                      "{\"event\":\"%s\",\"properties\":{\"days_since_last_order\":%lld,"
+                      "\"last_order_at\":\"%s\",\"orders\":%u",
+                      d->trigger == PT_TRIG_RHYTHM ? "Purchase Rhythm Missed" : "Order Overdue",
+                      (long long)((now - a.last_t) / DAY), t1, a.orders);
+        if (d->trigger == PT_TRIG_RHYTHM && a.orders > 1)
+            pt_buf_printf(b, ",\"usual_days_between_orders\":%lld",
+                          (long long)((a.last_t - a.first_t) / (a.orders - 1) / DAY));
+        pt_buf_adds(b, "}}");
+        break;
+    case PT_TRIG_REPLENISH: {
+        struct repl r;
+        if (replenish(g, d, row, now, &r) != key)
+            return NULL;
+        pt_format_utc(r.t, t1);
+        pt_format_utc(r.out, t2);
+        pt_buf_adds(b, "{\"event\":\"Replenishment Due\",\"properties\":{\"product_id\":");
+        pt_buf_add_json_str(b, d->products[r.product].product,
+                            strlen(d->products[r.product].product));
+        pt_buf_printf(b, ",\"quantity\":%lld,\"last_order_at\":\"%s\",\"runs_out_at\":\"%s\"}}",
+                      (long long)r.qty, t1, t2);
+        break;
+    }
+    default:
+        return NULL;
+    }
+    return pt_buf_addc(b, '\0') ? NULL : b->data;
+}
+
 /* The occurrence key of root `row` for trigger d at now (0: none). */
-static int64_t occurrence(struct pt_engine *g, const struct pt_auto_def *d, size_t row,
-                          int64_t now)
+static int64_t occurrence(struct pt_engine *g, const struct pt_auto_def *d, size_t row, int64_t now)
 {
     const struct pt_state *st = &g->st;
     struct pt_agg a;
@@ -74,35 +166,8 @@ static int64_t occurrence(struct pt_engine *g, const struct pt_auto_def *d, size
         int leap = m == 2 && dd == 28 && pt_days_in_month(y, 2) == 28;
         return g->bday[row] == today || (leap && g->bday[row] == 229) ? y : 0;
     }
-    case PT_TRIG_REPLENISH: {
-        /* the newest order line of each product: its supply runs out qty x period later */
-        int64_t key = 0;
-        size_t rows[PT_STATE_MAX_TREE];
-        size_t n = pt_state_tree(st, row, rows, PT_STATE_MAX_TREE);
-        if (n > PT_STATE_MAX_TREE)
-            n = PT_STATE_MAX_TREE;
-        for (size_t p = 0; p < d->nproducts; p++) {
-            uint32_t pid = pt_dict_find(&g->dict, d->products[p].product,
-                                        strlen(d->products[p].product));
-            int64_t t = 0, qty = 0;
-            for (size_t i = 0; pid && i < n; i++)
-                for (uint32_t k = rows[i] < g->act_rows ? g->act_head[rows[i]] : 0; k;
-                     k = g->act_next[k - 1]) {
-                    const struct pt_act *x = &g->acts[k - 1];
-                    if ((x->flags & PT_ACT_LINE) && x->prod == pid && x->t >= t) {
-                        qty = x->t == t ? qty + x->qty : x->qty;
-                        t = x->t;
-                    }
-                }
-            if (t == 0)
-                continue;
-            int64_t out = t + qty * d->products[p].days_per_unit * DAY;
-            /* due from `before` ahead of running out to two weeks after */
-            if (now >= out - d->before_s && now < out + 14 * DAY && t > key)
-                key = t;
-        }
-        return key;
-    }
+    case PT_TRIG_REPLENISH:
+        return replenish(g, d, row, now, NULL);
     default:
         return 0;
     }
@@ -110,9 +175,9 @@ static int64_t occurrence(struct pt_engine *g, const struct pt_auto_def *d, size
 
 static int is_timed(int trigger)
 {
-    return trigger == PT_TRIG_CART || trigger == PT_TRIG_SINCE_ORDER ||
-           trigger == PT_TRIG_RHYTHM || trigger == PT_TRIG_POINTS_EXPIRING ||
-           trigger == PT_TRIG_BIRTHDAY || trigger == PT_TRIG_REPLENISH;
+    return trigger == PT_TRIG_CART || trigger == PT_TRIG_SINCE_ORDER || trigger == PT_TRIG_RHYTHM ||
+           trigger == PT_TRIG_POINTS_EXPIRING || trigger == PT_TRIG_BIRTHDAY ||
+           trigger == PT_TRIG_REPLENISH;
 }
 
 static int bdays_load_one(void *ctx, int64_t customer, const char *birthday)
@@ -160,14 +225,15 @@ int engine_auto_sweep(struct pt_engine *g, int64_t now, struct pt_err *e)
         if (d->trigger == PT_TRIG_POINTS_EXPIRING) {
             for (size_t k = 0; rc == 0 && k < g->naccts; k++) {
                 struct loy_acct *ac = g->accts[k];
-                if (ac->row == UINT32_MAX || ac->shop != a->shop || !live_root(st, ac->row, a->shop))
+                if (ac->row == UINT32_MAX || ac->shop != a->shop ||
+                    !live_root(st, ac->row, a->shop))
                     continue;
                 int64_t key = occurrence(g, d, ac->row, now);
                 if (key == 0)
                     continue;
                 struct auto_seen *sn = engine_auto_seen(a, ac->row, 0);
                 if (sn == NULL || sn->key != key)
-                    rc = engine_auto_enter(g, a, ac->row, key, NULL, now, e);
+                    rc = engine_auto_enter(g, a, ac->row, key, NULL, now, NULL, e);
             }
             continue;
         }
@@ -179,7 +245,7 @@ int engine_auto_sweep(struct pt_engine *g, int64_t now, struct pt_err *e)
                 continue;
             struct auto_seen *sn = engine_auto_seen(a, (uint32_t)row, 0);
             if (sn == NULL || sn->key != key)
-                rc = engine_auto_enter(g, a, row, key, NULL, now, e);
+                rc = engine_auto_enter(g, a, row, key, occ_ctx(g, d, row, key, now), now, NULL, e);
         }
     }
     if (any) {

@@ -67,6 +67,10 @@ static int take_due(void *ctx, const struct pt_outbox_row *m)
 static const char *still_allowed(struct pt_engine *g, struct pt_store *rd,
                                  const struct pt_outbox_row *m)
 {
+    int sup = 0;
+    if (m->channel == PT_CHAN_EMAIL &&
+        pt_store_suppressed(rd, m->shop, m->address, &sup, NULL) == 0 && sup)
+        return "the address was suppressed before delivery (it bounced hard)";
     if (!m->marketing)
         return NULL;
     unsigned bit = m->channel == PT_CHAN_EMAIL ? PT_CONSENT_EMAIL : PT_CONSENT_SMS;
@@ -79,13 +83,7 @@ static const char *still_allowed(struct pt_engine *g, struct pt_store *rd,
              (st->consent_set[row] & bit) && (st->consent[row] & bit);
     }
     pthread_rwlock_unlock(&g->lock);
-    if (!ok)
-        return "consent withdrawn before delivery";
-    int sup = 0;
-    if (m->channel == PT_CHAN_EMAIL && pt_store_suppressed(rd, m->shop, m->address, &sup, NULL) == 0 &&
-        sup)
-        return "the address was suppressed before delivery";
-    return NULL;
+    return ok ? NULL : "consent withdrawn before delivery";
 }
 
 static void one(struct pt_engine *g, struct pt_store *rd, struct pt_sender *snd,
@@ -124,9 +122,13 @@ static void one(struct pt_engine *g, struct pt_store *rd, struct pt_sender *snd,
         pthread_rwlock_unlock(&g->lock);
         c.from = from;
         c.from_name = from_name[0] ? from_name : NULL;
-        struct pt_mail mail = {.to = m->address, .subject = m->subject ? m->subject : "",
-                               .html = m->html, .text = m->text, .id = m->msg_id,
-                               .unsubscribe_url = m->marketing ? unsub : NULL, .date = now};
+        struct pt_mail mail = {.to = m->address,
+                               .subject = m->subject ? m->subject : "",
+                               .html = m->html,
+                               .text = m->text,
+                               .id = m->msg_id,
+                               .unsubscribe_url = m->marketing ? unsub : NULL,
+                               .date = now};
         out = pt_send_email(snd, &c, &mail, why, sizeof why);
         r->bounce = out == PT_SEND_PERM && strstr(why, "hard bounce") != NULL;
         snprintf(r->address, sizeof r->address, "%s", m->address ? m->address : "");

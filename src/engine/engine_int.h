@@ -138,7 +138,8 @@ struct apend { /* an entry or a wait's event, to run after the group's segments 
     struct eauto *a;
     uint32_t row, shop;
     int64_t key;
-    char *ctx;   /* enter: the trigger event's JSON; event: its name */
+    char *ctx;   /* the event's JSON (enter: the trigger's; may be NULL) */
+    char *name;  /* event: its name */
 };
 struct run_timer {
     int64_t t;
@@ -462,8 +463,9 @@ int engine_auto_due(struct pt_engine *g, int64_t now);
 int engine_auto_group(struct pt_engine *g, int64_t now, struct pt_err *e);
 int engine_auto_erase(struct pt_engine *g, size_t row, struct pt_err *e);
 struct eauto *engine_auto_find(struct pt_engine *g, int64_t shop, int64_t id);
+/* *out (may be NULL): 0 not entered, 1 entered, 2 entered the control group. */
 int engine_auto_enter(struct pt_engine *g, struct eauto *a, size_t row, int64_t key,
-                      const char *ctx, int64_t now, struct pt_err *e);
+                      const char *ctx, int64_t now, int *out, struct pt_err *e);
 struct auto_seen *engine_auto_seen(struct eauto *a, uint32_t row, int add);
 int engine_auto_run_push(struct pt_engine *g, uint32_t run);
 void engine_auto_run_drop(struct pt_engine *g, uint32_t run); /* memory only */

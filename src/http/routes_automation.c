@@ -15,11 +15,10 @@
 #include "util/mem.h"
 
 /* 1x1 transparent GIF */
-static const unsigned char pixel[] = {0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00,
-                                      0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0x21,
-                                      0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00,
-                                      0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44,
-                                      0x01, 0x00, 0x3b};
+static const unsigned char pixel[] = {
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00,
+    0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b};
 
 static int valid_tmpl_id(const char *s, size_t n)
 {
@@ -69,7 +68,8 @@ enum route automation_route_of(struct req *r, const char *url, const char *metho
         }
         memcpy(r->id, id, n);
         r->id[n] = '\0';
-        *bad = (rt == R_TEMPLATE && (get || put || del)) || (rt == R_TMPL_PREVIEW && post) ? 0 : 405;
+        *bad =
+            (rt == R_TEMPLATE && (get || put || del)) || (rt == R_TMPL_PREVIEW && post) ? 0 : 405;
         return rt;
     }
     if (strncmp(url, "/v1/automations/", 16) == 0) {
@@ -208,8 +208,8 @@ static void outbox(struct req *r)
     }
     struct pt_buf b;
     pt_buf_init(&b);
-    int rc = pt_engine_outbox(r->h->g, r->shop, status, aut, query(r, "user_id"), before,
-                              (int)lim, &b);
+    int rc =
+        pt_engine_outbox(r->h->g, r->shop, status, aut, query(r, "user_id"), before, (int)lim, &b);
     reply_read(r, rc, &b, "customer");
     pt_buf_release(&b);
 }
@@ -225,14 +225,16 @@ static void track_event(struct req *r, const struct pt_track *t, const char *eve
     pt_buf_add_json_str(&b, t->user_id, strlen(t->user_id));
     pt_buf_adds(&b, ",\"event\":");
     pt_buf_add_json_str(&b, event, strlen(event));
-    pt_buf_printf(&b, ",\"messageId\":\"%s:%s\",\"properties\":{\"message_id\":\"%s\","
-                      "\"automation_id\":%lld%s}}",
-                  event[0] == 'C' ? "unsubscribe" : event + 6, t->msg_id, t->msg_id,
-                  (long long)t->automation, extra ? extra : "");
+    /* one event per message (opens, unsubscribes) or per link (clicks): repeats are duplicates */
+    pt_buf_printf(&b,
+                  ",\"messageId\":\"%s:%s:%s\",\"properties\":{\"message_id\":\"%s\","
+                  "\"automation_id\":%lld%s}}",
+                  event[0] == 'C' ? "unsubscribe" : event + 6, t->msg_id, r->id + strlen(r->id) - 8,
+                  t->msg_id, (long long)t->automation, extra ? extra : "");
     r->shop = t->shop;
     struct pt_everr err;
-    int rc = pt_events_decode(b.data, b.len, PT_EV_TRACK, (int64_t)time(NULL), 0, &r->batch, NULL,
-                              NULL, 0, NULL, &err);
+    int rc = pt_events_decode(b.data, b.len, PT_EV_TRACK, pt_engine_clock(r->h->g), 0, &r->batch,
+                              NULL, NULL, 0, NULL, &err);
     pt_buf_release(&b);
     if (rc) {
         reply_error(r, 500, "internal", NULL, "cannot record the event: %s", err.message);
@@ -246,8 +248,8 @@ static void track(struct req *r)
     struct pt_track t;
     const char *url = r->route == R_T_CLICK ? query(r, "u") : NULL;
     int kind = r->route == R_T_OPEN ? 'o' : r->route == R_T_CLICK ? 'c' : 'u';
-    if (r->route == R_T_CLICK && (url == NULL || (strncmp(url, "http://", 7) != 0 &&
-                                                  strncmp(url, "https://", 8) != 0))) {
+    if (r->route == R_T_CLICK &&
+        (url == NULL || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))) {
         reply_error(r, 400, "invalid_query", "u", "u must be the link's http(s) URL");
         return;
     }
@@ -259,9 +261,10 @@ static void track(struct req *r)
         return;
     }
     if (rc) {
-        reply_error(r, rc == PT_ENOTFOUND ? 404 : 503, rc == PT_ENOTFOUND ? "not_found" : "store_failed",
-                    NULL, rc == PT_ENOTFOUND ? "this link is not valid (or its customer was erased)"
-                                             : "the store could not be read; retry");
+        reply_error(r, rc == PT_ENOTFOUND ? 404 : 503,
+                    rc == PT_ENOTFOUND ? "not_found" : "store_failed", NULL,
+                    rc == PT_ENOTFOUND ? "this link is not valid (or its customer was erased)"
+                                       : "the store could not be read; retry");
         return;
     }
     if (r->route == R_T_OPEN) {

@@ -459,6 +459,7 @@ struct pt_auto_run_row {
 };
 int pt_store_run_insert(struct pt_store *s, const struct pt_auto_run_row *r, int64_t *id,
                         struct pt_err *e);
+/* state, pc, flags, wake, ended, voucher; and ctx unless NULL. */
 int pt_store_run_update(struct pt_store *s, const struct pt_auto_run_row *r, struct pt_err *e);
 /* Active runs, and (all = 1) also each (automation, customer)'s latest run. */
 int pt_store_runs(struct pt_store *s, int all,
@@ -513,7 +514,7 @@ int pt_store_outbox_count(struct pt_store *s, int64_t customer, int channel, int
 /* Per-status counts of shop's messages (automation 0: all). */
 int pt_store_outbox_counts(struct pt_store *s, int64_t shop, int64_t automation, int64_t n[5],
                            struct pt_err *e);
-/* Suppressed addresses (hard bounces, complaints). */
+/* Suppressed addresses (hard bounces), kept hashed and case-folded. */
 int pt_store_suppress(struct pt_store *s, int64_t shop, const char *address, const char *reason,
                       int64_t t, struct pt_err *e);
 int pt_store_suppressed(struct pt_store *s, int64_t shop, const char *address, int *yes,

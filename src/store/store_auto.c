@@ -58,14 +58,16 @@ enum auto_stmt {
 };
 _Static_assert(A_END <= PT_STORE_NSLOTS, "store_auto.c has more statements than slots");
 
-#define RUN_COLS "id,shop,automation,version,customer,state,pc,flags,wake,entered,ended,key,voucher,ctx"
+#define RUN_COLS                                                                                   \
+    "id,shop,automation,version,customer,state,pc,flags,wake,entered,ended,key,voucher,ctx"
 #define OUT_COLS                                                                                   \
     "id,msg_id,shop,automation,run,customer,channel,marketing,template,address,subject,html,"      \
     "text,body,status,attempts,next_at,error,created,sent_at"
 
 static const char *const auto_sql[A_END] = {
-    [A_TMPL_PUT] = "INSERT INTO msg_templates(shop,id,json,created,updated) VALUES(?1,?2,?3,?4,?4)"
-                   " ON CONFLICT(shop,id) DO UPDATE SET json=excluded.json,updated=excluded.updated",
+    [A_TMPL_PUT] =
+        "INSERT INTO msg_templates(shop,id,json,created,updated) VALUES(?1,?2,?3,?4,?4)"
+        " ON CONFLICT(shop,id) DO UPDATE SET json=excluded.json,updated=excluded.updated",
     [A_TMPL_DEL] = "DELETE FROM msg_templates WHERE shop=? AND id=?",
     [A_TMPLS] = "SELECT shop,id,json,created,updated FROM msg_templates",
     [A_SET_PUT] = "INSERT INTO msg_settings(shop,json) VALUES(?1,?2)"
@@ -76,12 +78,13 @@ static const char *const auto_sql[A_END] = {
     [A_AUTO_VER] = "INSERT OR REPLACE INTO automation_versions(automation,version,json)"
                    " VALUES(?,?,?)",
     [A_AUTO_STATUS] = "UPDATE automations SET status=?2,updated=?3 WHERE id=?1",
-    [A_AUTOS] = "SELECT a.id,a.shop,v.version,a.status,v.json,a.created,a.updated FROM automations a"
-                " JOIN automation_versions v ON v.automation=a.id ORDER BY a.id,v.version",
+    [A_AUTOS] =
+        "SELECT a.id,a.shop,v.version,a.status,v.json,a.created,a.updated FROM automations a"
+        " JOIN automation_versions v ON v.automation=a.id ORDER BY a.id,v.version",
     [A_RUN_INS] = "INSERT INTO auto_runs(shop,automation,version,customer,state,pc,flags,wake,"
                   "entered,ended,key,voucher,ctx) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    [A_RUN_UPD] = "UPDATE auto_runs SET state=?2,pc=?3,flags=?4,wake=?5,ended=?6,voucher=?7"
-                  " WHERE id=?1",
+    [A_RUN_UPD] = "UPDATE auto_runs SET state=?2,pc=?3,flags=?4,wake=?5,ended=?6,voucher=?7,"
+                  "ctx=coalesce(?8,ctx) WHERE id=?1",
     [A_RUNS_ACTIVE] = "SELECT " RUN_COLS " FROM auto_runs WHERE state=0 ORDER BY id",
     /* every active run, and each (automation, customer)'s latest run */
     [A_RUNS_ALL] = "SELECT " RUN_COLS " FROM auto_runs WHERE state=0 OR id IN"
@@ -91,8 +94,9 @@ static const char *const auto_sql[A_END] = {
     [A_OUT_INS] = "INSERT INTO outbox(msg_id,shop,automation,run,customer,channel,marketing,"
                   "template,address,subject,html,text,body,status,attempts,next_at,error,created,"
                   "sent_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    [A_OUT_RES] = "UPDATE outbox SET status=?2,attempts=?3,next_at=?4,error=?5,sent_at=?6"
-                  " WHERE id=?1",
+    /* a message held (paused) while it was out stays held unless it went */
+    [A_OUT_RES] = "UPDATE outbox SET status=CASE WHEN status=3 AND ?2<>1 THEN 3 ELSE ?2 END,"
+                  "attempts=?3,next_at=?4,error=?5,sent_at=?6 WHERE id=?1 AND status IN(0,3)",
     [A_OUT_DUE] = "SELECT " OUT_COLS " FROM outbox INDEXED BY outbox_due WHERE status=0 AND"
                   " next_at<=? ORDER BY next_at,id LIMIT ?",
     [A_OUT_NEXT] = "SELECT min(next_at) FROM outbox INDEXED BY outbox_due WHERE status=0",
@@ -138,8 +142,8 @@ static sqlite3_stmt *stmt(struct pt_store *s, enum auto_stmt i, const char *fmt,
 
 /* ---- templates and settings ---- */
 
-int pt_store_tmpl_put(struct pt_store *s, int64_t shop, const char *id, const char *json,
-                      int64_t t, struct pt_err *e)
+int pt_store_tmpl_put(struct pt_store *s, int64_t shop, const char *id, const char *json, int64_t t,
+                      struct pt_err *e)
 {
     return pt_store_run(s, stmt(s, A_TMPL_PUT, "itti", shop, id, json, t), e, "save template");
 }
@@ -159,13 +163,12 @@ int pt_store_tmpls(struct pt_store *s,
         return pt_store_fail(s, e, "load templates");
     int rc = SQLITE_DONE, r = 0;
     while (r == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW)
-        r = cb(ctx, sqlite3_column_int64(q, 0), text(q, 1), text(q, 2),
-               sqlite3_column_int64(q, 3), sqlite3_column_int64(q, 4));
+        r = cb(ctx, sqlite3_column_int64(q, 0), text(q, 1), text(q, 2), sqlite3_column_int64(q, 3),
+               sqlite3_column_int64(q, 4));
     return pt_store_done(s, q, r ? SQLITE_DONE : rc, r, e, "load templates");
 }
 
-int pt_store_msg_settings_put(struct pt_store *s, int64_t shop, const char *json,
-                              struct pt_err *e)
+int pt_store_msg_settings_put(struct pt_store *s, int64_t shop, const char *json, struct pt_err *e)
 {
     return pt_store_run(s, stmt(s, A_SET_PUT, "it", shop, json), e, "save settings");
 }
@@ -214,8 +217,8 @@ int pt_store_auto_status(struct pt_store *s, int64_t id, int status, int64_t t, 
                         "save automation status");
 }
 
-int pt_store_autos(struct pt_store *s, int (*cb)(void *ctx, const struct pt_auto_row *a),
-                   void *ctx, struct pt_err *e)
+int pt_store_autos(struct pt_store *s, int (*cb)(void *ctx, const struct pt_auto_row *a), void *ctx,
+                   struct pt_err *e)
 {
     sqlite3_stmt *q = stmt(s, A_AUTOS, "");
     if (q == NULL)
@@ -239,10 +242,10 @@ int pt_store_autos(struct pt_store *s, int (*cb)(void *ctx, const struct pt_auto
 int pt_store_run_insert(struct pt_store *s, const struct pt_auto_run_row *r, int64_t *id,
                         struct pt_err *e)
 {
-    sqlite3_stmt *q = stmt(s, A_RUN_INS, "iiiiiiiiiiitt", r->shop, r->automation, r->version,
-                           r->customer, (int64_t)r->state, (int64_t)r->pc, (int64_t)r->flags,
-                           r->wake, r->entered, r->ended, r->key, r->voucher ? r->voucher : "",
-                           r->ctx);
+    sqlite3_stmt *q =
+        stmt(s, A_RUN_INS, "iiiiiiiiiiitt", r->shop, r->automation, r->version, r->customer,
+             (int64_t)r->state, (int64_t)r->pc, (int64_t)r->flags, r->wake, r->entered, r->ended,
+             r->key, r->voucher ? r->voucher : "", r->ctx);
     int rc = pt_store_run(s, q, e, "save run");
     if (rc == 0)
         *id = sqlite3_last_insert_rowid(db_of(s));
@@ -252,8 +255,9 @@ int pt_store_run_insert(struct pt_store *s, const struct pt_auto_run_row *r, int
 int pt_store_run_update(struct pt_store *s, const struct pt_auto_run_row *r, struct pt_err *e)
 {
     return pt_store_run(s,
-                        stmt(s, A_RUN_UPD, "iiiiiit", r->id, (int64_t)r->state, (int64_t)r->pc,
-                             (int64_t)r->flags, r->wake, r->ended, r->voucher ? r->voucher : ""),
+                        stmt(s, A_RUN_UPD, "iiiiiitt", r->id, (int64_t)r->state, (int64_t)r->pc,
+                             (int64_t)r->flags, r->wake, r->ended, r->voucher ? r->voucher : "",
+                             r->ctx),
                         e, "save run");
 }
 
@@ -312,10 +316,10 @@ int pt_store_outbox_insert(struct pt_store *s, const struct pt_outbox_row *m, in
                            struct pt_err *e)
 {
     sqlite3_stmt *q = stmt(s, A_OUT_INS, "tiiiiiittttttiiitii", m->msg_id, m->shop, m->automation,
-                           m->run, m->customer, (int64_t)m->channel, (int64_t)m->marketing,
-                           m->tmpl, m->address ? m->address : "", m->subject, m->html, m->text,
-                           m->body, (int64_t)m->status, (int64_t)m->attempts, m->next_at,
-                           m->error, m->created, m->sent_at);
+                           m->run, m->customer, (int64_t)m->channel, (int64_t)m->marketing, m->tmpl,
+                           m->address ? m->address : "", m->subject, m->html, m->text, m->body,
+                           (int64_t)m->status, (int64_t)m->attempts, m->next_at, m->error,
+                           m->created, m->sent_at);
     int rc = pt_store_run(s, q, e, "save message");
     if (rc == 0)
         *id = sqlite3_last_insert_rowid(db_of(s));
@@ -420,8 +424,8 @@ static int out_one(struct pt_store *s, sqlite3_stmt *q, struct pt_outbox_row *m,
         return rc;
     out_row(q, m);
     /* the strings outlive the statement in `strings` */
-    const char **f[] = {&m->tmpl, &m->address, &m->subject, &m->html, &m->text, &m->body,
-                        &m->error};
+    const char **f[] = {&m->tmpl, &m->address, &m->subject, &m->html,
+                        &m->text, &m->body,    &m->error};
     size_t off[7];
     pt_buf_reset(strings);
     for (size_t i = 0; i < 7; i++)
@@ -483,17 +487,34 @@ int pt_store_outbox_counts(struct pt_store *s, int64_t shop, int64_t automation,
 
 /* ---- suppressions, tags, pools, erasure, secrets ---- */
 
+/* An address is kept as hex BLAKE2b-128 of its lower-cased text: the list
+ * can be checked without holding the addresses (an erased customer's stays
+ * suppressed, and unreadable). */
+static void address_key(const char *address, char out[33])
+{
+    char low[320];
+    size_t n = 0;
+    for (; address && address[n] && n + 1 < sizeof low; n++)
+        low[n] = (char)(address[n] >= 'A' && address[n] <= 'Z' ? address[n] + 32 : address[n]);
+    uint8_t h[16];
+    crypto_generichash(h, sizeof h, (const unsigned char *)low, n, NULL, 0);
+    sodium_bin2hex(out, 33, h, sizeof h);
+}
+
 int pt_store_suppress(struct pt_store *s, int64_t shop, const char *address, const char *reason,
                       int64_t t, struct pt_err *e)
 {
-    return pt_store_run(s, stmt(s, A_SUP_PUT, "itti", shop, address, reason, t), e,
-                        "save suppression");
+    char k[33];
+    address_key(address, k);
+    return pt_store_run(s, stmt(s, A_SUP_PUT, "itti", shop, k, reason, t), e, "save suppression");
 }
 
 int pt_store_suppressed(struct pt_store *s, int64_t shop, const char *address, int *yes,
                         struct pt_err *e)
 {
-    int rc = pt_store_one_row(s, stmt(s, A_SUP_GET, "it", shop, address), e, "read suppression");
+    char k[33];
+    address_key(address, k);
+    int rc = pt_store_one_row(s, stmt(s, A_SUP_GET, "it", shop, k), e, "read suppression");
     *yes = rc == 0;
     if (rc == 0)
         sqlite3_reset(pt_store_slot(s, A_SUP_GET, auto_sql[A_SUP_GET]));
