@@ -246,6 +246,22 @@ static int do_define(struct pt_engine *g, int64_t shop, struct pt_auto_req *q, i
     return 0;
 }
 
+struct retime_ctx {
+    struct pt_engine *g;
+    const struct msgset *m;
+    int64_t now;
+    struct pt_err *e;
+};
+
+static int retime_one(void *ctx, int64_t id, int64_t customer)
+{
+    struct retime_ctx *x = ctx;
+    if (customer < 1 || (size_t)customer > x->g->st.n)
+        return 0;
+    int64_t t = engine_auto_best_time(x->g, x->m, (size_t)customer - 1, x->now);
+    return pt_store_outbox_retime(x->g->w, id, t, x->e);
+}
+
 static int do_status(struct pt_engine *g, int64_t shop, struct pt_auto_req *q, int64_t now,
                      struct pt_err *e)
 {
@@ -254,6 +270,11 @@ static int do_status(struct pt_engine *g, int64_t shop, struct pt_auto_req *q, i
         return answer(q, 404, "not_found", NULL, "no automation with id %lld", (long long)q->id);
     int to = q->status_to, rc;
     if (to != a->status) {
+        /* marketing messages a pause held past their time wait for the next best hour */
+        struct retime_ctx rt = {.g = g, .m = engine_auto_settings(g, a->shop), .now = now, .e = e};
+        if (to == PT_AUTO_ACTIVE &&
+            (rc = pt_store_outbox_overdue(g->w, a->id, now, retime_one, &rt, e)))
+            return rc;
         if ((rc = pt_store_auto_status(g->w, a->id, to, now, e)) ||
             (rc = pt_store_outbox_hold(g->w, a->id, to != PT_AUTO_ACTIVE, e)))
             return rc;

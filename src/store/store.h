@@ -508,6 +508,13 @@ int pt_store_outbox_by_msg(struct pt_store *s, const char *msg_id, struct pt_out
                            struct pt_buf *strings, struct pt_err *e);
 /* Hold (pause) or release an automation's pending messages. */
 int pt_store_outbox_hold(struct pt_store *s, int64_t automation, int hold, struct pt_err *e);
+/* Held marketing messages of automation whose time passed (id, customer),
+ * and a message's new time (a resumed automation sends them at the
+ * customer's next best hour). */
+int pt_store_outbox_overdue(struct pt_store *s, int64_t automation, int64_t now,
+                            int (*cb)(void *ctx, int64_t id, int64_t customer), void *ctx,
+                            struct pt_err *e);
+int pt_store_outbox_retime(struct pt_store *s, int64_t id, int64_t next_at, struct pt_err *e);
 /* Marketing messages of customer on channel decided since t (pending, held or sent). */
 int pt_store_outbox_count(struct pt_store *s, int64_t customer, int channel, int64_t since,
                           int64_t *n, struct pt_err *e);

@@ -15,6 +15,7 @@
 
 #include "store/store_int.h"
 #include "util/buf.h"
+#include "util/mem.h"
 
 enum auto_stmt {
     A_TMPL_PUT = 64,
@@ -54,6 +55,8 @@ enum auto_stmt {
     A_ERASE_TAGS,
     A_SECRET_GET,
     A_SECRET_PUT,
+    A_OUT_HELD,
+    A_OUT_RETIME,
     A_END
 };
 _Static_assert(A_END <= PT_STORE_NSLOTS, "store_auto.c has more statements than slots");
@@ -127,6 +130,9 @@ static const char *const auto_sql[A_END] = {
     [A_ERASE_TAGS] = "DELETE FROM customer_tags WHERE customer=?",
     [A_SECRET_GET] = "SELECT value FROM secrets WHERE name=?",
     [A_SECRET_PUT] = "INSERT INTO secrets(name,value) VALUES(?,?)",
+    [A_OUT_HELD] = "SELECT id,customer,next_at FROM outbox INDEXED BY outbox_automation"
+                   " WHERE automation=? AND status=3 AND marketing=1 AND next_at<?",
+    [A_OUT_RETIME] = "UPDATE outbox SET next_at=? WHERE id=?",
 };
 
 static sqlite3_stmt *stmt(struct pt_store *s, enum auto_stmt i, const char *fmt, ...)
@@ -589,4 +595,45 @@ int pt_store_secret(struct pt_store *s, const char *name, uint8_t out[32], struc
     pt_store_bind_text(q, 1, name);
     sqlite3_bind_blob(q, 2, out, 32, SQLITE_TRANSIENT);
     return pt_store_run(s, q, e, "save secret");
+}
+
+int pt_store_outbox_overdue(struct pt_store *s, int64_t automation, int64_t now,
+                            int (*cb)(void *ctx, int64_t id, int64_t customer), void *ctx,
+                            struct pt_err *e)
+{
+    sqlite3_stmt *q = stmt(s, A_OUT_HELD, "ii", automation, now);
+    if (q == NULL)
+        return pt_store_fail(s, e, "read held messages");
+    /* (collected first: the callback writes) */
+    int64_t *ids = NULL, *cus = NULL;
+    size_t n = 0, cap = 0;
+    int rc, r = 0;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            int64_t *a = pt_realloc_array(ids, nc, sizeof *a);
+            if (a)
+                ids = a;
+            int64_t *b = a ? pt_realloc_array(cus, nc, sizeof *b) : NULL;
+            if (b == NULL) {
+                r = PT_ENOMEM;
+                break;
+            }
+            cus = b;
+            cap = nc;
+        }
+        ids[n] = sqlite3_column_int64(q, 0);
+        cus[n++] = sqlite3_column_int64(q, 1);
+    }
+    rc = pt_store_done(s, q, r ? SQLITE_DONE : rc, r, e, "read held messages");
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = cb(ctx, ids[i], cus[i]);
+    pt_free(ids);
+    pt_free(cus);
+    return rc == PT_ENOMEM ? pt_err_set(e, rc, "out of memory") : rc;
+}
+
+int pt_store_outbox_retime(struct pt_store *s, int64_t id, int64_t next_at, struct pt_err *e)
+{
+    return pt_store_run(s, stmt(s, A_OUT_RETIME, "ii", next_at, id), e, "reschedule message");
 }
