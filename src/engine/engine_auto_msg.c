@@ -156,7 +156,7 @@ static void link(struct pt_engine *g, const struct msgset *m, int kind, const ch
 {
     char tok[160];
     pt_engine_track_token(g, kind, msg_id, url, tok, sizeof tok);
-    pt_buf_adds(out, m->base_url);
+    pt_buf_adds(out, engine_auto_base(g, m));
     pt_buf_adds(out, kind == 'o' ? "/t/o/" : kind == 'c' ? "/t/c/" : "/u/");
     pt_buf_adds(out, tok);
     if (kind == 'o')
@@ -200,7 +200,7 @@ static int track_html(struct pt_engine *g, const struct msgset *m, const char *m
 {
     const char *p = in->data ? in->data : "", *end = p + in->len;
     char unsub[300];
-    snprintf(unsub, sizeof unsub, "%s/u/", m->base_url);
+    snprintf(unsub, sizeof unsub, "%s/u/", engine_auto_base(g, m));
     while (p < end) {
         /* an href attribute (not data-href=...) whose value is an http(s) URL */
         const char *h = strstr(p, "href=\"http");
@@ -304,7 +304,7 @@ int engine_auto_render(struct pt_engine *g, struct pt_store *store, const struct
         json_object_set_new(ctx, "automation", ao);
     }
     json_t *shop = json_object();
-    json_object_set_new(shop, "name", json_string(m->from_name[0] ? m->from_name : m->from));
+    json_object_set_new(shop, "name", json_string(m->from_name[0] ? m->from_name : engine_auto_from(g, m)));
     json_object_set_new(ctx, "shop", shop);
     json_object_set_new(ctx, "message_id", json_string(msg_id));
     struct pt_buf u;

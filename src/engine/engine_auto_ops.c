@@ -137,11 +137,48 @@ void engine_auto_json(const struct eauto *a, struct pt_buf *b)
     pt_buf_addc(b, '}');
 }
 
+/* The JSON path of the first step (nested lists included) whose `key` is the
+ * string sv (or the integer iv) into out: "steps[1].on_timeout[0].template". */
+static int find_step(json_t *steps, const char *prefix, const char *key, const char *sv,
+                     int64_t iv, char *out, size_t cap)
+{
+    static const char *const lists[] = {"then", "else", "on_event", "on_timeout"};
+    size_t i;
+    json_t *s;
+    json_array_foreach(steps, i, s)
+    {
+        json_t *v = json_object_get(s, key);
+        if (v && (sv ? json_is_string(v) && strcmp(json_string_value(v), sv) == 0
+                     : json_is_integer(v) && json_integer_value(v) == iv)) {
+            snprintf(out, cap, "%s[%zu].%s", prefix, i, key);
+            return 1;
+        }
+        for (size_t k = 0; k < 4; k++) {
+            char p[160];
+            snprintf(p, sizeof p, "%s[%zu].%s", prefix, i, lists[k]);
+            json_t *l = json_object_get(s, lists[k]);
+            if (json_is_array(l) && find_step(l, p, key, sv, iv, out, cap))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static void step_field(const struct pt_auto_req *q, const char *key, const char *sv, int64_t iv,
+                       char *out, size_t cap)
+{
+    json_t *o = json_loadb(q->json, q->len, 0, NULL);
+    if (!find_step(json_object_get(o, "steps"), "steps", key, sv, iv, out, cap))
+        snprintf(out, cap, "steps");
+    json_decref(o);
+}
+
 /* References a definition makes that must exist now: segments by id,
  * templates (of the step's channel), rewards. */
 static int check_refs(struct pt_engine *g, int64_t shop, const struct pt_auto_def *d,
                       struct pt_auto_req *q)
 {
+    char f[200];
     if (d->seg_id || d->seg_name) {
         size_t n, found = 0;
         struct eseg **l = engine_seg_list(g, (uint32_t)shop, 0, d->seg_id, &n);
@@ -162,20 +199,24 @@ static int check_refs(struct pt_engine *g, int64_t shop, const struct pt_auto_de
         const struct pt_auto_step *s = &d->steps[i];
         if (s->op == PT_AOP_SEND) {
             struct etmpl *t = engine_auto_tmpl(g, (uint32_t)shop, s->tmpl);
+            if (t == NULL || t->t.channel != s->channel)
+                step_field(q, "template", s->tmpl, 0, f, sizeof f);
             if (t == NULL)
-                return answer(q, 400, "invalid_definition", "steps",
-                              "steps: no template \"%s\" (save it first with PUT "
+                return answer(q, 400, "invalid_definition", f,
+                              "%s: no template \"%s\" (save it first with PUT "
                               "/v1/templates/%s)",
-                              s->tmpl, s->tmpl);
+                              f, s->tmpl, s->tmpl);
             if (t->t.channel != s->channel)
-                return answer(q, 400, "invalid_definition", "steps",
-                              "steps: template \"%s\" is not for the %s channel", s->tmpl,
+                return answer(q, 400, "invalid_definition", f,
+                              "%s: template \"%s\" is not for the %s channel", f, s->tmpl,
                               s->channel == PT_CHAN_EMAIL ? "email" : "webhook");
         }
         if (s->op == PT_AOP_VOUCHER && s->reward &&
-            engine_loy_reward_of(g, shop, s->reward) == NULL)
-            return answer(q, 400, "invalid_definition", "steps", "steps: no reward with id %lld",
+            engine_loy_reward_of(g, shop, s->reward) == NULL) {
+            step_field(q, "reward", NULL, s->reward, f, sizeof f);
+            return answer(q, 400, "invalid_definition", f, "%s: no reward with id %lld", f,
                           (long long)s->reward);
+        }
     }
     return 0;
 }
@@ -353,7 +394,7 @@ static int do_settings(struct pt_engine *g, int64_t shop, struct pt_auto_req *q,
         pt_free(g->sets[i].json);
     }
     g->sets[i] = m;
-    engine_auto_settings_json(&m, &q->out);
+    engine_auto_settings_json(g, &m, &q->out);
     q->status = 200;
     return 0;
 }

@@ -101,7 +101,7 @@ int pt_engine_auto_templates(struct pt_engine *g, int64_t shop, const char *id, 
 int pt_engine_auto_settings(struct pt_engine *g, int64_t shop, struct pt_buf *out)
 {
     pthread_rwlock_rdlock(&g->lock);
-    engine_auto_settings_json(engine_auto_settings(g, (uint32_t)shop), out);
+    engine_auto_settings_json(g, engine_auto_settings(g, (uint32_t)shop), out);
     pthread_rwlock_unlock(&g->lock);
     return 0;
 }

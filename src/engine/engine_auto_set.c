@@ -30,9 +30,7 @@ static void defaults(struct pt_engine *g, uint32_t shop, struct msgset *m)
 {
     memset(m, 0, sizeof *m);
     m->shop = shop;
-    snprintf(m->from, sizeof m->from, "%s", g->mail_from ? g->mail_from : "patron@localhost");
-    snprintf(m->base_url, sizeof m->base_url, "%s",
-             g->public_url ? g->public_url : "http://127.0.0.1:8080");
+    /* from and base_url stay empty: the server's, as they are when used */
     m->quiet_start = 21;
     m->quiet_end = 8;
     m->default_hour = 10;
@@ -47,6 +45,16 @@ static void defaults(struct pt_engine *g, uint32_t shop, struct msgset *m)
     what[0] = 'W';
     engine_auto_sign(g, what, (size_t)n, b);
     snprintf(m->secret, sizeof m->secret, "%s%s", a, b);
+}
+
+const char *engine_auto_from(const struct pt_engine *g, const struct msgset *m)
+{
+    return m->from[0] ? m->from : g->mail_from ? g->mail_from : "patron@localhost";
+}
+
+const char *engine_auto_base(const struct pt_engine *g, const struct msgset *m)
+{
+    return m->base_url[0] ? m->base_url : g->public_url ? g->public_url : "http://127.0.0.1:8080";
 }
 
 const struct msgset *engine_auto_settings(struct pt_engine *g, uint32_t shop)
@@ -68,8 +76,10 @@ static int bad(char *field, const char *f, struct pt_err *e, const char *why)
 static int str_to(json_t *v, char *out, size_t cap, size_t min, char *field, const char *f,
                   struct pt_err *e)
 {
-    if (v == NULL)
+    if (v == NULL || json_is_null(v)) {
+        out[0] = '\0'; /* null: not set (the default) */
         return 0;
+    }
     const char *s = json_string_value(v);
     size_t n = s ? json_string_length(v) : 0;
     if (s == NULL || n < min || n >= cap || strlen(s) != n)
@@ -172,7 +182,8 @@ int engine_auto_settings_parse(struct pt_engine *g, uint32_t shop, const char *j
                                : bad(field, "", e, "settings must be a JSON object");
     if (rc == 0)
         rc = str_to(json_object_get(o, "from"), m.from, sizeof m.from, 3, field, "from", e);
-    if (rc == 0 && (strchr(m.from, '@') == NULL || strchr(m.from, ' ') || strchr(m.from, '<')))
+    if (rc == 0 && m.from[0] &&
+        (strchr(m.from, '@') == NULL || strchr(m.from, ' ') || strchr(m.from, '<')))
         rc = bad(field, "from", e, "must be an email address");
     if (rc == 0)
         rc = str_to(json_object_get(o, "from_name"), m.from_name, sizeof m.from_name, 1, field,
@@ -180,7 +191,8 @@ int engine_auto_settings_parse(struct pt_engine *g, uint32_t shop, const char *j
     if (rc == 0)
         rc = str_to(json_object_get(o, "links_base_url"), m.base_url, sizeof m.base_url, 8, field,
                     "links_base_url", e);
-    if (rc == 0 && strncmp(m.base_url, "http://", 7) && strncmp(m.base_url, "https://", 8))
+    if (rc == 0 && m.base_url[0] && strncmp(m.base_url, "http://", 7) &&
+        strncmp(m.base_url, "https://", 8))
         rc = bad(field, "links_base_url", e, "must start with http:// or https://");
     size_t bl = strlen(m.base_url);
     if (rc == 0 && bl && m.base_url[bl - 1] == '/')
@@ -223,18 +235,20 @@ int engine_auto_settings_parse(struct pt_engine *g, uint32_t shop, const char *j
     return 0;
 }
 
-void engine_auto_settings_json(const struct msgset *m, struct pt_buf *b)
+void engine_auto_settings_json(const struct pt_engine *g, const struct msgset *m,
+                               struct pt_buf *b)
 {
+    const char *from = engine_auto_from(g, m), *base = engine_auto_base(g, m);
     static const char *const chans[] = {"", "email", "webhook"};
     pt_buf_adds(b, "{\"from\":");
-    pt_buf_add_json_str(b, m->from, strlen(m->from));
+    pt_buf_add_json_str(b, from, strlen(from));
     pt_buf_adds(b, ",\"from_name\":");
     if (m->from_name[0])
         pt_buf_add_json_str(b, m->from_name, strlen(m->from_name));
     else
         pt_buf_adds(b, "null");
     pt_buf_adds(b, ",\"links_base_url\":");
-    pt_buf_add_json_str(b, m->base_url, strlen(m->base_url));
+    pt_buf_add_json_str(b, base, strlen(base));
     if (m->quiet_start == m->quiet_end)
         pt_buf_adds(b, ",\"quiet_hours\":null");
     else

@@ -115,10 +115,10 @@ static void one(struct pt_engine *g, struct pt_store *rd, struct pt_sender *snd,
         const struct msgset *set = engine_auto_settings(g, (uint32_t)m->shop);
         struct pt_smtp_cfg c = g->smtp;
         char from[256], from_name[128];
-        snprintf(from, sizeof from, "%s", set->from);
+        snprintf(from, sizeof from, "%s", engine_auto_from(g, set));
         snprintf(from_name, sizeof from_name, "%s", set->from_name);
         pt_engine_track_token(g, 'u', m->msg_id, NULL, tok, sizeof tok);
-        snprintf(unsub, sizeof unsub, "%s/u/%s", set->base_url, tok);
+        snprintf(unsub, sizeof unsub, "%s/u/%s", engine_auto_base(g, set), tok);
         pthread_rwlock_unlock(&g->lock);
         c.from = from;
         c.from_name = from_name[0] ? from_name : NULL;

@@ -482,7 +482,11 @@ struct etmpl *engine_auto_tmpl(struct pt_engine *g, uint32_t shop, const char *i
 const struct msgset *engine_auto_settings(struct pt_engine *g, uint32_t shop);
 int engine_auto_settings_parse(struct pt_engine *g, uint32_t shop, const char *json,
                                struct msgset *out, char *field, struct pt_err *e);
-void engine_auto_settings_json(const struct msgset *m, struct pt_buf *out);
+void engine_auto_settings_json(const struct pt_engine *g, const struct msgset *m,
+                               struct pt_buf *out);
+/* The sender and the base of links: the shop's, or the server's. */
+const char *engine_auto_from(const struct pt_engine *g, const struct msgset *m);
+const char *engine_auto_base(const struct pt_engine *g, const struct msgset *m);
 /* Render template t for root `row` (store: the calling thread's connection). */
 struct auto_msg {
     struct pt_buf subject, html, text, body;
