@@ -110,6 +110,8 @@ static int merge(struct grp_ctx *c, uint32_t shop, size_t into, size_t from, con
     int rc = mark_dirty(c->g, from);
     if (rc)
         return pt_err_set(&c->e, rc, "out of memory");
+    if (c->g->nautos && (rc = engine_auto_merge(c->g, from, root, c->clock, &c->e)))
+        return rc;
     return pt_store_merge_insert(c->g->w, shop, (int64_t)into + 1, (int64_t)from + 1, t, reason,
                                  NULL, &c->e);
 }

@@ -665,18 +665,7 @@ static int on_event(struct pt_engine *g, size_t row, const char *name, const cha
 int engine_auto_group(struct pt_engine *g, int64_t now, struct pt_err *e)
 {
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i < g->npend_q; i++) {
-        struct apend p = g->pend_q[i];
-        if (p.kind == 1)
-            rc = engine_auto_enter(g, p.a, p.row, p.key, p.ctx, now, NULL, e);
-        else
-            rc = on_event(g, p.row, p.name, p.ctx, now, e);
-    }
-    for (size_t i = 0; i < g->npend_q; i++) {
-        pt_free(g->pend_q[i].ctx);
-        pt_free(g->pend_q[i].name);
-    }
-    g->npend_q = 0;
+    /* what the clock ended first (a wait's timeout came before this group's events) */
     while (rc == 0 && g->nrheap && g->rheap[0].t <= now) {
         struct run_timer t = rheap_pop(g);
         struct arun *r = &g->runs[t.run];
@@ -694,12 +683,74 @@ int engine_auto_group(struct pt_engine *g, int64_t now, struct pt_err *e)
         r->pc = s->op == PT_AOP_WAIT_EVENT ? (int)s->alt : r->pc + 1; /* timeout / waited */
         rc = engine_auto_exec(g, t.run, now, e);
     }
+    for (size_t i = 0; rc == 0 && i < g->npend_q; i++) {
+        struct apend p = g->pend_q[i];
+        if (p.kind == 1)
+            rc = engine_auto_enter(g, p.a, p.row, p.key, p.ctx, now, NULL, e);
+        else
+            rc = on_event(g, p.row, p.name, p.ctx, now, e);
+    }
+    for (size_t i = 0; i < g->npend_q; i++) {
+        pt_free(g->pend_q[i].ctx);
+        pt_free(g->pend_q[i].name);
+    }
+    g->npend_q = 0;
     if (rc == 0 && now - g->auto_swept >= g->auto_sweep_s) {
         rc = engine_auto_sweep(g, now, e);
         g->auto_swept = now;
     }
     if (rc == PT_ENOMEM)
         pt_err_set(e, rc, "out of memory");
+    return rc;
+}
+
+int engine_auto_merge(struct pt_engine *g, size_t from, size_t root, int64_t now, struct pt_err *e)
+{
+    int rc = 0;
+    /* the person's passages: the profile keeps its own, takes the identity's others */
+    for (size_t i = 0; i < g->nautos; i++) {
+        struct auto_seen *f = engine_auto_seen(g->autos[i], (uint32_t)from, 0);
+        if (f == NULL || engine_auto_seen(g->autos[i], (uint32_t)root, 0))
+            continue;
+        struct auto_seen copy = *f;
+        struct auto_seen *t = engine_auto_seen(g->autos[i], (uint32_t)root, 1);
+        if (t == NULL)
+            return pt_err_set(e, PT_ENOMEM, "out of memory");
+        t->key = copy.key;
+        t->entered = copy.entered;
+        t->active = 0; /* (set below if its run moves) */
+    }
+    while (rc == 0 && from < g->run_rows && g->run_head[from]) {
+        uint32_t k = g->run_head[from] - 1;
+        struct arun *r = &g->runs[k];
+        struct eauto *a = engine_auto_find(g, r->shop, r->auto_id);
+        struct auto_seen *f = a ? engine_auto_seen(a, (uint32_t)from, 0) : NULL;
+        struct auto_seen *t = a ? engine_auto_seen(a, (uint32_t)root, 0) : NULL;
+        if (f)
+            f->active = 0;
+        if (a == NULL || t == NULL || t->active) {
+            /* the profile is in this automation already: the identity's run ends */
+            struct pt_auto_run_row rr = {.id = r->id,
+                                         .state = PT_RUN_EXITED,
+                                         .pc = r->pc,
+                                         .flags = r->flags,
+                                         .ended = now,
+                                         .voucher = r->voucher};
+            rc = pt_store_run_update(g->w, &rr, e);
+            engine_auto_run_drop(g, k);
+            continue;
+        }
+        if ((rc = pt_store_run_move(g->w, r->id, (int64_t)root + 1, e)) || run_rows(g, root))
+            return rc ? rc : pt_err_set(e, PT_ENOMEM, "out of memory");
+        r = &g->runs[k];
+        g->run_head[from] = r->rnext;
+        r->rnext = g->run_head[root];
+        g->run_head[root] = k + 1;
+        r->row = (uint32_t)root;
+        t->active = 1;
+        t->entered = r->entered;
+        t->key = r->key;
+    }
     return rc;
 }
 

@@ -78,7 +78,7 @@ static const char *still_allowed(struct pt_engine *g, struct pt_store *rd,
     pthread_rwlock_rdlock(&g->lock);
     const struct pt_state *st = &g->st;
     if (m->customer >= 1 && (size_t)m->customer <= st->n) {
-        size_t row = (size_t)m->customer - 1;
+        size_t row = pt_state_root(st, (size_t)m->customer - 1); /* (merged since?) */
         ok = (st->flags[row] & (ROW_PRESENT | ROW_ERASED)) == ROW_PRESENT &&
              (st->consent_set[row] & bit) && (st->consent[row] & bit);
     }

@@ -462,6 +462,9 @@ void engine_auto_traits(struct pt_engine *g, size_t row, const char *traits);
 int engine_auto_due(struct pt_engine *g, int64_t now);
 int engine_auto_group(struct pt_engine *g, int64_t now, struct pt_err *e);
 int engine_auto_erase(struct pt_engine *g, size_t row, struct pt_err *e);
+/* Identity `from` was merged into the profile of root `root`: its runs follow. */
+int engine_auto_merge(struct pt_engine *g, size_t from, size_t root, int64_t now,
+                      struct pt_err *e);
 struct eauto *engine_auto_find(struct pt_engine *g, int64_t shop, int64_t id);
 /* *out (may be NULL): 0 not entered, 1 entered, 2 entered the control group. */
 int engine_auto_enter(struct pt_engine *g, struct eauto *a, size_t row, int64_t key,

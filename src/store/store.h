@@ -461,6 +461,8 @@ int pt_store_run_insert(struct pt_store *s, const struct pt_auto_run_row *r, int
                         struct pt_err *e);
 /* state, pc, flags, wake, ended, voucher; and ctx unless NULL. */
 int pt_store_run_update(struct pt_store *s, const struct pt_auto_run_row *r, struct pt_err *e);
+/* A run follows its customer into the profile it was merged into. */
+int pt_store_run_move(struct pt_store *s, int64_t id, int64_t customer, struct pt_err *e);
 /* Active runs, and (all = 1) also each (automation, customer)'s latest run. */
 int pt_store_runs(struct pt_store *s, int all,
                   int (*cb)(void *ctx, const struct pt_auto_run_row *r), void *ctx,

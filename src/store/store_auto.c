@@ -57,6 +57,7 @@ enum auto_stmt {
     A_SECRET_PUT,
     A_OUT_HELD,
     A_OUT_RETIME,
+    A_RUN_MOVE,
     A_END
 };
 _Static_assert(A_END <= PT_STORE_NSLOTS, "store_auto.c has more statements than slots");
@@ -133,6 +134,7 @@ static const char *const auto_sql[A_END] = {
     [A_OUT_HELD] = "SELECT id,customer,next_at FROM outbox INDEXED BY outbox_automation"
                    " WHERE automation=? AND status=3 AND marketing=1 AND next_at<?",
     [A_OUT_RETIME] = "UPDATE outbox SET next_at=? WHERE id=?",
+    [A_RUN_MOVE] = "UPDATE auto_runs SET customer=? WHERE id=?",
 };
 
 static sqlite3_stmt *stmt(struct pt_store *s, enum auto_stmt i, const char *fmt, ...)
@@ -636,4 +638,9 @@ int pt_store_outbox_overdue(struct pt_store *s, int64_t automation, int64_t now,
 int pt_store_outbox_retime(struct pt_store *s, int64_t id, int64_t next_at, struct pt_err *e)
 {
     return pt_store_run(s, stmt(s, A_OUT_RETIME, "ii", next_at, id), e, "reschedule message");
+}
+
+int pt_store_run_move(struct pt_store *s, int64_t id, int64_t customer, struct pt_err *e)
+{
+    return pt_store_run(s, stmt(s, A_RUN_MOVE, "ii", customer, id), e, "move run");
 }
