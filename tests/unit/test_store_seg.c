@@ -494,7 +494,10 @@ Test(store_seg, a_version_1_database_is_upgraded)
     insert_order(1, 1, "o-1", 500, 20, 2, 0);
     pt_store_close(W);
     W = NULL;
-    /* back to version 1: what migrations 2 and 3 added, removed */
+    /* back to version 1: what migrations 2, 3 and 4 added, removed */
+    raw_exec("DROP TABLE msg_templates; DROP TABLE msg_settings; DROP TABLE automations;"
+             "DROP TABLE automation_versions; DROP TABLE auto_runs; DROP TABLE outbox;"
+             "DROP TABLE suppressions; DROP TABLE customer_tags; DROP TABLE secrets;");
     raw_exec("DROP TABLE loy_entries; DROP TABLE loy_programs; DROP TABLE loy_members;"
              "DROP TABLE loy_tier_log; DROP TABLE loy_referrals; DROP TABLE loy_rewards;"
              "DROP TABLE loy_redemptions; DROP TABLE vouchers; DROP TABLE voucher_uses;"
@@ -508,11 +511,14 @@ Test(store_seg, a_version_1_database_is_upgraded)
     cr_assert_eq(pt_store_open(DIR_, PT_STORE_WRITE, &W, &E), 0, "upgrade: %s", E.msg);
     int v = -1;
     cr_assert_eq(pt_store_schema_version(W, &v), 0);
-    cr_expect_eq(v, PT_STORE_SCHEMA_VERSION, "migrations 2 and 3 ran");
-    cr_expect_eq(PT_STORE_SCHEMA_VERSION, 3);
+    cr_expect_eq(v, PT_STORE_SCHEMA_VERSION, "migrations 2, 3 and 4 ran");
+    cr_expect_eq(PT_STORE_SCHEMA_VERSION, 4);
     cr_expect_eq(q1("SELECT count(*) FROM sqlite_master WHERE name IN ('loy_entries',"
                     "'vouchers','api_idem')"),
                  3);
+    cr_expect_eq(q1("SELECT count(*) FROM sqlite_master WHERE name IN ('outbox',"
+                    "'auto_runs','automations','msg_templates','suppressions')"),
+                 5);
     cr_expect_eq(q1("SELECT count(*) FROM sqlite_master WHERE name IN ('segments',"
                     "'segment_daily','events_segment','segments_builtin')"),
                  4);
