@@ -104,6 +104,8 @@ static void auto_free(struct eauto *a)
     pt_free(a->json);
     pt_free(a->vers);
     pt_free(a->seen);
+    if (a->rejected)
+        roaring_bitmap_free(a->rejected);
     pt_free(a);
 }
 
@@ -361,6 +363,11 @@ void engine_auto_release(struct pt_engine *g)
     pt_free(g->pend_q);
     pt_free(g->bday);
     pt_buf_release(&g->abuf);
+    if (g->auto_srow)
+        engine_seg_row_release(g->auto_srow);
+    pt_free(g->auto_srow);
+    g->auto_srow = NULL;
+    memset(g->cf_rule, 0, sizeof g->cf_rule);
     g->autos = NULL;
     g->runs = NULL;
     g->run_free = g->run_head = NULL;
@@ -439,6 +446,10 @@ int engine_auto_event(struct pt_engine *g, uint32_t shop, size_t row, const stru
         return 0;
     size_t root = pt_state_root(&g->st, row);
     int rc = 0;
+    /* a customer with news: time triggers check their conditions again */
+    for (size_t i = 0; i < g->nautos; i++)
+        if (g->autos[i]->rejected && g->autos[i]->shop == shop)
+            roaring_bitmap_remove(g->autos[i]->rejected, (uint32_t)root);
     if (runs_listen(g, root))
         rc = pend(g, 2, NULL, shop, root, 0, ev->json, ev->json ? ev->json_len : 0, ev->name);
     for (size_t i = 0; rc == 0 && i < g->nautos; i++) {
@@ -536,12 +547,11 @@ static int in_control(struct pt_engine *g, struct eauto *a, size_t row, double s
     return (double)(v >> 11) / 9007199254740992.0 < share;
 }
 
-int engine_auto_enter(struct pt_engine *g, struct eauto *a, size_t row, int64_t key,
-                      const char *ctx, int64_t now, int *out, struct pt_err *e)
+int engine_auto_check(struct pt_engine *g, struct eauto *a, size_t row, int64_t key, int64_t now,
+                      int *out, struct pt_err *e)
 {
     struct pt_state *st = &g->st;
-    if (out)
-        *out = 0;
+    *out = 0;
     if (a->status != PT_AUTO_ACTIVE || row >= st->n || st->shop[row] != a->shop ||
         (st->flags[row] & (ROW_PRESENT | ROW_ERASED)) != ROW_PRESENT || st->parent[row] != 0)
         return 0;
@@ -559,10 +569,23 @@ int engine_auto_enter(struct pt_engine *g, struct eauto *a, size_t row, int64_t 
         return 0;
     if (d->cond_text) {
         int match, rc = engine_auto_cond(g, a->shop, row, &d->cond, now, &match, e);
-        if (rc || !match)
+        if (rc)
             return rc;
+        if (!match) {
+            *out = 3;
+            return 0;
+        }
     }
-    if (sn == NULL && (sn = engine_auto_seen(a, (uint32_t)row, 1)) == NULL)
+    *out = 1;
+    return 0;
+}
+
+int engine_auto_enter_now(struct pt_engine *g, struct eauto *a, size_t row, int64_t key,
+                          const char *ctx, int64_t now, int *out, struct pt_err *e)
+{
+    const struct pt_auto_def *d = a->defs[a->nvers - 1];
+    struct auto_seen *sn = engine_auto_seen(a, (uint32_t)row, 1);
+    if (sn == NULL)
         return pt_err_set(e, PT_ENOMEM, "out of memory");
     if (key)
         sn->key = key; /* (a manual entry leaves the last occurrence as it was) */
@@ -598,6 +621,17 @@ int engine_auto_enter(struct pt_engine *g, struct eauto *a, size_t row, int64_t 
     if (ctx && (r->ctx = pt_strndup(ctx, strlen(ctx))) == NULL)
         return pt_err_set(e, PT_ENOMEM, "out of memory");
     return engine_auto_exec(g, k, now, e);
+}
+
+int engine_auto_enter(struct pt_engine *g, struct eauto *a, size_t row, int64_t key,
+                      const char *ctx, int64_t now, int *out, struct pt_err *e)
+{
+    int may, rc = engine_auto_check(g, a, row, key, now, &may, e);
+    if (out)
+        *out = may == 1 ? 0 : may;
+    if (rc || may != 1)
+        return rc;
+    return engine_auto_enter_now(g, a, row, key, ctx, now, out, e);
 }
 
 /* ---- the group's work ---- */

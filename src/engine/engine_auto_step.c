@@ -14,22 +14,42 @@
 
 #define DAY 86400
 
+/* The profile parts rule r reads (cached for the last few rules). */
+static unsigned fill_flags(struct pt_engine *g, const struct pt_rule *r)
+{
+    size_t k = ((uintptr_t)r >> 4) % 16;
+    if (g->cf_rule[k] == r)
+        return g->cf_flags[k];
+    struct pt_seg_time t;
+    memset(&t, 0, sizeof t);
+    unsigned flags = pt_seg_time_uses(r, &t) == 0 ? engine_seg_fill_flags(&t) : ENGINE_FILL_ALL;
+    pt_seg_time_release(&t);
+    g->cf_rule[k] = r;
+    g->cf_flags[k] = flags;
+    return flags;
+}
+
 int engine_auto_cond(struct pt_engine *g, uint32_t shop, size_t row, const struct pt_rule *r,
                      int64_t now, int *match, struct pt_err *e)
 {
-    struct seg_row sr;
-    int rc = engine_seg_row_init(&sr);
-    if (rc == 0) {
-        struct pt_seg_time t;
-        memset(&t, 0, sizeof t);
-        unsigned flags = pt_seg_time_uses(r, &t) == 0 ? engine_seg_fill_flags(&t) : ENGINE_FILL_ALL;
-        pt_seg_time_release(&t);
-        rc = engine_seg_row(g, &sr, shop, row, now, flags, g->w);
+    /* one scratch for every condition (engine thread): a context is costly to make */
+    int rc = 0;
+    if (g->auto_srow == NULL) {
+        struct seg_row *n = pt_malloc(sizeof *n);
+        if (n == NULL || (rc = engine_seg_row_init(n))) {
+            if (n)
+                engine_seg_row_release(n);
+            pt_free(n);
+            return pt_err_set(e, PT_ENOMEM, "out of memory");
+        }
+        g->auto_srow = n;
     }
+    struct seg_row *sr = g->auto_srow;
+    if (rc == 0)
+        rc = engine_seg_row(g, sr, shop, row, now, fill_flags(g, r), g->w);
     *match = 0;
     if (rc == 0)
-        rc = pt_seg_match(sr.x, r, match);
-    engine_seg_row_release(&sr);
+        rc = pt_seg_match(sr->x, r, match);
     if (rc == PT_ENOTFOUND)
         return 0;
     return rc ? pt_err_set(e, rc, "out of memory") : 0;

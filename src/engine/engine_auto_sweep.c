@@ -209,10 +209,30 @@ static int bdays(struct pt_engine *g, struct pt_err *e)
     return pt_store_loy_birthdays(g->w, bdays_load_one, g, e);
 }
 
+/* One occurrence of a's trigger for root `row`: entered unless handled,
+ * refused, or failing the conditions (remembered for the day). */
+static int sweep_one(struct pt_engine *g, struct eauto *a, const struct pt_auto_def *d, size_t row,
+                     int64_t key, int64_t now, struct pt_err *e)
+{
+    struct auto_seen *sn = engine_auto_seen(a, (uint32_t)row, 0);
+    if (sn && sn->key == key)
+        return 0;
+    if (roaring_bitmap_contains(a->rejected, (uint32_t)row))
+        return 0;
+    int may, rc = engine_auto_check(g, a, row, key, now, &may, e);
+    if (rc == 0 && may == 3)
+        roaring_bitmap_add(a->rejected, (uint32_t)row);
+    if (rc || may != 1)
+        return rc;
+    /* (the occurrence's JSON only for who enters) */
+    return engine_auto_enter_now(g, a, row, key, occ_ctx(g, d, row, key, now), now, NULL, e);
+}
+
 int engine_auto_sweep(struct pt_engine *g, int64_t now, struct pt_err *e)
 {
     double t0 = pt_mono_now();
     int rc = 0, any = 0;
+    int64_t day = pt_floor_div(now, DAY);
     for (size_t i = 0; rc == 0 && i < g->nautos; i++) {
         struct eauto *a = g->autos[i];
         const struct pt_auto_def *d = a->defs[a->nvers - 1];
@@ -221,6 +241,12 @@ int engine_auto_sweep(struct pt_engine *g, int64_t now, struct pt_err *e)
         any = 1;
         if (d->trigger == PT_TRIG_BIRTHDAY && (rc = bdays(g, e)))
             return rc;
+        if (a->rejected == NULL && (a->rejected = roaring_bitmap_create()) == NULL)
+            return pt_err_set(e, PT_ENOMEM, "out of memory");
+        if (a->rej_day != day) { /* conditions are checked afresh every day */
+            roaring_bitmap_clear(a->rejected);
+            a->rej_day = day;
+        }
         const struct pt_state *st = &g->st;
         if (d->trigger == PT_TRIG_POINTS_EXPIRING) {
             for (size_t k = 0; rc == 0 && k < g->naccts; k++) {
@@ -229,11 +255,8 @@ int engine_auto_sweep(struct pt_engine *g, int64_t now, struct pt_err *e)
                     !live_root(st, ac->row, a->shop))
                     continue;
                 int64_t key = occurrence(g, d, ac->row, now);
-                if (key == 0)
-                    continue;
-                struct auto_seen *sn = engine_auto_seen(a, ac->row, 0);
-                if (sn == NULL || sn->key != key)
-                    rc = engine_auto_enter(g, a, ac->row, key, NULL, now, NULL, e);
+                if (key)
+                    rc = sweep_one(g, a, d, ac->row, key, now, e);
             }
             continue;
         }
@@ -241,11 +264,8 @@ int engine_auto_sweep(struct pt_engine *g, int64_t now, struct pt_err *e)
             if (!live_root(st, row, a->shop))
                 continue;
             int64_t key = occurrence(g, d, row, now);
-            if (key == 0)
-                continue;
-            struct auto_seen *sn = engine_auto_seen(a, (uint32_t)row, 0);
-            if (sn == NULL || sn->key != key)
-                rc = engine_auto_enter(g, a, row, key, occ_ctx(g, d, row, key, now), now, NULL, e);
+            if (key)
+                rc = sweep_one(g, a, d, row, key, now, e);
         }
     }
     if (any) {

@@ -107,6 +107,10 @@ struct eauto {
     size_t nvers;
     struct auto_seen *seen; /* open addressing by row */
     size_t nseen, capseen;
+    /* time triggers: customers whose occurrence failed the conditions today
+     * (checked again the next UTC day, or after their next event) */
+    roaring_bitmap_t *rejected;
+    int64_t rej_day;
 };
 enum { RUN_GOT_EVENT = 1, RUN_PARKED = 2 };
 struct arun {
@@ -294,6 +298,9 @@ struct pt_engine {
     int64_t auto_swept, auto_sweep_s;
     uint8_t secret[32]; /* signs tracking links */
     struct pt_buf abuf; /* scratch */
+    struct seg_row *auto_srow; /* conditions' scratch (engine thread; made when first needed) */
+    const struct pt_rule *cf_rule[16]; /* the fill flags of recent conditions */
+    unsigned cf_flags[16];
     int auto_wrote;     /* the group wrote messages: wake the deliverer after commit */
     int auto_poke;      /* (mu) the deliverer has work */
     uint64_t auto_sent_decided, auto_sweeps;
@@ -466,9 +473,16 @@ int engine_auto_erase(struct pt_engine *g, size_t row, struct pt_err *e);
 int engine_auto_merge(struct pt_engine *g, size_t from, size_t root, int64_t now,
                       struct pt_err *e);
 struct eauto *engine_auto_find(struct pt_engine *g, int64_t shop, int64_t id);
-/* *out (may be NULL): 0 not entered, 1 entered, 2 entered the control group. */
+/* *out (may be NULL): 0 not entered, 1 entered, 2 entered the control group,
+ * 3 not entered: the conditions do not hold. */
 int engine_auto_enter(struct pt_engine *g, struct eauto *a, size_t row, int64_t key,
                       const char *ctx, int64_t now, int *out, struct pt_err *e);
+/* The checks of engine_auto_enter alone (*out as there, 1 for "may enter"),
+ * and the entry without them. */
+int engine_auto_check(struct pt_engine *g, struct eauto *a, size_t row, int64_t key,
+                      int64_t now, int *out, struct pt_err *e);
+int engine_auto_enter_now(struct pt_engine *g, struct eauto *a, size_t row, int64_t key,
+                          const char *ctx, int64_t now, int *out, struct pt_err *e);
 struct auto_seen *engine_auto_seen(struct eauto *a, uint32_t row, int add);
 int engine_auto_run_push(struct pt_engine *g, uint32_t run);
 void engine_auto_run_drop(struct pt_engine *g, uint32_t run); /* memory only */
