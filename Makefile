@@ -85,6 +85,7 @@ bench: deps all
 	@bench/clv/run.sh $(BUILD)/patron
 	@bench/segment/run.sh $(BUILD)/patron
 	@bench/loyalty/run.sh $(BUILD)/patron
+	@bench/automation/run.sh $(BUILD)/patron
 
 fuzz:
 	@mkdir -p $(BUILD)/fuzz
