@@ -104,8 +104,8 @@ static void auto_free(struct eauto *a)
     pt_free(a->json);
     pt_free(a->vers);
     pt_free(a->seen);
-    if (a->rejected)
-        roaring_bitmap_free(a->rejected);
+    if (a->settled)
+        roaring_bitmap_free(a->settled);
     pt_free(a);
 }
 
@@ -448,8 +448,8 @@ int engine_auto_event(struct pt_engine *g, uint32_t shop, size_t row, const stru
     int rc = 0;
     /* a customer with news: time triggers check their conditions again */
     for (size_t i = 0; i < g->nautos; i++)
-        if (g->autos[i]->rejected && g->autos[i]->shop == shop)
-            roaring_bitmap_remove(g->autos[i]->rejected, (uint32_t)root);
+        if (g->autos[i]->settled && g->autos[i]->shop == shop)
+            roaring_bitmap_remove(g->autos[i]->settled, (uint32_t)root);
     if (runs_listen(g, root))
         rc = pend(g, 2, NULL, shop, root, 0, ev->json, ev->json ? ev->json_len : 0, ev->name);
     for (size_t i = 0; rc == 0 && i < g->nautos; i++) {

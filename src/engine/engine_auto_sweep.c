@@ -210,18 +210,17 @@ static int bdays(struct pt_engine *g, struct pt_err *e)
 }
 
 /* One occurrence of a's trigger for root `row`: entered unless handled,
- * refused, or failing the conditions (remembered for the day). */
+ * refused, or failing the conditions. Whatever the outcome, the customer is
+ * settled for the day (a->settled): later sweeps that day skip them until
+ * their next event (which may change the occurrence) clears the mark. */
 static int sweep_one(struct pt_engine *g, struct eauto *a, const struct pt_auto_def *d, size_t row,
-                     int64_t key, int64_t now, struct pt_err *e)
+                     int64_t key, int64_t now, int was_settled, struct pt_err *e)
 {
     struct auto_seen *sn = engine_auto_seen(a, (uint32_t)row, 0);
-    if (sn && sn->key == key)
-        return 0;
-    if (roaring_bitmap_contains(a->rejected, (uint32_t)row))
+    roaring_bitmap_add(a->settled, (uint32_t)row);
+    if ((sn && sn->key == key) || was_settled)
         return 0;
     int may, rc = engine_auto_check(g, a, row, key, now, &may, e);
-    if (rc == 0 && may == 3)
-        roaring_bitmap_add(a->rejected, (uint32_t)row);
     if (rc || may != 1)
         return rc;
     /* (the occurrence's JSON only for who enters) */
@@ -241,11 +240,11 @@ int engine_auto_sweep(struct pt_engine *g, int64_t now, struct pt_err *e)
         any = 1;
         if (d->trigger == PT_TRIG_BIRTHDAY && (rc = bdays(g, e)))
             return rc;
-        if (a->rejected == NULL && (a->rejected = roaring_bitmap_create()) == NULL)
+        if (a->settled == NULL && (a->settled = roaring_bitmap_create()) == NULL)
             return pt_err_set(e, PT_ENOMEM, "out of memory");
-        if (a->rej_day != day) { /* conditions are checked afresh every day */
-            roaring_bitmap_clear(a->rejected);
-            a->rej_day = day;
+        if (a->settled_day != day) { /* every customer is looked at afresh every day */
+            roaring_bitmap_clear(a->settled);
+            a->settled_day = day;
         }
         const struct pt_state *st = &g->st;
         if (d->trigger == PT_TRIG_POINTS_EXPIRING) {
@@ -254,18 +253,21 @@ int engine_auto_sweep(struct pt_engine *g, int64_t now, struct pt_err *e)
                 if (ac->row == UINT32_MAX || ac->shop != a->shop ||
                     !live_root(st, ac->row, a->shop))
                     continue;
+                /* (a lot's expiry moves the occurrence without an event: its key is
+                 * compared even for a settled member) */
                 int64_t key = occurrence(g, d, ac->row, now);
                 if (key)
-                    rc = sweep_one(g, a, d, ac->row, key, now, e);
+                    rc = sweep_one(g, a, d, ac->row, key, now,
+                                   roaring_bitmap_contains(a->settled, ac->row), e);
             }
             continue;
         }
         for (size_t row = 0; rc == 0 && row < st->n; row++) {
-            if (!live_root(st, row, a->shop))
+            if (!live_root(st, row, a->shop) || roaring_bitmap_contains(a->settled, (uint32_t)row))
                 continue;
             int64_t key = occurrence(g, d, row, now);
             if (key)
-                rc = sweep_one(g, a, d, row, key, now, e);
+                rc = sweep_one(g, a, d, row, key, now, 0, e);
         }
     }
     if (any) {

@@ -107,10 +107,11 @@ struct eauto {
     size_t nvers;
     struct auto_seen *seen; /* open addressing by row */
     size_t nseen, capseen;
-    /* time triggers: customers whose occurrence failed the conditions today
-     * (checked again the next UTC day, or after their next event) */
-    roaring_bitmap_t *rejected;
-    int64_t rej_day;
+    /* time triggers: customers settled today (their occurrence entered, was
+     * refused or failed the conditions; looked at again the next UTC day, or
+     * after their next event) */
+    roaring_bitmap_t *settled;
+    int64_t settled_day;
 };
 enum { RUN_GOT_EVENT = 1, RUN_PARKED = 2 };
 struct arun {
