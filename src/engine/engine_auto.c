@@ -508,6 +508,9 @@ int engine_auto_tier(struct pt_engine *g, uint32_t shop, size_t row, int from, i
 
 void engine_auto_traits(struct pt_engine *g, size_t row, const char *traits)
 {
+    for (size_t i = 0; i < g->nautos; i++) /* (a birthday may have come: look again) */
+        if (g->autos[i]->settled)
+            roaring_bitmap_remove(g->autos[i]->settled, (uint32_t)row);
     if (!g->auto_bdays)
         return;
     if (row >= g->bday_rows) { /* a new customer */

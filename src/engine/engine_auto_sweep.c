@@ -7,6 +7,7 @@
  * expiry, the year ...) so a customer enters once per occurrence however
  * often the sweep runs (auto_seen keeps the last key per customer).
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "engine/engine_int.h"
@@ -41,7 +42,7 @@ struct repl {
  * qty x days_per_unit later; due from `before` ahead of that to two weeks
  * after. The key is the due product's last purchase (the latest, if several). */
 static int64_t replenish(struct pt_engine *g, const struct pt_auto_def *d, size_t row, int64_t now,
-                         struct repl *due)
+                         struct repl *due, int64_t *next)
 {
     int64_t key = 0;
     size_t rows[PT_STATE_MAX_TREE];
@@ -64,6 +65,8 @@ static int64_t replenish(struct pt_engine *g, const struct pt_auto_def *d, size_
         if (t == 0)
             continue;
         int64_t out = t + qty * d->products[p].days_per_unit * DAY;
+        if (next && now < out - d->before_s && out - d->before_s < *next)
+            *next = out - d->before_s; /* (not due yet) */
         if (now >= out - d->before_s && now < out + 14 * DAY && t > key) {
             key = t;
             if (due)
@@ -108,7 +111,7 @@ static const char *occ_ctx(struct pt_engine *g, const struct pt_auto_def *d, siz
         break;
     case PT_TRIG_REPLENISH: {
         struct repl r;
-        if (replenish(g, d, row, now, &r) != key)
+        if (replenish(g, d, row, now, &r, NULL) != key)
             return NULL;
         pt_format_utc(r.t, t1);
         pt_format_utc(r.out, t2);
@@ -125,30 +128,45 @@ static const char *occ_ctx(struct pt_engine *g, const struct pt_auto_def *d, siz
     return pt_buf_addc(b, '\0') ? NULL : b->data;
 }
 
-/* The occurrence key of root `row` for trigger d at now (0: none). */
-static int64_t occurrence(struct pt_engine *g, const struct pt_auto_def *d, size_t row, int64_t now)
+/* The occurrence key of root `row` for trigger d at now (0: none); with
+ * none, *next is the earliest time one can come without an event of the
+ * customer's (INT64_MAX: only an event can bring one). */
+static int64_t occurrence(struct pt_engine *g, const struct pt_auto_def *d, size_t row, int64_t now,
+                          int64_t *next)
 {
     const struct pt_state *st = &g->st;
     struct pt_agg a;
+    *next = INT64_MAX;
     switch (d->trigger) {
     case PT_TRIG_CART:
-        if (st->cart_value[row] > 0 && st->cart_value[row] >= d->min_value &&
-            now - st->cart_t[row] >= d->idle_s)
+        if (st->cart_value[row] <= 0 || st->cart_value[row] < d->min_value)
+            return 0;
+        if (now - st->cart_t[row] >= d->idle_s)
             return st->cart_since[row] ? st->cart_since[row] : st->cart_t[row];
+        *next = st->cart_t[row] + d->idle_s;
         return 0;
     case PT_TRIG_SINCE_ORDER:
         agg(st, row, &a);
-        return a.orders && now - a.last_t >= d->days * DAY ? a.last_t : 0;
+        if (a.orders == 0)
+            return 0;
+        if (now - a.last_t >= d->days * DAY)
+            return a.last_t;
+        *next = a.last_t + d->days * DAY;
+        return 0;
     case PT_TRIG_RHYTHM: {
         agg(st, row, &a);
         if (a.orders < d->min_orders || a.orders < 2 || a.last_t <= a.first_t)
             return 0;
         double k = (double)(a.last_t - a.first_t) / (a.orders - 1);
-        return (double)(now - a.last_t) >= d->factor * k ? a.last_t : 0;
+        if ((double)(now - a.last_t) >= d->factor * k)
+            return a.last_t;
+        *next = a.last_t + (int64_t)(d->factor * k); /* (rounded down: never late) */
+        return 0;
     }
     case PT_TRIG_POINTS_EXPIRING: {
         struct loy_acct *ac = engine_loy_acct(g, row);
         int64_t first = 0;
+        *next = now; /* (never settled early: lots move with time) */
         for (uint32_t i = ac ? ac->lot0 : 0; ac && i < ac->nlots; i++)
             if (ac->lots[i].left > 0 && ac->lots[i].expires > now &&
                 ac->lots[i].expires <= now + d->within_s &&
@@ -159,15 +177,18 @@ static int64_t occurrence(struct pt_engine *g, const struct pt_auto_def *d, size
     case PT_TRIG_BIRTHDAY: {
         if (row >= g->bday_rows || g->bday[row] == 0)
             return 0;
-        int64_t y;
+        int64_t y, day = pt_floor_div(now, DAY);
         int m, dd;
-        pt_civil_from_days(pt_floor_div(now, DAY), &y, &m, &dd);
+        pt_civil_from_days(day, &y, &m, &dd);
         int today = m * 100 + dd;
         int leap = m == 2 && dd == 28 && pt_days_in_month(y, 2) == 28;
-        return g->bday[row] == today || (leap && g->bday[row] == 229) ? y : 0;
+        if (g->bday[row] == today || (leap && g->bday[row] == 229))
+            return y;
+        *next = (day + 1) * DAY; /* (not today: tomorrow at the earliest) */
+        return 0;
     }
     case PT_TRIG_REPLENISH:
-        return replenish(g, d, row, now, NULL);
+        return replenish(g, d, row, now, NULL, next);
     default:
         return 0;
     }
@@ -227,6 +248,30 @@ static int sweep_one(struct pt_engine *g, struct eauto *a, const struct pt_auto_
     return engine_auto_enter_now(g, a, row, key, occ_ctx(g, d, row, key, now), now, NULL, e);
 }
 
+struct todo_ctx {
+    struct pt_engine *g;
+    struct eauto *a;
+    const struct pt_auto_def *d;
+    int64_t now, day_end;
+    struct pt_err *e;
+    int rc;
+};
+
+static bool todo_one(uint32_t row, void *ctx)
+{
+    struct todo_ctx *x = ctx;
+    if (!live_root(&x->g->st, row, x->a->shop)) {
+        roaring_bitmap_add(x->a->settled, row); /* (an event of theirs would be their root's) */
+        return true;
+    }
+    int64_t next, key = occurrence(x->g, x->d, row, x->now, &next);
+    if (key)
+        x->rc = sweep_one(x->g, x->a, x->d, row, key, x->now, 0, x->e);
+    else if (next >= x->day_end)
+        roaring_bitmap_add(x->a->settled, row); /* nothing can come today without an event */
+    return x->rc == 0;
+}
+
 int engine_auto_sweep(struct pt_engine *g, int64_t now, struct pt_err *e)
 {
     double t0 = pt_mono_now();
@@ -255,20 +300,22 @@ int engine_auto_sweep(struct pt_engine *g, int64_t now, struct pt_err *e)
                     continue;
                 /* (a lot's expiry moves the occurrence without an event: its key is
                  * compared even for a settled member) */
-                int64_t key = occurrence(g, d, ac->row, now);
+                int64_t next, key = occurrence(g, d, ac->row, now, &next);
                 if (key)
                     rc = sweep_one(g, a, d, ac->row, key, now,
                                    roaring_bitmap_contains(a->settled, ac->row), e);
             }
             continue;
         }
-        for (size_t row = 0; rc == 0 && row < st->n; row++) {
-            if (!live_root(st, row, a->shop) || roaring_bitmap_contains(a->settled, (uint32_t)row))
-                continue;
-            int64_t key = occurrence(g, d, row, now);
-            if (key)
-                rc = sweep_one(g, a, d, row, key, now, 0, e);
-        }
+        /* the customers not settled today (after the day's first sweep: few) */
+        roaring_bitmap_t *todo = roaring_bitmap_flip(a->settled, 0, st->n);
+        if (todo == NULL)
+            return pt_err_set(e, PT_ENOMEM, "out of memory");
+        struct todo_ctx x = {
+            .g = g, .a = a, .d = d, .now = now, .day_end = (day + 1) * DAY, .e = e};
+        roaring_iterate(todo, todo_one, &x);
+        roaring_bitmap_free(todo);
+        rc = x.rc;
     }
     if (any) {
         g->auto_sweeps++;
