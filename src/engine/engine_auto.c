@@ -14,42 +14,6 @@
 #include "engine/engine_int.h"
 #include "util/mem.h"
 
-/* ---- who has been in an automation ---- */
-
-struct auto_seen *engine_auto_seen(struct eauto *a, uint32_t row, int add)
-{
-    if (a->capseen == 0 || (add && (a->nseen + 1) * 4 > a->capseen * 3)) {
-        if (!add)
-            return NULL;
-        size_t nc = a->capseen ? a->capseen * 2 : 1024;
-        struct auto_seen *x = pt_calloc(nc, sizeof *x);
-        if (x == NULL)
-            return NULL;
-        for (size_t i = 0; i < a->capseen; i++) {
-            if (a->seen[i].row1 == 0)
-                continue;
-            size_t k = (a->seen[i].row1 * 2654435761u) & (nc - 1);
-            while (x[k].row1)
-                k = (k + 1) & (nc - 1);
-            x[k] = a->seen[i];
-        }
-        pt_free(a->seen);
-        a->seen = x;
-        a->capseen = nc;
-    }
-    uint32_t r1 = row + 1;
-    size_t k = (r1 * 2654435761u) & (a->capseen - 1);
-    while (a->seen[k].row1 && a->seen[k].row1 != r1)
-        k = (k + 1) & (a->capseen - 1);
-    if (a->seen[k].row1 == r1)
-        return &a->seen[k];
-    if (!add)
-        return NULL;
-    a->seen[k].row1 = r1;
-    a->nseen++;
-    return &a->seen[k];
-}
-
 /* ---- automations ---- */
 
 struct eauto *engine_auto_find(struct pt_engine *g, int64_t shop, int64_t id)
