@@ -62,6 +62,7 @@
 #include <string.h>
 
 #include "automation/def_int.h"
+#include "util/text.h"
 #include "util/mem.h"
 
 #define MAX_PRODUCTS 100
@@ -119,7 +120,7 @@ static int parse_segment(struct def_ctx *c, struct pt_auto_def *d, json_t *o)
         rc = def_str_value(c, v, DEF_S_NAME, &d->seg_name);
     else
         rc = def_fail(c, "must be a segment id (an integer) or name (a string), not %s",
-                      def_type_name(v));
+                      pt_json_type_name(v));
     if (rc == 0)
         def_pop(c, old);
     return rc;
@@ -134,7 +135,7 @@ static int parse_products(struct def_ctx *c, struct pt_auto_def *d, json_t *o)
         return def_missing(c, "products", "the list of {\"product\": id, \"days_per_unit\": days}");
     if (!json_is_array(a))
         return def_fail(c, "must be a list of {\"product\": id, \"days_per_unit\": days}, not %s",
-                        def_type_name(a));
+                        pt_json_type_name(a));
     size_t n = json_array_size(a);
     if (n == 0)
         return def_fail(c, "must list at least one product");
@@ -152,7 +153,7 @@ static int parse_products(struct def_ctx *c, struct pt_auto_def *d, json_t *o)
             return def_fail(c,
                             "must be an object like {\"product\": \"sku-1\", \"days_per_unit\": "
                             "30}, not %s",
-                            def_type_name(v));
+                            pt_json_type_name(v));
         if ((rc = def_check_keys(c, v, keys, NULL, NULL)) ||
             (rc = def_get_str(c, v, "product", DEF_REQ, DEF_S_NAME, &p->product)))
             return rc;
@@ -241,7 +242,7 @@ static int parse_reentry(struct def_ctx *c, struct pt_auto_def *d, json_t *o)
             return rc;
     } else {
         return def_fail(c, "must be \"after_exit\", \"never\" or {\"after\": \"30d\"}, not %s",
-                        def_type_name(v));
+                        pt_json_type_name(v));
     }
     def_pop(c, old);
     return 0;
@@ -263,7 +264,7 @@ static int parse_root(struct def_ctx *c, struct pt_auto_def *d, json_t *o)
                            "\"Order Completed\"}");
     if (!json_is_object(t))
         return def_fail(c, "must be an object such as {\"type\": \"birthday\"}, not %s",
-                        def_type_name(t));
+                        pt_json_type_name(t));
     if ((rc = parse_trigger(c, d, t)))
         return rc;
     def_pop(c, old);
@@ -276,7 +277,7 @@ static int parse_root(struct def_ctx *c, struct pt_auto_def *d, json_t *o)
     if (steps == NULL)
         return def_missing(c, "steps", "the list of steps (at least one)");
     if (!json_is_array(steps))
-        return def_fail(c, "must be a list of steps, not %s", def_type_name(steps));
+        return def_fail(c, "must be a list of steps, not %s", pt_json_type_name(steps));
     if (json_array_size(steps) == 0)
         return def_fail(c, "needs at least one step");
     if ((rc = def_compile_steps(c, steps)))
@@ -308,7 +309,7 @@ int pt_auto_def_parse(const char *json, size_t len, struct pt_auto_def *d, char 
     }
     int rc;
     if (!json_is_object(root))
-        rc = def_fail(&c, "the automation must be a JSON object, not %s", def_type_name(root));
+        rc = def_fail(&c, "the automation must be a JSON object, not %s", pt_json_type_name(root));
     else
         rc = parse_root(&c, d, root);
     json_decref(root);

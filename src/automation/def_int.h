@@ -59,7 +59,6 @@ int def_missing(struct def_ctx *c, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int def_nomem(struct def_ctx *c);
 /* "an object", "a list", ... for messages. */
-const char *def_type_name(const json_t *v);
 /* Bytes of a user string to quote in a message (whole characters). */
 int def_qlen(const char *s, size_t n);
 

@@ -11,22 +11,14 @@
 #include "automation/def_int.h"
 #include "util/ckd.h"
 #include "util/mem.h"
+#include "util/text.h"
 
 /* ---- paths and errors ---- */
 
-/* Longest prefix of s[0..n) of at most cap bytes that ends on a character. */
-static size_t utf8_cut(const char *s, size_t n, size_t cap)
-{
-    if (n <= cap)
-        return n;
-    while (cap > 0 && ((unsigned char)s[cap] & 0xC0) == 0x80)
-        cap--;
-    return cap;
-}
 
 static void path_add(struct def_ctx *c, const char *s, size_t n)
 {
-    n = utf8_cut(s, n, DEF_PATH_CAP - 1 - c->plen);
+    n = pt_utf8_cut(s, n, DEF_PATH_CAP - 1 - c->plen);
     memcpy(c->path + c->plen, s, n);
     c->plen += n;
     c->path[c->plen] = '\0';
@@ -59,7 +51,7 @@ void def_pop(struct def_ctx *c, size_t old)
 static int vfail(struct def_ctx *c, int code, const char *fmt, va_list ap)
 {
     if (c->field) {
-        size_t n = utf8_cut(c->path, c->plen, DEF_FIELD_CAP - 1);
+        size_t n = pt_utf8_cut(c->path, c->plen, DEF_FIELD_CAP - 1);
         memcpy(c->field, c->path, n);
         c->field[n] = '\0';
     }
@@ -101,48 +93,13 @@ int def_nomem(struct def_ctx *c)
     return def_fail_code(c, PT_ENOMEM, "out of memory");
 }
 
-const char *def_type_name(const json_t *v)
-{
-    static const char *const kinds[] = {"an object", "a list", "a string", "a number",
-                                        "a number",  "true",   "false",    "null"};
-    unsigned t = (unsigned)json_typeof(v);
-    return t < 8 ? kinds[t] : "null";
-}
-
 /* Bytes of a user string to quote in a message: at most 40, whole characters. */
 int def_qlen(const char *s, size_t n)
 {
-    return (int)utf8_cut(s, n, 40);
+    return (int)pt_utf8_cut(s, n, 40);
 }
 
 /* ---- keys ---- */
-
-/* Edit distance of two short strings, a swap of neighbours counting as one
- * edit (99 when either is long). */
-static size_t edit_distance(const char *a, size_t na, const char *b, size_t nb)
-{
-    size_t d[33][33];
-    if (na > 32 || nb > 32)
-        return 99;
-    for (size_t i = 0; i <= na; i++) {
-        for (size_t j = 0; j <= nb; j++) {
-            if (i == 0 || j == 0) {
-                d[i][j] = i + j;
-                continue;
-            }
-            size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1] ? 1u : 0u);
-            if (d[i - 1][j] + 1 < best)
-                best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best)
-                best = d[i][j - 1] + 1;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                d[i - 2][j - 2] + 1 < best)
-                best = d[i - 2][j - 2] + 1;
-            d[i][j] = best;
-        }
-    }
-    return d[na][nb];
-}
 
 /* The entry of list (NULL-terminated) closest to s, or NULL if none is close. */
 static const char *nearest(const char *const *list, const char *s, size_t n)
@@ -150,7 +107,7 @@ static const char *nearest(const char *const *list, const char *s, size_t n)
     const char *near = NULL;
     size_t best = 3;
     for (size_t i = 0; list[i]; i++) {
-        size_t d = edit_distance(s, n, list[i], strlen(list[i]));
+        size_t d = pt_edit_distance(s, n, list[i], strlen(list[i]));
         if (d < best && d * 3 <= strlen(list[i])) {
             best = d;
             near = list[i];
@@ -243,7 +200,7 @@ int def_int_value(struct def_ctx *c, const json_t *v, int64_t lo, int64_t hi, in
         return def_fail(c, "must be %s, not %s", range, num);
     }
     if (!json_is_integer(v))
-        return def_fail(c, "must be %s, not %s", range, def_type_name(v));
+        return def_fail(c, "must be %s, not %s", range, pt_json_type_name(v));
     int64_t x = (int64_t)json_integer_value(v);
     if (x < lo || x > hi)
         return def_fail(c, "must be %s, not %lld", range, (long long)x);
@@ -268,7 +225,7 @@ int def_get_int(struct def_ctx *c, json_t *o, const char *key, int flags, int64_
 static int num_value(struct def_ctx *c, const json_t *v, double lo, double hi, double *out)
 {
     if (!json_is_number(v))
-        return def_fail(c, "must be a number from %g to %g, not %s", lo, hi, def_type_name(v));
+        return def_fail(c, "must be a number from %g to %g, not %s", lo, hi, pt_json_type_name(v));
     double x = json_number_value(v);
     if (!(x >= lo && x <= hi)) {
         char t[40];
@@ -300,7 +257,7 @@ int def_get_bool(struct def_ctx *c, json_t *o, const char *key, int *out)
     if (v == NULL)
         return 0;
     if (!json_is_boolean(v))
-        return def_fail(c, "must be true or false, not %s", def_type_name(v));
+        return def_fail(c, "must be true or false, not %s", pt_json_type_name(v));
     *out = json_is_true(v);
     def_pop(c, old);
     return 0;
@@ -312,7 +269,7 @@ int def_enum_value(struct def_ctx *c, const json_t *v, const char *const *names,
     char list[160];
     join(names, list, sizeof list);
     if (!json_is_string(v))
-        return def_fail(c, "must be one of %s, not %s", list, def_type_name(v));
+        return def_fail(c, "must be one of %s, not %s", list, pt_json_type_name(v));
     const char *s = json_string_value(v);
     size_t n = json_string_length(v);
     int i = find(names, s, n);
@@ -358,7 +315,7 @@ int def_str_value(struct def_ctx *c, const json_t *v, int kind, char **out)
                                        "a tag of 1 to 64 bytes", "an http:// or https:// URL",
                                        "a string"};
     if (!json_is_string(v))
-        return def_fail(c, "must be %s, not %s", what[kind], def_type_name(v));
+        return def_fail(c, "must be %s, not %s", what[kind], pt_json_type_name(v));
     const char *s = json_string_value(v);
     size_t n = json_string_length(v);
     size_t max = kind == DEF_S_URL ? DEF_MAX_URL : kind == DEF_S_NAME ? DEF_MAX_NAME : DEF_MAX_ID;
@@ -480,7 +437,7 @@ int def_get_dur(struct def_ctx *c, json_t *o, const char *key, int flags, int64_
     if (v == NULL)
         return (flags & DEF_REQ) ? def_missing(c, key, "a duration such as \"7d\"") : 0;
     if (!json_is_string(v))
-        return def_fail(c, "a duration must be a string such as \"7d\", not %s", def_type_name(v));
+        return def_fail(c, "a duration must be a string such as \"7d\", not %s", pt_json_type_name(v));
     const char *s = json_string_value(v);
     size_t n = json_string_length(v);
     int64_t x = 0;
@@ -548,7 +505,7 @@ int def_get_type(struct def_ctx *c, json_t *o, const char *const *names, size_t 
     if (v == NULL)
         return def_missing(c, "type", "the %s's type: %s", whose, list);
     if (!json_is_string(v))
-        return def_fail(c, "must be one of %s, not %s", list, def_type_name(v));
+        return def_fail(c, "must be one of %s, not %s", list, pt_json_type_name(v));
     const char *s = json_string_value(v);
     size_t sl = json_string_length(v);
     for (size_t i = 0; i < n; i++) {
@@ -561,7 +518,7 @@ int def_get_type(struct def_ctx *c, json_t *o, const char *const *names, size_t 
     const char *near = NULL;
     size_t best = 3;
     for (size_t i = 0; i < n; i++) {
-        size_t d = names[i] ? edit_distance(s, sl, names[i], strlen(names[i])) : 99;
+        size_t d = names[i] ? pt_edit_distance(s, sl, names[i], strlen(names[i])) : 99;
         if (d < best && d * 3 <= strlen(names[i])) {
             best = d;
             near = names[i];

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "automation/def_int.h"
+#include "util/text.h"
 #include "automation/msgtmpl.h"
 #include "util/mem.h"
 
@@ -74,7 +75,7 @@ static int get_list(struct def_ctx *c, json_t *o, const char *key, int flags, js
     if (v == NULL)
         return (flags & DEF_REQ) ? def_missing(c, key, "a list of steps") : 0;
     if (!json_is_array(v))
-        return def_fail(c, "must be a list of steps, not %s", def_type_name(v));
+        return def_fail(c, "must be a list of steps, not %s", pt_json_type_name(v));
     def_pop(c, old);
     *out = v;
     return 0;
@@ -184,7 +185,7 @@ static int compile_step(struct def_ctx *c, json_t *o, int depth)
         return def_fail(c,
                         "a step must be an object such as {\"type\": \"wait\", \"for\": \"1d\"}, "
                         "not %s",
-                        def_type_name(o));
+                        pt_json_type_name(o));
     int op, rc;
     if ((rc = def_get_type(c, o, types, NOPS, "step", &op)))
         return rc;

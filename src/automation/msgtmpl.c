@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "util/mem.h"
+#include "util/text.h"
 
 #define FIELD_CAP 64 /* msgtmpl.h: `field` holds at least 64 bytes */
 #define MAX_NAME  200
@@ -38,22 +39,13 @@ struct ctx {
 
 static const char *const k_keys[] = {"name", "channel", "subject", "html", "text", "body", NULL};
 
-/* Longest prefix of s[0..n) of at most cap bytes that ends on a character. */
-static size_t utf8_cut(const char *s, size_t n, size_t cap)
-{
-    if (n <= cap)
-        return n;
-    while (cap > 0 && ((unsigned char)s[cap] & 0xC0) == 0x80)
-        cap--;
-    return cap;
-}
 
 /* Sets field to key[0..klen) and e to "KEY: reason" (or "reason" alone for
  * the document, key ""). */
 __attribute__((format(printf, 5, 6))) static int fail_key(struct ctx *c, int code, const char *key,
                                                           size_t klen, const char *fmt, ...)
 {
-    size_t n = utf8_cut(key, klen, FIELD_CAP - 1);
+    size_t n = pt_utf8_cut(key, klen, FIELD_CAP - 1);
     if (c->field) {
         memcpy(c->field, key, n);
         c->field[n] = '\0';
@@ -82,32 +74,12 @@ static int nomem(struct ctx *c, const char *key)
     return fail_key(c, PT_ENOMEM, key, strlen(key), "out of memory");
 }
 
-static const char *type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "a list";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-        return "true";
-    case JSON_FALSE:
-        return "false";
-    default:
-        return "null";
-    }
-}
 
 /* s[0..n) for a message: at most 40 bytes cut on a character, control
  * characters as '?'. out holds 48 bytes. */
 static const char *show(const char *s, size_t n, char out[48])
 {
-    size_t m = utf8_cut(s, n, 40);
+    size_t m = pt_utf8_cut(s, n, 40);
     for (size_t i = 0; i < m; i++)
         out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7F ? (char)'?' : s[i];
     if (m < n)
@@ -147,7 +119,7 @@ static int str_value(struct ctx *c, const char *key, const json_t *v, size_t lo,
                      const char **s, size_t *n)
 {
     if (!json_is_string(v))
-        return fail(c, key, "must be a string, not %s", type_name(v));
+        return fail(c, key, "must be a string, not %s", pt_json_type_name(v));
     *s = json_string_value(v);
     *n = json_string_length(v);
     if (memchr(*s, '\0', *n))
@@ -180,7 +152,7 @@ static int parse_channel(struct ctx *c, json_t *o, struct pt_msg_tmpl *t)
         return fail(c, "channel", "missing: give \"email\" or \"webhook\"");
     const char *s = json_string_value(v);
     if (s == NULL)
-        return fail(c, "channel", "must be \"email\" or \"webhook\", not %s", type_name(v));
+        return fail(c, "channel", "must be \"email\" or \"webhook\", not %s", pt_json_type_name(v));
     size_t n = json_string_length(v);
     if (n == 5 && memcmp(s, "email", 5) == 0) {
         t->channel = PT_CHAN_EMAIL;
@@ -290,7 +262,7 @@ int pt_msg_tmpl_parse(const char *json, size_t len, struct pt_msg_tmpl *t, char 
     }
     int rc;
     if (!json_is_object(root))
-        rc = fail(&c, "", "the template must be a JSON object, not %s", type_name(root));
+        rc = fail(&c, "", "the template must be a JSON object, not %s", pt_json_type_name(root));
     else
         rc = parse_doc(&c, root, t);
     json_decref(root);

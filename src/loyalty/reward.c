@@ -44,6 +44,7 @@
 #include "ingest/fields.h"
 #include "store/store.h"
 #include "util/mem.h"
+#include "util/text.h"
 #include "util/timeutil.h"
 
 #define PATH_CAP     160
@@ -66,22 +67,13 @@ struct ctx {
 
 /* ---- paths and errors ---- */
 
-/* Longest prefix of s[0..n) of at most cap bytes that ends on a character. */
-static size_t utf8_cut(const char *s, size_t n, size_t cap)
-{
-    if (n <= cap)
-        return n;
-    while (cap > 0 && ((unsigned char)s[cap] & 0xC0) == 0x80)
-        cap--;
-    return cap;
-}
 
 static size_t push(struct ctx *c, const char *key, size_t klen)
 {
     size_t old = c->plen;
     if (c->plen > 0 && c->plen < PATH_CAP - 1)
         c->path[c->plen++] = '.';
-    size_t n = utf8_cut(key, klen, PATH_CAP - 1 - c->plen);
+    size_t n = pt_utf8_cut(key, klen, PATH_CAP - 1 - c->plen);
     memcpy(c->path + c->plen, key, n);
     c->plen += n;
     c->path[c->plen] = '\0';
@@ -98,7 +90,7 @@ __attribute__((format(printf, 3, 4))) static int fail_code(struct ctx *c, int co
                                                            ...)
 {
     if (c->field) {
-        size_t n = utf8_cut(c->path, c->plen, FIELD_CAP - 1);
+        size_t n = pt_utf8_cut(c->path, c->plen, FIELD_CAP - 1);
         memcpy(c->field, c->path, n);
         c->field[n] = '\0';
     }
@@ -126,61 +118,15 @@ static int nomem(struct ctx *c)
     return fail_code(c, PT_ENOMEM, "out of memory");
 }
 
-static const char *type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "a list";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-        return "true";
-    case JSON_FALSE:
-        return "false";
-    default:
-        return "null";
-    }
-}
 
 /* Bytes of a user string to quote in a message: at most 40, whole characters. */
 static int quote_len(const char *s, size_t n)
 {
-    return (int)utf8_cut(s, n, 40);
+    return (int)pt_utf8_cut(s, n, 40);
 }
 
 /* ---- unknown keys ---- */
 
-/* Edit distance of two short strings, a swap of neighbours counting as one
- * edit (99 when either is long). */
-static size_t edit_distance(const char *a, size_t na, const char *b, size_t nb)
-{
-    size_t d[33][33];
-    if (na > 32 || nb > 32)
-        return 99;
-    for (size_t i = 0; i <= na; i++) {
-        for (size_t j = 0; j <= nb; j++) {
-            if (i == 0 || j == 0) {
-                d[i][j] = i + j;
-                continue;
-            }
-            size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1] ? 1u : 0u);
-            if (d[i - 1][j] + 1 < best)
-                best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best)
-                best = d[i][j - 1] + 1;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                d[i - 2][j - 2] + 1 < best)
-                best = d[i - 2][j - 2] + 1;
-            d[i][j] = best;
-        }
-    }
-    return d[na][nb];
-}
 
 static int in_list(const char *const *list, const char *k, size_t klen)
 {
@@ -204,7 +150,7 @@ static int check_keys(struct ctx *c, json_t *o, const char *const *known,
         const char *near = NULL;
         size_t best = 3;
         for (size_t i = 0; known[i]; i++) {
-            size_t d = edit_distance(k, klen, known[i], strlen(known[i]));
+            size_t d = pt_edit_distance(k, klen, known[i], strlen(known[i]));
             if (d < best && d * 3 <= strlen(known[i])) {
                 best = d;
                 near = known[i];
@@ -248,14 +194,14 @@ static int int_value(struct ctx *c, const json_t *v, int64_t lo, int64_t hi, int
             snprintf(num + strlen(num), sizeof num - strlen(num), ".0");
         return fail(c, "must be %s, not %s", range, num);
     }
-    return fail(c, "must be %s, not %s", range, type_name(v));
+    return fail(c, "must be %s, not %s", range, pt_json_type_name(v));
 }
 
 /* A string of lo..hi bytes without NUL, copied to *out (old one freed). */
 static int str_value(struct ctx *c, const json_t *v, size_t lo, size_t hi, char **out)
 {
     if (!json_is_string(v))
-        return fail(c, "must be a string, not %s", type_name(v));
+        return fail(c, "must be a string, not %s", pt_json_type_name(v));
     const char *s = json_string_value(v);
     size_t n = json_string_length(v);
     if (memchr(s, '\0', n))
@@ -278,7 +224,7 @@ static int time_value(struct ctx *c, const json_t *v, int64_t *out)
         return fail(c,
                     "must be an ISO-8601 date-time string such as \"2026-01-01T00:00:00Z\", "
                     "not %s",
-                    type_name(v));
+                    pt_json_type_name(v));
     const char *s = json_string_value(v), *why = NULL;
     size_t n = json_string_length(v);
     int64_t t;
@@ -390,7 +336,7 @@ static int spec_type(struct ctx *c, json_t *o, int *kind)
     int rc = 0;
     const char *s = json_string_value(v);
     if (s == NULL) {
-        rc = fail(c, "must be \"amount\", \"percent\" or \"free_shipping\", not %s", type_name(v));
+        rc = fail(c, "must be \"amount\", \"percent\" or \"free_shipping\", not %s", pt_json_type_name(v));
     } else {
         size_t n = json_string_length(v);
         *kind = 0;
@@ -452,7 +398,7 @@ static int spec_currency(struct ctx *c, json_t *o, int kind, char cur[4])
         rc = fail(c, "only amount vouchers have a currency (this one is %s)",
                   pt_voucher_kind_name(kind));
     } else if (s == NULL) {
-        rc = fail(c, "must be a 3-letter ISO-4217 code such as \"PLN\", not %s", type_name(v));
+        rc = fail(c, "must be a 3-letter ISO-4217 code such as \"PLN\", not %s", pt_json_type_name(v));
     } else {
         size_t n = json_string_length(v);
         int ok = n == 3;
@@ -478,9 +424,9 @@ static int spec_parse(struct ctx *c, json_t *o, int pool, struct pt_voucher_spec
     static const char *const pool_ignored[] = {"name", "count", "prefix", NULL};
     if (!json_is_object(o)) {
         if (c->plen == 0)
-            return fail(c, "the voucher spec must be a JSON object, not %s", type_name(o));
+            return fail(c, "the voucher spec must be a JSON object, not %s", pt_json_type_name(o));
         return fail(c, "must be an object such as {\"type\": \"amount\", \"value\": 1000}, not %s",
-                    type_name(o));
+                    pt_json_type_name(o));
     }
     int rc = check_keys(c, o, pool ? pool_keys : keys, pool ? pool_ignored : NULL);
     if (rc)
@@ -623,7 +569,7 @@ int pt_loy_reward_parse(const char *json, size_t len, int partial, struct pt_loy
         return rc;
     }
     if (!json_is_object(root)) {
-        int rc = fail(&c, "the reward must be a JSON object, not %s", type_name(root));
+        int rc = fail(&c, "the reward must be a JSON object, not %s", pt_json_type_name(root));
         json_decref(root);
         return rc;
     }
