@@ -1,10 +1,11 @@
 /*
  * engine_auto_step.c - who has been in an automation (auto_seen), and a
  * run's steps (docs/automation.md "Steps"), taken on the engine thread
- * inside the group's transaction until the run waits or ends: branches on the segment language, loyalty points, vouchers from a
- * reward or a pool, tags, and messages and webhooks into the outbox
- * (engine_auto_msg.c). Compiled programs only jump forward, so a run takes
- * at most its program's length of steps at a time.
+ * inside the group's transaction until the run waits or ends: branches on
+ * the segment language, loyalty points, vouchers from a reward or a pool,
+ * tags, and messages and webhooks into the outbox (engine_auto_msg.c).
+ * Compiled programs only jump forward, so a run takes at most its
+ * program's length of steps at a time.
  */
 #include <stdio.h>
 #include <string.h>
