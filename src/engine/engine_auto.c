@@ -68,8 +68,7 @@ static void auto_free(struct eauto *a)
     pt_free(a->json);
     pt_free(a->vers);
     pt_free(a->seen);
-    if (a->settled)
-        roaring_bitmap_free(a->settled);
+    pt_free(a->until);
     pt_free(a);
 }
 
@@ -332,6 +331,10 @@ void engine_auto_release(struct pt_engine *g)
     pt_free(g->auto_srow);
     g->auto_srow = NULL;
     memset(g->cf_rule, 0, sizeof g->cf_rule);
+    for (size_t k = 0; k < 16; k++) {
+        pt_seg_time_release(&g->cf_time[k]);
+        memset(&g->cf_time[k], 0, sizeof g->cf_time[k]);
+    }
     g->autos = NULL;
     g->runs = NULL;
     g->run_free = g->run_head = NULL;
@@ -411,9 +414,7 @@ int engine_auto_event(struct pt_engine *g, uint32_t shop, size_t row, const stru
     size_t root = pt_state_root(&g->st, row);
     int rc = 0;
     /* a customer with news: time triggers check their conditions again */
-    for (size_t i = 0; i < g->nautos; i++)
-        if (g->autos[i]->settled && g->autos[i]->shop == shop)
-            roaring_bitmap_remove(g->autos[i]->settled, (uint32_t)root);
+    engine_auto_touch(g, root);
     if (runs_listen(g, root))
         rc = pend(g, 2, NULL, shop, root, 0, ev->json, ev->json ? ev->json_len : 0, ev->name);
     for (size_t i = 0; rc == 0 && i < g->nautos; i++) {
@@ -470,11 +471,16 @@ int engine_auto_tier(struct pt_engine *g, uint32_t shop, size_t row, int from, i
     return rc;
 }
 
+void engine_auto_touch(struct pt_engine *g, size_t row)
+{
+    for (size_t i = 0; i < g->nautos; i++)
+        if (row < g->autos[i]->nuntil)
+            g->autos[i]->until[row] = 0;
+}
+
 void engine_auto_traits(struct pt_engine *g, size_t row, const char *traits)
 {
-    for (size_t i = 0; i < g->nautos; i++) /* (a birthday may have come: look again) */
-        if (g->autos[i]->settled)
-            roaring_bitmap_remove(g->autos[i]->settled, (uint32_t)row);
+    engine_auto_touch(g, row); /* (a birthday may have come: look again) */
     if (!g->auto_bdays)
         return;
     if (row >= g->bday_rows) { /* a new customer */
@@ -531,9 +537,14 @@ int engine_auto_check(struct pt_engine *g, struct eauto *a, size_t row, int64_t 
             sn->key = key; /* (an occurrence while in the automation is dropped) */
         return 0;
     }
-    if (sn && (d->reentry == PT_REENTRY_NEVER ||
-               (d->reentry == PT_REENTRY_COOLDOWN && now - sn->entered < d->reentry_after)))
+    if (sn && d->reentry == PT_REENTRY_NEVER) {
+        *out = 5;
         return 0;
+    }
+    if (sn && d->reentry == PT_REENTRY_COOLDOWN && now - sn->entered < d->reentry_after) {
+        *out = 4;
+        return 0;
+    }
     if (d->cond_text) {
         int match, rc = engine_auto_cond(g, a->shop, row, &d->cond, now, &match, e);
         if (rc)
@@ -595,7 +606,7 @@ int engine_auto_enter(struct pt_engine *g, struct eauto *a, size_t row, int64_t 
 {
     int may, rc = engine_auto_check(g, a, row, key, now, &may, e);
     if (out)
-        *out = may == 1 ? 0 : may;
+        *out = may == 1 ? 0 : may == 3 ? 3 : 0;
     if (rc || may != 1)
         return rc;
     return engine_auto_enter_now(g, a, row, key, ctx, now, out, e);

@@ -304,7 +304,8 @@ int engine_auto_render(struct pt_engine *g, struct pt_store *store, const struct
         json_object_set_new(ctx, "automation", ao);
     }
     json_t *shop = json_object();
-    json_object_set_new(shop, "name", json_string(m->from_name[0] ? m->from_name : engine_auto_from(g, m)));
+    json_object_set_new(shop, "name",
+                        json_string(m->from_name[0] ? m->from_name : engine_auto_from(g, m)));
     json_object_set_new(ctx, "shop", shop);
     json_object_set_new(ctx, "message_id", json_string(msg_id));
     struct pt_buf u;

@@ -139,8 +139,8 @@ void engine_auto_json(const struct eauto *a, struct pt_buf *b)
 
 /* The JSON path of the first step (nested lists included) whose `key` is the
  * string sv (or the integer iv) into out: "steps[1].on_timeout[0].template". */
-static int find_step(json_t *steps, const char *prefix, const char *key, const char *sv,
-                     int64_t iv, char *out, size_t cap)
+static int find_step(json_t *steps, const char *prefix, const char *key, const char *sv, int64_t iv,
+                     char *out, size_t cap)
 {
     static const char *const lists[] = {"then", "else", "on_event", "on_timeout"};
     size_t i;
@@ -430,7 +430,7 @@ static int do_trigger(struct pt_engine *g, int64_t shop, struct pt_auto_req *q, 
     if (rc)
         return rc;
     pt_buf_printf(&q->out, "{\"automation\":%lld,\"entered\":%s,\"control\":%s}", (long long)a->id,
-                  out ? "true" : "false", out == 2 ? "true" : "false");
+                  out == 1 || out == 2 ? "true" : "false", out == 2 ? "true" : "false");
     q->status = 200;
     return 0;
 }

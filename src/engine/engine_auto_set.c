@@ -235,8 +235,7 @@ int engine_auto_settings_parse(struct pt_engine *g, uint32_t shop, const char *j
     return 0;
 }
 
-void engine_auto_settings_json(const struct pt_engine *g, const struct msgset *m,
-                               struct pt_buf *b)
+void engine_auto_settings_json(const struct pt_engine *g, const struct msgset *m, struct pt_buf *b)
 {
     const char *from = engine_auto_from(g, m), *base = engine_auto_base(g, m);
     static const char *const chans[] = {"", "email", "webhook"};

@@ -12,6 +12,7 @@
 
 #include "engine/engine_int.h"
 #include "util/mem.h"
+#include "util/timeutil.h"
 
 #define DAY 86400
 
@@ -51,19 +52,38 @@ struct auto_seen *engine_auto_seen(struct eauto *a, uint32_t row, int add)
     return &a->seen[k];
 }
 
-/* The profile parts rule r reads (cached for the last few rules). */
-static unsigned fill_flags(struct pt_engine *g, const struct pt_rule *r)
+/* The cache slot of rule r: the profile parts and the time it reads (for
+ * the last few rules). */
+static size_t rule_slot(struct pt_engine *g, const struct pt_rule *r)
 {
     size_t k = ((uintptr_t)r >> 4) % 16;
     if (g->cf_rule[k] == r)
-        return g->cf_flags[k];
-    struct pt_seg_time t;
-    memset(&t, 0, sizeof t);
-    unsigned flags = pt_seg_time_uses(r, &t) == 0 ? engine_seg_fill_flags(&t) : ENGINE_FILL_ALL;
-    pt_seg_time_release(&t);
+        return k;
+    pt_seg_time_release(&g->cf_time[k]);
+    memset(&g->cf_time[k], 0, sizeof g->cf_time[k]);
+    if (pt_seg_time_uses(r, &g->cf_time[k])) {
+        pt_seg_time_release(&g->cf_time[k]);
+        memset(&g->cf_time[k], 0, sizeof g->cf_time[k]);
+        g->cf_time[k].uses = PT_SEG_T_RFM | PT_SEG_T_CLV; /* (out of memory: assume the worst) */
+        g->cf_flags[k] = ENGINE_FILL_ALL;
+    } else {
+        g->cf_flags[k] = engine_seg_fill_flags(&g->cf_time[k]);
+    }
     g->cf_rule[k] = r;
-    g->cf_flags[k] = flags;
-    return flags;
+    return k;
+}
+
+static unsigned fill_flags(struct pt_engine *g, const struct pt_rule *r)
+{
+    return g->cf_flags[rule_slot(g, r)];
+}
+
+int64_t engine_auto_cond_next(struct pt_engine *g, const struct pt_rule *r, int64_t now)
+{
+    const struct pt_seg_time *t = &g->cf_time[rule_slot(g, r)];
+    if (t->uses & (PT_SEG_T_RFM | PT_SEG_T_CLV | PT_SEG_T_LOTS) || g->auto_srow == NULL)
+        return (pt_floor_div(now, 86400) + 1) * 86400; /* (scores, refits, lots: tomorrow) */
+    return pt_seg_next_change(g->auto_srow->x, t);
 }
 
 int engine_auto_cond(struct pt_engine *g, uint32_t shop, size_t row, const struct pt_rule *r,

@@ -230,46 +230,66 @@ static int bdays(struct pt_engine *g, struct pt_err *e)
     return pt_store_loy_birthdays(g->w, bdays_load_one, g, e);
 }
 
+/* Customer `row` may be skipped by a's sweeps before UTC day `day` (days
+ * since 1970; UINT16_MAX: until an event of theirs). 0 or PT_ENOMEM. */
+static int settle(struct pt_engine *g, struct eauto *a, size_t row, int64_t day)
+{
+    if (row >= a->nuntil) {
+        size_t nn = g->st.n + 4096;
+        uint16_t *x = pt_realloc_array(a->until, nn, sizeof *x);
+        if (x == NULL)
+            return PT_ENOMEM;
+        memset(x + a->nuntil, 0, (nn - a->nuntil) * sizeof *x);
+        a->until = x;
+        a->nuntil = nn;
+    }
+    a->until[row] = (uint16_t)(day < 0 ? 0 : day > UINT16_MAX ? UINT16_MAX : day);
+    return 0;
+}
+
+static int settled(const struct eauto *a, size_t row, int64_t day)
+{
+    return row < a->nuntil && a->until[row] > day;
+}
+
+/* The first day an instant can matter on (an instant within today: today). */
+static int64_t day_of(int64_t t)
+{
+    return t == INT64_MAX ? UINT16_MAX : pt_floor_div(t, DAY);
+}
+
 /* One occurrence of a's trigger for root `row`: entered unless handled,
- * refused, or failing the conditions. Whatever the outcome, the customer is
- * settled for the day (a->settled): later sweeps that day skip them until
- * their next event (which may change the occurrence) clears the mark. */
+ * refused, or failing the conditions; then the customer is settled until
+ * the next day anything can change for them without an event of theirs
+ * (their events reset it). */
 static int sweep_one(struct pt_engine *g, struct eauto *a, const struct pt_auto_def *d, size_t row,
                      int64_t key, int64_t now, int was_settled, struct pt_err *e)
 {
+    int64_t day = pt_floor_div(now, DAY);
+    /* a new occurrence needs an event (a new order, cart, purchase), except a
+     * birthday (next year) and expiring points (lots move with time) */
+    int64_t handled = d->trigger == PT_TRIG_BIRTHDAY || d->trigger == PT_TRIG_POINTS_EXPIRING
+                          ? day + 1
+                          : UINT16_MAX;
     struct auto_seen *sn = engine_auto_seen(a, (uint32_t)row, 0);
-    roaring_bitmap_add(a->settled, (uint32_t)row);
     if ((sn && sn->key == key) || was_settled)
-        return 0;
+        return was_settled || settle(g, a, row, handled) == 0
+                   ? 0
+                   : pt_err_set(e, PT_ENOMEM, "out of memory");
     int may, rc = engine_auto_check(g, a, row, key, now, &may, e);
-    if (rc || may != 1)
+    if (rc)
         return rc;
+    int64_t until = handled; /* entered, or dropped while in the automation */
+    if (may == 3)            /* the conditions: until their value can change without an event */
+        until = day_of(engine_auto_cond_next(g, &d->cond, now));
+    else if (may == 4 && sn) /* a cooldown */
+        until = day_of(sn->entered + d->reentry_after);
+    if (until > day && settle(g, a, row, until))
+        return pt_err_set(e, PT_ENOMEM, "out of memory");
+    if (may != 1)
+        return 0;
     /* (the occurrence's JSON only for who enters) */
     return engine_auto_enter_now(g, a, row, key, occ_ctx(g, d, row, key, now), now, NULL, e);
-}
-
-struct todo_ctx {
-    struct pt_engine *g;
-    struct eauto *a;
-    const struct pt_auto_def *d;
-    int64_t now, day_end;
-    struct pt_err *e;
-    int rc;
-};
-
-static bool todo_one(uint32_t row, void *ctx)
-{
-    struct todo_ctx *x = ctx;
-    if (!live_root(&x->g->st, row, x->a->shop)) {
-        roaring_bitmap_add(x->a->settled, row); /* (an event of theirs would be their root's) */
-        return true;
-    }
-    int64_t next, key = occurrence(x->g, x->d, row, x->now, &next);
-    if (key)
-        x->rc = sweep_one(x->g, x->a, x->d, row, key, x->now, 0, x->e);
-    else if (next >= x->day_end)
-        roaring_bitmap_add(x->a->settled, row); /* nothing can come today without an event */
-    return x->rc == 0;
 }
 
 int engine_auto_sweep(struct pt_engine *g, int64_t now, struct pt_err *e)
@@ -285,12 +305,6 @@ int engine_auto_sweep(struct pt_engine *g, int64_t now, struct pt_err *e)
         any = 1;
         if (d->trigger == PT_TRIG_BIRTHDAY && (rc = bdays(g, e)))
             return rc;
-        if (a->settled == NULL && (a->settled = roaring_bitmap_create()) == NULL)
-            return pt_err_set(e, PT_ENOMEM, "out of memory");
-        if (a->settled_day != day) { /* every customer is looked at afresh every day */
-            roaring_bitmap_clear(a->settled);
-            a->settled_day = day;
-        }
         const struct pt_state *st = &g->st;
         if (d->trigger == PT_TRIG_POINTS_EXPIRING) {
             for (size_t k = 0; rc == 0 && k < g->naccts; k++) {
@@ -302,20 +316,26 @@ int engine_auto_sweep(struct pt_engine *g, int64_t now, struct pt_err *e)
                  * compared even for a settled member) */
                 int64_t next, key = occurrence(g, d, ac->row, now, &next);
                 if (key)
-                    rc = sweep_one(g, a, d, ac->row, key, now,
-                                   roaring_bitmap_contains(a->settled, ac->row), e);
+                    rc = sweep_one(g, a, d, ac->row, key, now, settled(a, ac->row, day), e);
             }
             continue;
         }
-        /* the customers not settled today (after the day's first sweep: few) */
-        roaring_bitmap_t *todo = roaring_bitmap_flip(a->settled, 0, st->n);
-        if (todo == NULL)
-            return pt_err_set(e, PT_ENOMEM, "out of memory");
-        struct todo_ctx x = {
-            .g = g, .a = a, .d = d, .now = now, .day_end = (day + 1) * DAY, .e = e};
-        roaring_iterate(todo, todo_one, &x);
-        roaring_bitmap_free(todo);
-        rc = x.rc;
+        /* the customers not settled beyond today (after a first sweep: few) */
+        for (size_t row = 0; rc == 0 && row < st->n; row++) {
+            if (settled(a, row, day))
+                continue;
+            if (!live_root(st, row, a->shop)) {
+                /* (another shop's, merged or erased: looked at again tomorrow) */
+                if (settle(g, a, row, day + 1))
+                    return pt_err_set(e, PT_ENOMEM, "out of memory");
+                continue;
+            }
+            int64_t next, key = occurrence(g, d, row, now, &next);
+            if (key)
+                rc = sweep_one(g, a, d, row, key, now, 0, e);
+            else if (day_of(next) > day && settle(g, a, row, day_of(next)))
+                return pt_err_set(e, PT_ENOMEM, "out of memory");
+        }
     }
     if (any) {
         g->auto_sweeps++;

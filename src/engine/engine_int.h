@@ -107,11 +107,12 @@ struct eauto {
     size_t nvers;
     struct auto_seen *seen; /* open addressing by row */
     size_t nseen, capseen;
-    /* time triggers: customers settled today (their occurrence entered, was
-     * refused or failed the conditions; looked at again the next UTC day, or
-     * after their next event) */
-    roaring_bitmap_t *settled;
-    int64_t settled_day;
+    /* time triggers: per row, the UTC day (days since 1970) until which the
+     * sweeps may skip the customer: nothing can occur or pass the conditions
+     * before then without an event of theirs, which resets it to 0
+     * (engine_auto_sweep.c; UINT16_MAX: only an event) */
+    uint16_t *until;
+    size_t nuntil;
 };
 enum { RUN_GOT_EVENT = 1, RUN_PARKED = 2 };
 struct arun {
@@ -300,8 +301,9 @@ struct pt_engine {
     uint8_t secret[32]; /* signs tracking links */
     struct pt_buf abuf; /* scratch */
     struct seg_row *auto_srow; /* conditions' scratch (engine thread; made when first needed) */
-    const struct pt_rule *cf_rule[16]; /* the fill flags of recent conditions */
+    const struct pt_rule *cf_rule[16]; /* the fill flags and time uses of recent conditions */
     unsigned cf_flags[16];
+    struct pt_seg_time cf_time[16];
     int auto_wrote;     /* the group wrote messages: wake the deliverer after commit */
     int auto_poke;      /* (mu) the deliverer has work */
     uint64_t auto_sent_decided, auto_sweeps;
@@ -475,7 +477,8 @@ int engine_auto_merge(struct pt_engine *g, size_t from, size_t root, int64_t now
                       struct pt_err *e);
 struct eauto *engine_auto_find(struct pt_engine *g, int64_t shop, int64_t id);
 /* *out (may be NULL): 0 not entered, 1 entered, 2 entered the control group,
- * 3 not entered: the conditions do not hold. */
+ * 3 not entered: the conditions do not hold, 4: the re-entry rule refuses
+ * (a cooldown, for now), 5: the re-entry rule refuses for good. */
 int engine_auto_enter(struct pt_engine *g, struct eauto *a, size_t row, int64_t key,
                       const char *ctx, int64_t now, int *out, struct pt_err *e);
 /* The checks of engine_auto_enter alone (*out as there, 1 for "may enter"),
@@ -493,6 +496,12 @@ int engine_auto_add_version(struct eauto *a, int64_t version, const char *json,
 int engine_auto_exec(struct pt_engine *g, uint32_t run, int64_t now, struct pt_err *e);
 int engine_auto_cond(struct pt_engine *g, uint32_t shop, size_t row, const struct pt_rule *r,
                      int64_t now, int *match, struct pt_err *e);
+/* After engine_auto_cond: the first instant r's value can change for that
+ * customer without an event of theirs (INT64_MAX: never; scores and lots: now). */
+int64_t engine_auto_cond_next(struct pt_engine *g, const struct pt_rule *r, int64_t now);
+/* Something of root `row` changed (an event, traits, points): time triggers
+ * look at them again at the next sweep. */
+void engine_auto_touch(struct pt_engine *g, size_t row);
 /* engine_auto_msg.c: a message decided, rendered and put in the outbox */
 int engine_auto_send(struct pt_engine *g, struct arun *r, const struct pt_auto_step *s,
                      int64_t now, struct pt_err *e);

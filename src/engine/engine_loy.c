@@ -257,6 +257,7 @@ int engine_loy_entry(struct pt_engine *g, struct loy_acct *a, int kind, int64_t 
     if (engine_loy_apply(a, &en))
         return pt_err_set(e, PT_ENOMEM, "out of memory");
     engine_loy_note_due(g, en.expires);
+    engine_auto_touch(g, a->row); /* (points and lots changed: time triggers look again) */
     if (engine_seg_mark(g, a->row))
         return pt_err_set(e, PT_ENOMEM, "out of memory");
     return 0;
