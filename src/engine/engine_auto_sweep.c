@@ -280,10 +280,14 @@ static int sweep_one(struct pt_engine *g, struct eauto *a, const struct pt_auto_
     if (rc)
         return rc;
     int64_t until = handled; /* entered, or dropped while in the automation */
-    if (may == 3)            /* the conditions: until their value can change without an event */
+    if (may == 3) {
+        /* the conditions: until their value can change without an event, and
+         * tomorrow at the earliest (not again at every sweep of the day) */
         until = day_of(engine_auto_cond_next(g, &d->cond, now));
-    else if (may == 4 && sn) /* a cooldown */
+        until = until > day + 1 ? until : day + 1;
+    } else if (may == 4 && sn) { /* a cooldown */
         until = day_of(sn->entered + d->reentry_after);
+    }
     if (until > day && settle(g, a, row, until))
         return pt_err_set(e, PT_ENOMEM, "out of memory");
     if (may != 1)
