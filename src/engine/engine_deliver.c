@@ -29,36 +29,13 @@ struct due_ctx {
     size_t n;
 };
 
-static int keep(struct pt_buf *b, const char **p)
-{
-    if (*p == NULL)
-        return 0;
-    size_t off = b->len;
-    if (pt_buf_add(b, *p, strlen(*p) + 1))
-        return PT_ENOMEM;
-    *p = (const char *)(uintptr_t)(off + 1); /* fixed up once the buffer stops moving */
-    return 0;
-}
-
-static void fix(struct pt_buf *b, const char **p)
-{
-    if (*p)
-        *p = b->data + ((uintptr_t)*p - 1);
-}
-
 static int take_due(void *ctx, const struct pt_outbox_row *m)
 {
     struct due_ctx *x = ctx;
     struct dmsg *d = &x->d[x->n];
     d->m = *m;
-    pt_buf_reset(&d->s);
-    const char **f[] = {&d->m.tmpl, &d->m.address, &d->m.subject, &d->m.html,
-                        &d->m.text, &d->m.body,    &d->m.error};
-    for (size_t i = 0; i < 7; i++)
-        if (keep(&d->s, f[i]))
-            return PT_ENOMEM;
-    for (size_t i = 0; i < 7; i++)
-        fix(&d->s, f[i]);
+    if (pt_outbox_row_own(&d->m, &d->s))
+        return PT_ENOMEM;
     x->n++;
     return 0;
 }

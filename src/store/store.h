@@ -503,6 +503,8 @@ int pt_store_outbox_list(struct pt_store *s, int64_t shop, int status, int64_t a
                          int64_t customer, int64_t before, int limit,
                          int (*cb)(void *ctx, const struct pt_outbox_row *m), void *ctx,
                          struct pt_err *e);
+/* Point m's strings at copies in `strings` (reset first): 0 or PT_ENOMEM. */
+int pt_outbox_row_own(struct pt_outbox_row *m, struct pt_buf *strings);
 /* One message by row id / by message id, its strings copied into `strings`. */
 int pt_store_outbox_get(struct pt_store *s, int64_t id, struct pt_outbox_row *m,
                         struct pt_buf *strings, struct pt_err *e);

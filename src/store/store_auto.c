@@ -414,14 +414,23 @@ int pt_store_outbox_list(struct pt_store *s, int64_t shop, int status, int64_t a
                     cb, ctx, e, "list messages");
 }
 
-static int copy_str(struct pt_buf *b, const char **p, size_t *off)
+int pt_outbox_row_own(struct pt_outbox_row *m, struct pt_buf *strings)
 {
-    if (*p == NULL) {
-        *off = SIZE_MAX;
-        return 0;
+    const char **f[] = {&m->tmpl, &m->address, &m->subject, &m->html,
+                        &m->text, &m->body,    &m->error};
+    size_t off[7];
+    pt_buf_reset(strings);
+    for (size_t i = 0; i < 7; i++) {
+        off[i] = SIZE_MAX;
+        if (*f[i] == NULL)
+            continue;
+        off[i] = strings->len;
+        if (pt_buf_add(strings, *f[i], strlen(*f[i]) + 1))
+            return PT_ENOMEM;
     }
-    *off = b->len;
-    return pt_buf_add(b, *p, strlen(*p) + 1);
+    for (size_t i = 0; i < 7; i++) /* (once the buffer stops moving) */
+        *f[i] = off[i] == SIZE_MAX ? NULL : strings->data + off[i];
+    return 0;
 }
 
 static int out_one(struct pt_store *s, sqlite3_stmt *q, struct pt_outbox_row *m,
@@ -432,17 +441,10 @@ static int out_one(struct pt_store *s, sqlite3_stmt *q, struct pt_outbox_row *m,
         return rc;
     out_row(q, m);
     /* the strings outlive the statement in `strings` */
-    const char **f[] = {&m->tmpl, &m->address, &m->subject, &m->html,
-                        &m->text, &m->body,    &m->error};
-    size_t off[7];
-    pt_buf_reset(strings);
-    for (size_t i = 0; i < 7; i++)
-        if (copy_str(strings, f[i], &off[i])) {
-            sqlite3_reset(q);
-            return pt_err_set(e, PT_ENOMEM, "out of memory");
-        }
-    for (size_t i = 0; i < 7; i++)
-        *f[i] = off[i] == SIZE_MAX ? NULL : strings->data + off[i];
+    if (pt_outbox_row_own(m, strings)) {
+        sqlite3_reset(q);
+        return pt_err_set(e, PT_ENOMEM, "out of memory");
+    }
     sqlite3_reset(q);
     return 0;
 }
