@@ -4,7 +4,7 @@
  * messaging settings, manual entries, and the delivery thread's outcomes.
  * Each answers with an HTTP status and JSON (pt_auto_req.out) written in the
  * group's transaction; with an Idempotency-Key the answer is recorded and a
- * retry replays it (engine_idem_replay).
+ * retry replays it (engine_idem_job).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -435,20 +435,10 @@ static int do_trigger(struct pt_engine *g, int64_t shop, struct pt_auto_req *q, 
     return 0;
 }
 
-int engine_auto_job(struct pt_engine *g, struct pt_job *j, int64_t now, struct pt_err *e)
+static int auto_op(struct pt_engine *g, struct pt_job *j, int64_t now, struct pt_err *e)
 {
     struct pt_auto_req *q = j->aut;
-    pt_buf_reset(&q->out);
-    q->status = 0;
-    q->replayed = 0;
     int rc;
-    if (q->idem) {
-        int done = 0;
-        if ((rc = engine_idem_replay(g, j->shop, q->idem, q->hash, &q->out, &q->status,
-                                     &q->replayed, &done, e)) ||
-            done)
-            return rc;
-    }
     switch (q->op) {
     case PT_AUTOOP_TEMPLATE:
         rc = do_template(g, j->shop, q, now, e);
@@ -473,8 +463,12 @@ int engine_auto_job(struct pt_engine *g, struct pt_job *j, int64_t now, struct p
         rc = answer(q, 400, "invalid", NULL, "unknown operation");
         break;
     }
-    if (rc == 0 && q->idem && q->status < 500)
-        rc = pt_store_idem_put(g->w, j->shop, q->idem, q->hash, q->status,
-                               q->out.data ? q->out.data : "", q->out.len, now, e);
     return rc;
+}
+
+int engine_auto_job(struct pt_engine *g, struct pt_job *j, int64_t now, struct pt_err *e)
+{
+    struct pt_auto_req *q = j->aut;
+    return engine_idem_job(g, j, q->idem, q->hash, &q->out, &q->status, &q->replayed, now, auto_op,
+                           e);
 }

@@ -451,11 +451,15 @@ void engine_loy_reward_json(struct pt_buf *b, const struct loy_reward *w);
 int engine_loy_add_time(struct pt_buf *b, const char *key, int64_t t);
 /* engine_loy_ops.c */
 int engine_loy_job(struct pt_engine *g, struct pt_job *j, int64_t now, struct pt_err *e);
-/* An Idempotency-Key's recorded answer into out/status (*done = 1: replayed,
- * or 422 for another request under the same key); *done = 0: not seen. */
-int engine_idem_replay(struct pt_engine *g, int64_t shop, const char *idem,
-                       const uint8_t hash[16], struct pt_buf *out, int *status, int *replayed,
-                       int *done, struct pt_err *e);
+/* A job answered with (out, status) and recorded under its Idempotency-Key
+ * (idem NULL: none): resets the answer, replays a recorded one (replayed =
+ * 1; 422 for another request under the same key), else runs op and records
+ * what it answered (below 500) in the same transaction. */
+int engine_idem_job(struct pt_engine *g, struct pt_job *j, const char *idem,
+                    const uint8_t hash[16], struct pt_buf *out, int *status, int *replayed,
+                    int64_t now,
+                    int (*op)(struct pt_engine *g, struct pt_job *j, int64_t now, struct pt_err *e),
+                    struct pt_err *e);
 /* engine_apply.c: a new user row of shop (for imports) */
 int engine_user_row(struct pt_engine *g, uint32_t shop, const char *id, int64_t now, size_t *row,
                     struct pt_err *e);

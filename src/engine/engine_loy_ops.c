@@ -449,7 +449,8 @@ static int do_redeem(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, in
     if (dup)
         return answer_err(q, 409, "duplicate", NULL, "this idempotency key was used before");
     struct pt_voucher_row v;
-    if ((rc = engine_loy_issue_voucher(g, shop, &r->voucher, (int64_t)a->row + 1, 0, 0, now, &v, e)) ||
+    if ((rc = engine_loy_issue_voucher(g, shop, &r->voucher, (int64_t)a->row + 1, 0, 0, now, &v,
+                                       e)) ||
         (rc = pt_store_loy_redemption(g->w, shop, w->id, (int64_t)a->row + 1, entry, v.code, now,
                                       &rid, e)) ||
         (rc = pt_store_voucher_redemption(g->w, v.code, rid, e)))
@@ -636,9 +637,10 @@ static int do_import(struct pt_engine *g, int64_t shop, struct pt_loy_req *q, in
     return 0;
 }
 
-int engine_idem_replay(struct pt_engine *g, int64_t shop, const char *idem,
-                       const uint8_t hash[16], struct pt_buf *out, int *status, int *replayed,
-                       int *done, struct pt_err *e)
+/* An Idempotency-Key's recorded answer into out/status (*done = 1: replayed,
+ * or 422 for another request under the same key); *done = 0: not seen. */
+static int idem_replay(struct pt_engine *g, int64_t shop, const char *idem, const uint8_t hash[16],
+                       struct pt_buf *out, int *status, int *replayed, int *done, struct pt_err *e)
 {
     uint8_t h[16];
     int st;
@@ -661,20 +663,31 @@ int engine_idem_replay(struct pt_engine *g, int64_t shop, const char *idem,
     return rc == PT_ENOTFOUND ? 0 : rc;
 }
 
-int engine_loy_job(struct pt_engine *g, struct pt_job *j, int64_t now, struct pt_err *e)
+int engine_idem_job(struct pt_engine *g, struct pt_job *j, const char *idem, const uint8_t hash[16],
+                    struct pt_buf *out, int *status, int *replayed, int64_t now,
+                    int (*op)(struct pt_engine *g, struct pt_job *j, int64_t now, struct pt_err *e),
+                    struct pt_err *e)
 {
-    struct pt_loy_req *q = j->loy;
-    pt_buf_reset(&q->out);
-    q->status = 0;
-    q->replayed = 0;
+    pt_buf_reset(out);
+    *status = 0;
+    *replayed = 0;
     int rc;
-    if (q->idem) {
+    if (idem) {
         int done = 0;
-        if ((rc = engine_idem_replay(g, j->shop, q->idem, q->hash, &q->out, &q->status,
-                                     &q->replayed, &done, e)) ||
-            done)
+        if ((rc = idem_replay(g, j->shop, idem, hash, out, status, replayed, &done, e)) || done)
             return rc;
     }
+    rc = op(g, j, now, e);
+    if (rc == 0 && idem && *status < 500)
+        rc = pt_store_idem_put(g->w, j->shop, idem, hash, *status, out->data ? out->data : "",
+                               out->len, now, e);
+    return rc;
+}
+
+static int loy_op(struct pt_engine *g, struct pt_job *j, int64_t now, struct pt_err *e)
+{
+    struct pt_loy_req *q = j->loy;
+    int rc;
     switch (q->op) {
     case PT_LOYOP_PROGRAM:
         rc = do_program(g, j->shop, q, now, e);
@@ -707,8 +720,12 @@ int engine_loy_job(struct pt_engine *g, struct pt_job *j, int64_t now, struct pt
         rc = answer_err(q, 400, "invalid", NULL, "unknown operation");
         break;
     }
-    if (rc == 0 && q->idem && q->status < 500)
-        rc = pt_store_idem_put(g->w, j->shop, q->idem, q->hash, q->status,
-                               q->out.data ? q->out.data : "", q->out.len, now, e);
     return rc;
+}
+
+int engine_loy_job(struct pt_engine *g, struct pt_job *j, int64_t now, struct pt_err *e)
+{
+    struct pt_loy_req *q = j->loy;
+    return engine_idem_job(g, j, q->idem, q->hash, &q->out, &q->status, &q->replayed, now, loy_op,
+                           e);
 }
