@@ -338,7 +338,7 @@ int engine_auto_render(struct pt_engine *g, struct pt_store *store, const struct
 
 /* ---- the decision ---- */
 
-static int consented(struct pt_engine *g, size_t row, int channel)
+int engine_auto_consented(const struct pt_engine *g, size_t row, int channel)
 {
     unsigned bit = channel == PT_CHAN_EMAIL ? PT_CONSENT_EMAIL : PT_CONSENT_SMS;
     return (g->st.consent_set[row] & bit) && (g->st.consent[row] & bit);
@@ -381,7 +381,7 @@ int engine_auto_send(struct pt_engine *g, struct arun *r, const struct pt_auto_s
         skip = "the template is for another channel";
     } else if (channel == PT_CHAN_EMAIL && (email[0] == '\0' || strchr(email, '@') == NULL)) {
         skip = "no email address";
-    } else if (o.marketing && !consented(g, r->row, channel)) {
+    } else if (o.marketing && !engine_auto_consented(g, r->row, channel)) {
         skip = channel == PT_CHAN_EMAIL ? "no consent to email marketing" : "no consent to sms";
     } else if (channel == PT_CHAN_EMAIL &&
                (rc = pt_store_suppressed(g->w, r->shop, email, &sup, e)) == 0 && sup) {

@@ -50,14 +50,13 @@ static const char *still_allowed(struct pt_engine *g, struct pt_store *rd,
         return "the address was suppressed before delivery (it bounced hard)";
     if (!m->marketing)
         return NULL;
-    unsigned bit = m->channel == PT_CHAN_EMAIL ? PT_CONSENT_EMAIL : PT_CONSENT_SMS;
     int ok = 0;
     pthread_rwlock_rdlock(&g->lock);
     const struct pt_state *st = &g->st;
     if (m->customer >= 1 && (size_t)m->customer <= st->n) {
         size_t row = pt_state_root(st, (size_t)m->customer - 1); /* (merged since?) */
         ok = (st->flags[row] & (ROW_PRESENT | ROW_ERASED)) == ROW_PRESENT &&
-             (st->consent_set[row] & bit) && (st->consent[row] & bit);
+             engine_auto_consented(g, row, m->channel);
     }
     pthread_rwlock_unlock(&g->lock);
     return ok ? NULL : "consent withdrawn before delivery";

@@ -509,6 +509,9 @@ void engine_auto_touch(struct pt_engine *g, size_t row);
 /* engine_auto_msg.c: a message decided, rendered and put in the outbox */
 int engine_auto_send(struct pt_engine *g, struct arun *r, const struct pt_auto_step *s,
                      int64_t now, struct pt_err *e);
+/* Whether root `row` consented to marketing on channel (email: email_marketing,
+ * webhook: sms). */
+int engine_auto_consented(const struct pt_engine *g, size_t row, int channel);
 struct etmpl *engine_auto_tmpl(struct pt_engine *g, uint32_t shop, const char *id);
 const struct msgset *engine_auto_settings(struct pt_engine *g, uint32_t shop);
 int engine_auto_settings_parse(struct pt_engine *g, uint32_t shop, const char *json,
